@@ -1,0 +1,72 @@
+//! `matmul(a, b, ta, tb) = op(a) op(b)`, where `op` transposes the last two axes when
+//! its flag is set; leading (batch) axes broadcast. Transposes are stride swaps in the
+//! kernel, never copies.
+//!
+//! Rule, for `C = A B`: `dA = G B^T`, `dB = A^T G`; with transposed operands:
+//! `C = A^T B`: `dA = B G^T`, `dB = A G`; `C = A B^T`: `dA = G B`, `dB = G^T A`;
+//! `C = A^T B^T`: `dA = B^T G^T`, `dB = G^T A^T`. Each is again a `matmul` with flags,
+//! reduced over broadcast batch axes with `sum_to`.
+
+use super::grads;
+use crate::tensor::kernels;
+use crate::{Float, InputGrads, Op, Result, Tensor, Var};
+
+/// The matmul op with its transpose flags (public so custom ops can record it directly).
+pub struct MatMul {
+    /// Transpose the last two axes of the left operand.
+    pub ta: bool,
+    /// Transpose the last two axes of the right operand.
+    pub tb: bool,
+}
+
+impl<T: Float> Op<T> for MatMul {
+    fn name(&self) -> &'static str {
+        "matmul"
+    }
+    fn forward(&self, x: &[&Tensor<T>]) -> Result<Tensor<T>> {
+        kernels::matmul(x[0], x[1], self.ta, self.tb)
+    }
+    fn backward<'t>(&self, x: &[Var<'t, T>], _: Var<'t, T>, g: Var<'t, T>, needs: &[bool]) -> InputGrads<'t, T> {
+        let (a, b) = (x[0], x[1]);
+        let da = || match (self.ta, self.tb) {
+            (false, false) => g.matmul_t(b, false, true),
+            (true, false) => b.matmul_t(g, false, true),
+            (false, true) => g.matmul_t(b, false, false),
+            (true, true) => b.matmul_t(g, true, true),
+        };
+        let db = || match (self.ta, self.tb) {
+            (false, false) => a.matmul_t(g, true, false),
+            (true, false) => a.matmul_t(g, false, false),
+            (false, true) => g.matmul_t(a, true, false),
+            (true, true) => g.matmul_t(a, true, true),
+        };
+        grads([needs[0].then(|| da().sum_to(&a.shape())), needs[1].then(|| db().sum_to(&b.shape()))])
+    }
+}
+
+impl<'t, T: Float> Var<'t, T> {
+    /// Matrix product `self @ other` over the last two axes; batch axes broadcast.
+    ///
+    /// # Panics
+    /// If the inner dimensions differ or the batch axes do not broadcast; see [`Var::try_matmul`].
+    #[track_caller]
+    pub fn matmul(self, other: Self) -> Self {
+        self.matmul_t(other, false, false)
+    }
+
+    /// [`Var::matmul`], or an error naming both shapes.
+    #[track_caller]
+    pub fn try_matmul(self, other: Self) -> Result<Self> {
+        self.tape().apply(MatMul { ta: false, tb: false }, &[self, other])
+    }
+
+    /// `op(self) @ op(other)`, transposing either operand's last two axes without a copy
+    /// (`x.matmul_t(w, false, true)` is `x W^T`, the linear layer).
+    ///
+    /// # Panics
+    /// If the shapes do not agree.
+    #[track_caller]
+    pub fn matmul_t(self, other: Self, ta: bool, tb: bool) -> Self {
+        super::record(MatMul { ta, tb }, &[self, other])
+    }
+}

@@ -1,0 +1,86 @@
+//! `max(x, axes, keepdim)` and `min(x, axes, keepdim)` reductions.
+//!
+//! Rule: the gradient flows to the extreme entries, split evenly among ties
+//! (as JAX and PyTorch's `amax`): `dx = broadcast(g) * [x == out] / count`. The mask
+//! is piecewise constant, so it has no derivative of its own.
+
+use smallvec::SmallVec;
+
+use super::sum::reduced_shape;
+use super::{grads, record};
+use crate::error::arg_err;
+use crate::tensor::{kernels, normalize_axes};
+use crate::{Float, InputGrads, Op, Result, Tensor, Var};
+
+struct Extreme {
+    axes: SmallVec<[usize; 4]>,
+    keepdim: bool,
+    max: bool,
+}
+
+impl<T: Float> Op<T> for Extreme {
+    fn name(&self) -> &'static str {
+        if self.max {
+            "max"
+        } else {
+            "min"
+        }
+    }
+    fn forward(&self, x: &[&Tensor<T>]) -> Result<Tensor<T>> {
+        if x[0].numel() == 0 {
+            return arg_err(Op::<T>::name(self), "reduction over an empty tensor");
+        }
+        let r = if self.max {
+            kernels::reduce(x[0], &self.axes, T::NEG_INFINITY, |a, b| if b > a || b.is_nan() { b } else { a })
+        } else {
+            kernels::reduce(x[0], &self.axes, T::INFINITY, |a, b| if b < a || b.is_nan() { b } else { a })
+        };
+        Ok(r.reshape(&reduced_shape(x[0].shape(), &self.axes, self.keepdim)))
+    }
+    fn backward<'t>(&self, x: &[Var<'t, T>], out: Var<'t, T>, g: Var<'t, T>, _: &[bool]) -> InputGrads<'t, T> {
+        let shape = x[0].shape();
+        let kept = reduced_shape(&shape, &self.axes, true);
+        let xv = x[0].value();
+        let ov = out.value().reshape(&kept);
+        let hit = kernels::zip("max", &xv, &ov, |a, m| if a == m { T::ONE } else { T::ZERO }).expect("broadcasts");
+        let count = kernels::reduce(&hit, &self.axes, T::ZERO, |a, b| a + b);
+        let share = kernels::zip("max", &hit, &count, |h, c| h / c).expect("broadcasts");
+        grads([Some(g.reshape(&kept).broadcast_to(&shape) * g.constant_like(share))])
+    }
+}
+
+impl<'t, T: Float> Var<'t, T> {
+    /// Maximum over `axes`; `keepdim` keeps them as size 1.
+    ///
+    /// # Panics
+    /// If an axis is out of range or the tensor is empty.
+    #[track_caller]
+    pub fn max_axes(self, axes: &[isize], keepdim: bool) -> Self {
+        let axes = normalize_axes("max", axes, self.shape().len()).unwrap_or_else(|e| panic!("{e}"));
+        record(Extreme { axes, keepdim, max: true }, &[self])
+    }
+
+    /// Minimum over `axes`; `keepdim` keeps them as size 1.
+    ///
+    /// # Panics
+    /// If an axis is out of range or the tensor is empty.
+    #[track_caller]
+    pub fn min_axes(self, axes: &[isize], keepdim: bool) -> Self {
+        let axes = normalize_axes("min", axes, self.shape().len()).unwrap_or_else(|e| panic!("{e}"));
+        record(Extreme { axes, keepdim, max: false }, &[self])
+    }
+
+    /// Maximum of all elements, as a scalar.
+    #[track_caller]
+    pub fn max(self) -> Self {
+        let axes = (0..self.shape().len()).collect();
+        record(Extreme { axes, keepdim: false, max: true }, &[self])
+    }
+
+    /// Minimum of all elements, as a scalar.
+    #[track_caller]
+    pub fn min(self) -> Self {
+        let axes = (0..self.shape().len()).collect();
+        record(Extreme { axes, keepdim: false, max: false }, &[self])
+    }
+}

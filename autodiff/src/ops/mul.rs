@@ -1,0 +1,38 @@
+//! `mul(a, b) = a * b` elementwise, with broadcasting.
+//!
+//! Rule: `da = sum_to(g * b, shape(a))`, `db = sum_to(g * a, shape(b))`.
+
+use super::{grads, record};
+use crate::tensor::kernels::zip;
+use crate::{Float, InputGrads, Op, Result, Tensor, Var};
+
+struct Mul;
+
+impl<T: Float> Op<T> for Mul {
+    fn name(&self) -> &'static str {
+        "mul"
+    }
+    fn forward(&self, x: &[&Tensor<T>]) -> Result<Tensor<T>> {
+        zip("mul", x[0], x[1], |a, b| a * b)
+    }
+    fn backward<'t>(&self, x: &[Var<'t, T>], _: Var<'t, T>, g: Var<'t, T>, needs: &[bool]) -> InputGrads<'t, T> {
+        grads([needs[0].then(|| (g * x[1]).sum_to(&x[0].shape())), needs[1].then(|| (g * x[0]).sum_to(&x[1].shape()))])
+    }
+}
+
+impl<'t, T: Float> Var<'t, T> {
+    /// `self * other` elementwise, with broadcasting.
+    ///
+    /// # Panics
+    /// If the shapes do not broadcast; see [`Var::try_mul`].
+    #[track_caller]
+    pub fn mul(self, other: Self) -> Self {
+        record(Mul, &[self, other])
+    }
+
+    /// `self * other`, or a shape-mismatch error naming both shapes.
+    #[track_caller]
+    pub fn try_mul(self, other: Self) -> Result<Self> {
+        self.tape().apply(Mul, &[self, other])
+    }
+}

@@ -1,0 +1,78 @@
+//! Powers: `powf(x, p) = x^p` for a scalar exponent and `pow(a, b) = a^b` elementwise.
+//!
+//! Rules: `d x^p / dx = p x^(p-1)`; for `out = a^b`: `da = g b a^(b-1)`, `db = g out ln a`.
+
+use super::{grads, record};
+use crate::tensor::kernels::{map, zip};
+use crate::{Float, InputGrads, Op, Result, Tensor, Var};
+
+struct PowScalar<T>(T);
+
+impl<T: Float> Op<T> for PowScalar<T> {
+    fn name(&self) -> &'static str {
+        "powf"
+    }
+    fn forward(&self, x: &[&Tensor<T>]) -> Result<Tensor<T>> {
+        let p = self.0;
+        Ok(if p == T::from_f64(2.0) {
+            map(x[0], |v| v * v)
+        } else if p == -T::ONE {
+            map(x[0], |v| T::ONE / v)
+        } else {
+            map(x[0], |v| v.powf(p))
+        })
+    }
+    fn backward<'t>(&self, x: &[Var<'t, T>], _: Var<'t, T>, g: Var<'t, T>, _: &[bool]) -> InputGrads<'t, T> {
+        let p = self.0;
+        let d = if p == T::from_f64(2.0) { x[0].mul_scalar(p) } else { x[0].powf(p - T::ONE).mul_scalar(p) };
+        grads([Some(g * d)])
+    }
+}
+
+struct Pow;
+
+impl<T: Float> Op<T> for Pow {
+    fn name(&self) -> &'static str {
+        "pow"
+    }
+    fn forward(&self, x: &[&Tensor<T>]) -> Result<Tensor<T>> {
+        zip("pow", x[0], x[1], |a, b| a.powf(b))
+    }
+    fn backward<'t>(&self, x: &[Var<'t, T>], out: Var<'t, T>, g: Var<'t, T>, needs: &[bool]) -> InputGrads<'t, T> {
+        let (a, b) = (x[0], x[1]);
+        grads([
+            needs[0].then(|| (g * b * a.pow(b - T::ONE)).sum_to(&a.shape())),
+            needs[1].then(|| (g * out * a.log()).sum_to(&b.shape())),
+        ])
+    }
+}
+
+impl<'t, T: Float> Var<'t, T> {
+    /// `self^p` elementwise for a scalar exponent `p`.
+    #[track_caller]
+    pub fn powf(self, p: T) -> Self {
+        record(PowScalar(p), &[self])
+    }
+
+    /// `self^2` elementwise.
+    #[track_caller]
+    pub fn square(self) -> Self {
+        self.powf(T::from_f64(2.0))
+    }
+
+    /// `self^exponent` elementwise with a tensor exponent, with broadcasting
+    /// (differentiable in both; the base must be positive where the exponent's gradient is wanted).
+    ///
+    /// # Panics
+    /// If the shapes do not broadcast; see [`Var::try_pow`].
+    #[track_caller]
+    pub fn pow(self, exponent: Self) -> Self {
+        record(Pow, &[self, exponent])
+    }
+
+    /// [`Var::pow`], or a shape-mismatch error.
+    #[track_caller]
+    pub fn try_pow(self, exponent: Self) -> Result<Self> {
+        self.tape().apply(Pow, &[self, exponent])
+    }
+}

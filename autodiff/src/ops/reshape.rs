@@ -1,0 +1,64 @@
+//! `reshape(x, shape)`: same elements, new shape (no copy).
+//!
+//! Rule: `dx = reshape(g, shape(x))`.
+
+use super::grads;
+use crate::error::arg_err;
+use crate::{Float, InputGrads, Op, Result, Shape, Tensor, Var};
+
+struct Reshape(Shape);
+
+impl<T: Float> Op<T> for Reshape {
+    fn name(&self) -> &'static str {
+        "reshape"
+    }
+    fn forward(&self, x: &[&Tensor<T>]) -> Result<Tensor<T>> {
+        x[0].try_reshape(&self.0)
+    }
+    fn backward<'t>(&self, x: &[Var<'t, T>], _: Var<'t, T>, g: Var<'t, T>, _: &[bool]) -> InputGrads<'t, T> {
+        grads([Some(g.reshape(&x[0].shape()))])
+    }
+}
+
+impl<'t, T: Float> Var<'t, T> {
+    /// The same elements in a new shape.
+    ///
+    /// # Panics
+    /// If the element counts differ; see [`Var::try_reshape`].
+    #[track_caller]
+    pub fn reshape(self, shape: &[usize]) -> Self {
+        self.try_reshape(shape).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Var::reshape`], or a shape-mismatch error.
+    #[track_caller]
+    pub fn try_reshape(self, shape: &[usize]) -> Result<Self> {
+        if self.shape().as_slice() == shape {
+            return Ok(self);
+        }
+        self.tape().apply(Reshape(shape.into()), &[self])
+    }
+
+    /// All elements as a rank-1 variable.
+    #[track_caller]
+    pub fn flatten(self) -> Self {
+        let n = self.numel();
+        self.reshape(&[n])
+    }
+
+    /// A size-1 axis inserted at `axis` (`0..=ndim`).
+    ///
+    /// # Panics
+    /// If `axis > ndim`.
+    #[track_caller]
+    pub fn unsqueeze(self, axis: usize) -> Self {
+        let mut s = self.shape();
+        if axis > s.len() {
+            let e: Result<()> =
+                arg_err("unsqueeze", format!("axis {axis} is out of range for shape {:?}", s.as_slice()));
+            panic!("{}", e.unwrap_err());
+        }
+        s.insert(axis, 1);
+        self.reshape(&s)
+    }
+}

@@ -1,0 +1,38 @@
+//! `sub(a, b) = a - b`, with broadcasting.
+//!
+//! Rule: `da = sum_to(g, shape(a))`, `db = -sum_to(g, shape(b))`.
+
+use super::{grads, record};
+use crate::tensor::kernels::zip;
+use crate::{Float, InputGrads, Op, Result, Tensor, Var};
+
+struct Sub;
+
+impl<T: Float> Op<T> for Sub {
+    fn name(&self) -> &'static str {
+        "sub"
+    }
+    fn forward(&self, x: &[&Tensor<T>]) -> Result<Tensor<T>> {
+        zip("sub", x[0], x[1], |a, b| a - b)
+    }
+    fn backward<'t>(&self, x: &[Var<'t, T>], _: Var<'t, T>, g: Var<'t, T>, needs: &[bool]) -> InputGrads<'t, T> {
+        grads([needs[0].then(|| g.sum_to(&x[0].shape())), needs[1].then(|| -g.sum_to(&x[1].shape()))])
+    }
+}
+
+impl<'t, T: Float> Var<'t, T> {
+    /// `self - other` elementwise, with broadcasting.
+    ///
+    /// # Panics
+    /// If the shapes do not broadcast; see [`Var::try_sub`].
+    #[track_caller]
+    pub fn sub(self, other: Self) -> Self {
+        record(Sub, &[self, other])
+    }
+
+    /// `self - other`, or a shape-mismatch error naming both shapes.
+    #[track_caller]
+    pub fn try_sub(self, other: Self) -> Result<Self> {
+        self.tape().apply(Sub, &[self, other])
+    }
+}

@@ -1,0 +1,86 @@
+//! `sum(x, axes, keepdim)` and the composite `mean = sum / n`.
+//!
+//! Rule: `dx = broadcast_to(reshape(g, keepdim shape), shape(x))`.
+
+use smallvec::SmallVec;
+
+use super::{grads, record};
+use crate::tensor::{kernels, normalize_axes};
+use crate::{Float, InputGrads, Op, Result, Shape, Tensor, Var};
+
+struct Sum {
+    axes: SmallVec<[usize; 4]>,
+    keepdim: bool,
+}
+
+/// Shape after reducing `axes` of `shape`, with or without keeping them as size 1.
+pub(crate) fn reduced_shape(shape: &[usize], axes: &[usize], keepdim: bool) -> Shape {
+    shape
+        .iter()
+        .enumerate()
+        .filter_map(|(d, &n)| match (axes.contains(&d), keepdim) {
+            (false, _) => Some(n),
+            (true, true) => Some(1),
+            (true, false) => None,
+        })
+        .collect()
+}
+
+impl<T: Float> Op<T> for Sum {
+    fn name(&self) -> &'static str {
+        "sum"
+    }
+    fn forward(&self, x: &[&Tensor<T>]) -> Result<Tensor<T>> {
+        let r = kernels::reduce(x[0], &self.axes, T::ZERO, |a, b| a + b);
+        Ok(r.reshape(&reduced_shape(x[0].shape(), &self.axes, self.keepdim)))
+    }
+    fn backward<'t>(&self, x: &[Var<'t, T>], _: Var<'t, T>, g: Var<'t, T>, _: &[bool]) -> InputGrads<'t, T> {
+        let shape = x[0].shape();
+        let kept = reduced_shape(&shape, &self.axes, true);
+        grads([Some(g.reshape(&kept).broadcast_to(&shape))])
+    }
+}
+
+impl<'t, T: Float> Var<'t, T> {
+    /// Sum over `axes` (negative axes count from the end); `keepdim` keeps them as size 1.
+    ///
+    /// # Panics
+    /// If an axis is out of range; see [`Var::try_sum_axes`].
+    #[track_caller]
+    pub fn sum_axes(self, axes: &[isize], keepdim: bool) -> Self {
+        self.try_sum_axes(axes, keepdim).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Var::sum_axes`], or an error naming the bad axis.
+    #[track_caller]
+    pub fn try_sum_axes(self, axes: &[isize], keepdim: bool) -> Result<Self> {
+        let axes = normalize_axes("sum", axes, self.shape().len())?;
+        self.tape().apply(Sum { axes, keepdim }, &[self])
+    }
+
+    /// Sum of all elements, as a scalar.
+    #[track_caller]
+    pub fn sum(self) -> Self {
+        let axes = (0..self.shape().len()).collect();
+        record(Sum { axes, keepdim: false }, &[self])
+    }
+
+    /// Mean over `axes`: `sum_axes(axes) / n`.
+    ///
+    /// # Panics
+    /// If an axis is out of range.
+    #[track_caller]
+    pub fn mean_axes(self, axes: &[isize], keepdim: bool) -> Self {
+        let shape = self.shape();
+        let norm = normalize_axes("mean", axes, shape.len()).unwrap_or_else(|e| panic!("{e}"));
+        let n: usize = norm.iter().map(|&a| shape[a]).product();
+        self.sum_axes(axes, keepdim).mul_scalar(T::ONE / T::from_usize(n.max(1)))
+    }
+
+    /// Mean of all elements, as a scalar.
+    #[track_caller]
+    pub fn mean(self) -> Self {
+        let n = self.numel().max(1);
+        self.sum().mul_scalar(T::ONE / T::from_usize(n))
+    }
+}

@@ -1,0 +1,374 @@
+//! The tape (Wengert list): a define-by-run record of every op, and reverse mode over it.
+
+use std::cell::{Cell, RefCell};
+use std::panic::Location;
+use std::rc::Rc;
+
+use smallvec::SmallVec;
+
+use crate::error::{arg_err, AutodiffError, Result};
+use crate::{Float, Op, Tensor, Var};
+
+pub(crate) struct Node<T: Float> {
+    pub(crate) value: Tensor<T>,
+    /// The op that produced the node and its inputs; `None` for leaves and constants.
+    pub(crate) op: Option<(Rc<dyn Op<T>>, SmallVec<[u32; 2]>)>,
+    /// Whether gradients can flow into this node (trainable leaf, or an op on one).
+    pub(crate) requires_grad: bool,
+    pub(crate) location: &'static Location<'static>,
+}
+
+/// A define-by-run tape: every op on its [`Var`]s computes its value at once and
+/// records a node; [`Tape::grad`] runs reverse mode over the recorded nodes.
+///
+/// Nodes are numbered in the order they are recorded, which is a topological
+/// order, so reverse mode is a single backward sweep over the part of the tape
+/// between the requested inputs and the output.
+///
+/// ```
+/// use wengert_autodiff::{Tape, Tensor};
+/// let tape = Tape::new();
+/// let x = tape.var(Tensor::from_vec(vec![1.0_f64, 2.0, 3.0], &[3]));
+/// let y = (x * x).sum();                 // y = sum x_i^2
+/// let g = tape.grad(y, &[x]);            // dy/dx = 2x
+/// assert_eq!(g.value(0).to_vec(), vec![2.0, 4.0, 6.0]);
+/// ```
+pub struct Tape<T: Float> {
+    pub(crate) nodes: RefCell<Vec<Node<T>>>,
+    /// While positive, ops record constants: used by first-order backward passes.
+    no_grad: Cell<u32>,
+    anomaly: Cell<bool>,
+    first_anomaly: RefCell<Option<AutodiffError>>,
+}
+
+impl<T: Float> Default for Tape<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The gradients returned by [`Tape::grad`], one per requested input, in order.
+///
+/// An input the output does not depend on has "no gradient" (`None`), not a
+/// tensor of zeros; [`Gradients::dense`] gives zeros on request.
+pub struct Gradients<'t, T: Float> {
+    inputs: Vec<Var<'t, T>>,
+    grads: Vec<Option<Var<'t, T>>>,
+}
+
+impl<'t, T: Float> Gradients<'t, T> {
+    /// The gradient with respect to input `i` as a tape variable, or `None` if there is none.
+    pub fn get(&self, i: usize) -> Option<Var<'t, T>> {
+        self.grads[i]
+    }
+
+    /// The gradient with respect to input `i` as a variable, zeros if there is none.
+    pub fn dense(&self, i: usize) -> Var<'t, T> {
+        self.grads[i].unwrap_or_else(|| {
+            let x = self.inputs[i];
+            x.tape().constant(Tensor::zeros(x.shape().as_slice()))
+        })
+    }
+
+    /// The value of the gradient with respect to input `i`, zeros if there is none.
+    pub fn value(&self, i: usize) -> Tensor<T> {
+        match self.grads[i] {
+            Some(g) => g.value(),
+            None => Tensor::zeros(self.inputs[i].shape().as_slice()),
+        }
+    }
+
+    /// All gradient values, zeros where there is none.
+    pub fn values(&self) -> Vec<Tensor<T>> {
+        (0..self.grads.len()).map(|i| self.value(i)).collect()
+    }
+
+    /// Number of inputs.
+    pub fn len(&self) -> usize {
+        self.grads.len()
+    }
+
+    /// `true` if no inputs were requested.
+    pub fn is_empty(&self) -> bool {
+        self.grads.is_empty()
+    }
+}
+
+impl<T: Float> Tape<T> {
+    /// An empty tape.
+    pub fn new() -> Self {
+        Tape {
+            nodes: RefCell::new(Vec::with_capacity(256)),
+            no_grad: Cell::new(0),
+            anomaly: Cell::new(false),
+            first_anomaly: RefCell::new(None),
+        }
+    }
+
+    /// An empty tape in anomaly mode: the first op whose value or gradient is NaN or
+    /// infinite is remembered (see [`Tape::check`]) and makes [`Tape::grad`] panic
+    /// with its name, input shapes and where it was recorded.
+    pub fn with_anomaly_detection() -> Self {
+        let t = Self::new();
+        t.anomaly.set(true);
+        t
+    }
+
+    /// Turns anomaly mode on or off.
+    pub fn set_anomaly_detection(&self, on: bool) {
+        self.anomaly.set(on);
+    }
+
+    /// `Err` with the first anomaly found so far (anomaly mode only), else `Ok`.
+    pub fn check(&self) -> Result<()> {
+        match &*self.first_anomaly.borrow() {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// Number of recorded nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.borrow().len()
+    }
+
+    /// `true` if nothing is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Forgets every node recorded after the first `len` (a mark taken with [`Tape::len`]).
+    ///
+    /// Variables created after the mark must not be used afterwards; doing so panics
+    /// or reads a node recorded later.
+    pub fn truncate(&self, len: usize) {
+        self.nodes.borrow_mut().truncate(len);
+    }
+
+    /// A trainable leaf: gradients flow into it.
+    #[track_caller]
+    pub fn var(&self, value: Tensor<T>) -> Var<'_, T> {
+        self.push(value, None, true, Location::caller())
+    }
+
+    /// A constant leaf: it never has a gradient.
+    #[track_caller]
+    pub fn constant(&self, value: Tensor<T>) -> Var<'_, T> {
+        self.push(value, None, false, Location::caller())
+    }
+
+    /// A constant scalar.
+    #[track_caller]
+    pub fn scalar(&self, x: T) -> Var<'_, T> {
+        self.constant(Tensor::scalar(x))
+    }
+
+    /// Runs `f` with recording switched off: every op inside records a constant.
+    pub fn no_grad<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.no_grad.set(self.no_grad.get() + 1);
+        let r = f();
+        self.no_grad.set(self.no_grad.get() - 1);
+        r
+    }
+
+    pub(crate) fn push(
+        &self,
+        value: Tensor<T>,
+        op: Option<(Rc<dyn Op<T>>, SmallVec<[u32; 2]>)>,
+        requires_grad: bool,
+        location: &'static Location<'static>,
+    ) -> Var<'_, T> {
+        let mut nodes = self.nodes.borrow_mut();
+        let id = nodes.len();
+        nodes.push(Node { value, op, requires_grad, location });
+        Var::from_id(self, id)
+    }
+
+    /// Records `op` applied to `inputs`: computes its value now and, if any input
+    /// requires a gradient, remembers how to differentiate it.
+    ///
+    /// This is how built-in and user-defined ops alike are recorded.
+    #[track_caller]
+    pub fn apply<'t>(&'t self, op: impl Op<T>, inputs: &[Var<'t, T>]) -> Result<Var<'t, T>> {
+        let location = Location::caller();
+        let (value, requires_grad) = {
+            let nodes = self.nodes.borrow();
+            let vals: SmallVec<[&Tensor<T>; 4]> = inputs.iter().map(|v| &nodes[v.id()].value).collect();
+            let value = op.forward(&vals)?;
+            let rg = self.no_grad.get() == 0 && inputs.iter().any(|v| nodes[v.id()].requires_grad);
+            (value, rg)
+        };
+        if self.anomaly.get() && !value.all_finite() {
+            self.report_anomaly(op.name(), "forward", inputs, location);
+        }
+        let rec = if requires_grad {
+            Some((Rc::new(op) as Rc<dyn Op<T>>, inputs.iter().map(|v| v.id() as u32).collect()))
+        } else {
+            None
+        };
+        Ok(self.push(value, rec, requires_grad, location))
+    }
+
+    fn report_anomaly(&self, op: &'static str, phase: &'static str, inputs: &[Var<'_, T>], loc: &Location<'_>) {
+        let mut first = self.first_anomaly.borrow_mut();
+        if first.is_none() {
+            *first = Some(AutodiffError::NonFinite {
+                op,
+                phase,
+                input_shapes: inputs.iter().map(|v| v.shape()).collect(),
+                location: loc.to_string(),
+            });
+        }
+    }
+
+    pub(crate) fn value_of(&self, id: usize) -> Tensor<T> {
+        self.nodes.borrow()[id].value.clone()
+    }
+
+    pub(crate) fn requires_grad(&self, id: usize) -> bool {
+        self.nodes.borrow()[id].requires_grad
+    }
+
+    /// Gradients of the scalar `output` with respect to `inputs` (leaves or intermediate
+    /// variables), for first-order use: the backward pass records constants only.
+    ///
+    /// # Panics
+    /// If `output` is not a scalar, or (in anomaly mode) if a NaN or infinity was found;
+    /// see [`Tape::try_grad`].
+    #[track_caller]
+    pub fn grad<'t>(&'t self, output: Var<'t, T>, inputs: &[Var<'t, T>]) -> Gradients<'t, T> {
+        self.try_grad(output, inputs).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Tape::grad`] returning an error instead of panicking.
+    pub fn try_grad<'t>(&'t self, output: Var<'t, T>, inputs: &[Var<'t, T>]) -> Result<Gradients<'t, T>> {
+        self.backward(output, inputs, None, false)
+    }
+
+    /// Gradients recorded on the tape (create-graph mode), so they can be differentiated
+    /// again: the route to Hessian-vector products and higher derivatives.
+    ///
+    /// # Panics
+    /// As [`Tape::grad`].
+    #[track_caller]
+    pub fn grad_graph<'t>(&'t self, output: Var<'t, T>, inputs: &[Var<'t, T>]) -> Gradients<'t, T> {
+        self.backward(output, inputs, None, true).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The vector-Jacobian product `u^T (d output / d input)` for each input, for an
+    /// output of any shape; `create_graph` records it for further differentiation.
+    pub fn vjp<'t>(
+        &'t self,
+        output: Var<'t, T>,
+        inputs: &[Var<'t, T>],
+        u: Var<'t, T>,
+        create_graph: bool,
+    ) -> Result<Gradients<'t, T>> {
+        self.backward(output, inputs, Some(u), create_graph)
+    }
+
+    fn backward<'t>(
+        &'t self,
+        output: Var<'t, T>,
+        inputs: &[Var<'t, T>],
+        seed: Option<Var<'t, T>>,
+        create_graph: bool,
+    ) -> Result<Gradients<'t, T>> {
+        let out = output.id();
+        let seed = match seed {
+            Some(u) => {
+                if u.shape() != output.shape() {
+                    return Err(AutodiffError::ShapeMismatch { op: "vjp", lhs: output.shape(), rhs: u.shape() });
+                }
+                u
+            }
+            None => {
+                if output.numel() != 1 {
+                    return arg_err(
+                        "grad",
+                        format!("output must be a scalar, got shape {:?}; use vjp", output.shape().as_slice()),
+                    );
+                }
+                self.constant(Tensor::ones(output.shape().as_slice()))
+            }
+        };
+        let lo = inputs.iter().map(|v| v.id()).min().unwrap_or(out).min(out);
+        // on_path[i - lo]: node i depends on a requested input (forward reachability).
+        let mut on_path = vec![false; out + 1 - lo];
+        {
+            let nodes = self.nodes.borrow();
+            for v in inputs {
+                on_path[v.id() - lo] = true;
+            }
+            for i in lo..=out {
+                if on_path[i - lo] || !nodes[i].requires_grad {
+                    continue;
+                }
+                if let Some((_, ins)) = &nodes[i].op {
+                    on_path[i - lo] = ins.iter().any(|&j| (j as usize) >= lo && on_path[j as usize - lo]);
+                }
+            }
+        }
+        let mut grads: Vec<Option<Var<'t, T>>> = vec![None; out + 1 - lo];
+        if on_path[out - lo] {
+            grads[out - lo] = Some(seed);
+        }
+        if !create_graph {
+            self.no_grad.set(self.no_grad.get() + 1);
+        }
+        let result = self.sweep(lo, out, &on_path, &mut grads);
+        if !create_graph {
+            self.no_grad.set(self.no_grad.get() - 1);
+        }
+        result?;
+        Ok(Gradients { inputs: inputs.to_vec(), grads: inputs.iter().map(|v| grads[v.id() - lo]).collect() })
+    }
+
+    fn sweep<'t>(&'t self, lo: usize, out: usize, on_path: &[bool], grads: &mut [Option<Var<'t, T>>]) -> Result<()> {
+        let mut in_vars: SmallVec<[Var<'t, T>; 4]> = SmallVec::new();
+        let mut needs: SmallVec<[bool; 4]> = SmallVec::new();
+        for i in (lo..=out).rev() {
+            let Some(g) = grads[i - lo] else { continue };
+            let (op, location) = {
+                let nodes = self.nodes.borrow();
+                let node = &nodes[i];
+                let Some((op, ins)) = &node.op else { continue };
+                in_vars.clear();
+                needs.clear();
+                for &j in ins {
+                    let j = j as usize;
+                    in_vars.push(Var::from_id(self, j));
+                    needs.push(j >= lo && on_path[j - lo]);
+                }
+                (op.clone(), node.location)
+            };
+            if !needs.iter().any(|&n| n) {
+                continue;
+            }
+            let output = Var::from_id(self, i);
+            let gs = op.backward(&in_vars, output, g, &needs);
+            for ((gi, &x), &need) in gs.into_iter().zip(in_vars.iter()).zip(needs.iter()) {
+                let (Some(gi), true) = (gi, need) else { continue };
+                if gi.shape() != x.shape() {
+                    return Err(AutodiffError::ShapeMismatch {
+                        op: "backward rule (gradient vs input shape)",
+                        lhs: gi.shape(),
+                        rhs: x.shape(),
+                    });
+                }
+                if self.anomaly.get() && !gi.value().all_finite() {
+                    self.report_anomaly(op.name(), "backward", &in_vars, location);
+                }
+                let slot = &mut grads[x.id() - lo];
+                *slot = Some(match *slot {
+                    Some(acc) => acc + gi,
+                    None => gi,
+                });
+            }
+        }
+        if self.anomaly.get() {
+            self.check()?;
+        }
+        Ok(())
+    }
+}

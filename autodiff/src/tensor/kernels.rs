@@ -1,0 +1,533 @@
+//! Numeric kernels on plain tensors: no tape, no derivatives.
+//!
+//! The differentiable ops in [`crate::ops`] call these for their forward
+//! values. Elementwise kernels split large tensors across rayon's pool;
+//! matmul goes to `matrixmultiply` with strides, so transposed operands are
+//! never copied.
+
+use rayon::prelude::*;
+use smallvec::SmallVec;
+
+use super::{broadcast_shapes, numel, strides_of, Shape, Tensor};
+use crate::error::{arg_err, shape_err, AutodiffError, Result};
+use crate::Float;
+
+/// Tensors at least this long are processed in parallel chunks.
+pub const PAR_THRESHOLD: usize = 1 << 15;
+const CHUNK: usize = 1 << 13;
+
+/// `f` applied to every element.
+pub fn map<T: Float>(x: &Tensor<T>, f: impl Fn(T) -> T + Sync + Send) -> Tensor<T> {
+    let src = x.as_slice();
+    let mut out = vec![T::ZERO; src.len()];
+    if src.len() >= PAR_THRESHOLD {
+        out.par_chunks_mut(CHUNK).zip(src.par_chunks(CHUNK)).for_each(|(o, s)| {
+            o.iter_mut().zip(s).for_each(|(o, &s)| *o = f(s));
+        });
+    } else {
+        out.iter_mut().zip(src).for_each(|(o, &s)| *o = f(s));
+    }
+    Tensor::from_parts(out, x.shape_vec())
+}
+
+/// `f(a, b)` elementwise with NumPy broadcasting; `op` names the caller in errors.
+pub fn zip<T: Float>(
+    op: &'static str,
+    a: &Tensor<T>,
+    b: &Tensor<T>,
+    f: impl Fn(T, T) -> T + Sync + Send,
+) -> Result<Tensor<T>> {
+    let (sa, sb) = (a.as_slice(), b.as_slice());
+    if a.shape() == b.shape() {
+        let mut out = vec![T::ZERO; sa.len()];
+        if sa.len() >= PAR_THRESHOLD {
+            out.par_chunks_mut(CHUNK)
+                .zip(sa.par_chunks(CHUNK).zip(sb.par_chunks(CHUNK)))
+                .for_each(|(o, (x, y))| o.iter_mut().zip(x.iter().zip(y)).for_each(|(o, (&x, &y))| *o = f(x, y)));
+        } else {
+            out.iter_mut().zip(sa.iter().zip(sb)).for_each(|(o, (&x, &y))| *o = f(x, y));
+        }
+        return Ok(Tensor::from_parts(out, a.shape_vec()));
+    }
+    let shape = broadcast_shapes(op, a.shape(), b.shape())?;
+    if sb.len() == 1 {
+        let y = sb[0];
+        return Ok(map(a, |x| f(x, y)).reshape(&shape));
+    }
+    if sa.len() == 1 {
+        let x = sa[0];
+        return Ok(map(b, |y| f(x, y)).reshape(&shape));
+    }
+    let n = numel(&shape);
+    let astr = broadcast_strides(a.shape(), &shape);
+    let bstr = broadcast_strides(b.shape(), &shape);
+    let mut out = vec![T::ZERO; n];
+    let last = *shape.last().unwrap_or(&1);
+    let (ia, ib) = (astr.last().copied().unwrap_or(0), bstr.last().copied().unwrap_or(0));
+    let rows = n / last.max(1);
+    let fill_row = |r: usize, o: &mut [T]| {
+        let (oa, ob) = row_offsets(r, &shape, &astr, &bstr);
+        for (j, o) in o.iter_mut().enumerate() {
+            *o = f(sa[oa + j * ia], sb[ob + j * ib]);
+        }
+    };
+    if n >= PAR_THRESHOLD && last > 0 {
+        out.par_chunks_mut(last).enumerate().for_each(|(r, o)| fill_row(r, o));
+    } else if last > 0 {
+        for (r, o) in out.chunks_mut(last).enumerate().take(rows) {
+            fill_row(r, o);
+        }
+    }
+    Ok(Tensor::from_parts(out, shape))
+}
+
+/// Strides (in elements of `src`) with which `src` is read when broadcast to `target`: zero on broadcast axes.
+fn broadcast_strides(src: &[usize], target: &[usize]) -> Shape {
+    let s = strides_of(src);
+    let off = target.len() - src.len();
+    (0..target.len()).map(|i| if i < off || src[i - off] == 1 { 0 } else { s[i - off] }).collect()
+}
+
+/// Offsets into two broadcast operands of the start of row `r` (all axes but the last).
+fn row_offsets(mut r: usize, shape: &[usize], astr: &[usize], bstr: &[usize]) -> (usize, usize) {
+    let (mut oa, mut ob) = (0, 0);
+    for d in (0..shape.len().saturating_sub(1)).rev() {
+        let i = r % shape[d];
+        r /= shape[d];
+        oa += i * astr[d];
+        ob += i * bstr[d];
+    }
+    (oa, ob)
+}
+
+/// `x` broadcast to `shape` (materialised).
+pub fn broadcast_to<T: Float>(x: &Tensor<T>, shape: &[usize]) -> Result<Tensor<T>> {
+    if x.shape() == shape {
+        return Ok(x.clone());
+    }
+    let target = broadcast_shapes("broadcast_to", x.shape(), shape)?;
+    if target.as_slice() != shape {
+        return shape_err("broadcast_to", x.shape(), shape);
+    }
+    let xs = broadcast_strides(x.shape(), shape);
+    let s = x.as_slice();
+    let last = *shape.last().unwrap_or(&1);
+    let il = xs.last().copied().unwrap_or(0);
+    let mut out = vec![T::ZERO; numel(shape)];
+    if last > 0 {
+        for (r, o) in out.chunks_mut(last).enumerate() {
+            let (ox, _) = row_offsets(r, shape, &xs, &xs);
+            o.iter_mut().enumerate().for_each(|(j, o)| *o = s[ox + j * il]);
+        }
+    }
+    Ok(Tensor::from_parts(out, target))
+}
+
+/// Sums `x` down to `shape`, the inverse of broadcasting `shape` up to `x.shape()`.
+pub fn sum_to<T: Float>(x: &Tensor<T>, shape: &[usize]) -> Result<Tensor<T>> {
+    if x.shape() == shape {
+        return Ok(x.clone());
+    }
+    let nd = x.ndim();
+    if shape.len() > nd {
+        return shape_err("sum_to", x.shape(), shape);
+    }
+    let off = nd - shape.len();
+    let mut axes: SmallVec<[usize; 4]> = (0..off).collect();
+    for (i, &s) in shape.iter().enumerate() {
+        if s == 1 && x.shape()[i + off] != 1 {
+            axes.push(i + off);
+        } else if s != x.shape()[i + off] {
+            return shape_err("sum_to", x.shape(), shape);
+        }
+    }
+    Ok(reduce(x, &axes, T::ZERO, |a, b| a + b).reshape(shape))
+}
+
+/// Reduces `x` over sorted, distinct `axes` with `f` starting from `init`, keeping the reduced axes as size 1.
+pub fn reduce<T: Float>(x: &Tensor<T>, axes: &[usize], init: T, f: impl Fn(T, T) -> T + Sync + Send) -> Tensor<T> {
+    let shape = x.shape();
+    let mut out_shape: Shape = Shape::from_slice(shape);
+    for &a in axes {
+        out_shape[a] = 1;
+    }
+    if axes.is_empty() {
+        return x.clone();
+    }
+    // Contiguous run of axes: view as (outer, r, inner).
+    let contiguous = axes.windows(2).all(|w| w[1] == w[0] + 1);
+    let (src, view_shape) = if contiguous {
+        (x.clone(), shape.to_vec())
+    } else {
+        // Move reduced axes to the end, then they form a run.
+        let mut perm: Vec<usize> = (0..shape.len()).filter(|d| !axes.contains(d)).collect();
+        perm.extend_from_slice(axes);
+        let p = permute(x, &perm).expect("valid permutation");
+        let s = p.shape().to_vec();
+        (p, s)
+    };
+    let (lo, hi) =
+        if contiguous { (axes[0], axes[axes.len() - 1] + 1) } else { (shape.len() - axes.len(), shape.len()) };
+    let outer: usize = view_shape[..lo].iter().product();
+    let r: usize = view_shape[lo..hi].iter().product();
+    let inner: usize = view_shape[hi..].iter().product();
+    let s = src.as_slice();
+    let mut out = vec![init; outer * inner];
+    if inner == 1 {
+        let body = |(o, row): (&mut T, &[T])| *o = row.iter().fold(init, |acc, &v| f(acc, v));
+        if s.len() >= PAR_THRESHOLD && r > 0 {
+            out.par_iter_mut().zip(s.par_chunks(r)).for_each(body);
+        } else if r > 0 {
+            out.iter_mut().zip(s.chunks(r)).for_each(body);
+        }
+    } else {
+        let body = |(o_blk, blk): (&mut [T], &[T])| {
+            for row in blk.chunks(inner) {
+                o_blk.iter_mut().zip(row).for_each(|(o, &v)| *o = f(*o, v));
+            }
+        };
+        if s.len() >= PAR_THRESHOLD && outer > 1 {
+            out.par_chunks_mut(inner).zip(s.par_chunks(r * inner)).for_each(body);
+        } else if r > 0 {
+            out.chunks_mut(inner).zip(s.chunks(r * inner)).for_each(body);
+        }
+    }
+    Tensor::from_parts(out, out_shape)
+}
+
+/// Axes permuted: output axis `i` is input axis `perm[i]`.
+pub fn permute<T: Float>(x: &Tensor<T>, perm: &[usize]) -> Result<Tensor<T>> {
+    let nd = x.ndim();
+    let mut seen = vec![false; nd];
+    if perm.len() != nd || perm.iter().any(|&p| p >= nd || std::mem::replace(&mut seen[p], true)) {
+        return arg_err("permute", format!("{perm:?} is not a permutation of the axes of {:?}", x.shape()));
+    }
+    if perm.iter().enumerate().all(|(i, &p)| i == p) {
+        return Ok(x.clone());
+    }
+    let in_str = strides_of(x.shape());
+    let out_shape: Shape = perm.iter().map(|&p| x.shape()[p]).collect();
+    let str_: Shape = perm.iter().map(|&p| in_str[p]).collect();
+    let n = x.numel();
+    let s = x.as_slice();
+    let mut out = Vec::with_capacity(n);
+    let mut idx: Shape = SmallVec::from_elem(0, nd);
+    let mut off = 0usize;
+    for _ in 0..n {
+        out.push(s[off]);
+        for d in (0..nd).rev() {
+            idx[d] += 1;
+            off += str_[d];
+            if idx[d] < out_shape[d] {
+                break;
+            }
+            off -= str_[d] * out_shape[d];
+            idx[d] = 0;
+        }
+    }
+    Ok(Tensor::from_parts(out, out_shape))
+}
+
+/// Shape of `op(a) op(b)` for batched matmul with optional transposes of the last two axes.
+pub fn matmul_shape(a: &[usize], b: &[usize], ta: bool, tb: bool) -> Result<Shape> {
+    if a.len() < 2 || b.len() < 2 {
+        return arg_err("matmul", format!("operands must have rank >= 2, got {a:?} and {b:?}"));
+    }
+    let (am, ak) = if ta { (a[a.len() - 1], a[a.len() - 2]) } else { (a[a.len() - 2], a[a.len() - 1]) };
+    let (bk, bn) = if tb { (b[b.len() - 1], b[b.len() - 2]) } else { (b[b.len() - 2], b[b.len() - 1]) };
+    if ak != bk {
+        return shape_err("matmul", a, b);
+    }
+    let mut out = broadcast_shapes("matmul", &a[..a.len() - 2], &b[..b.len() - 2])
+        .map_err(|_| AutodiffError::ShapeMismatch { op: "matmul", lhs: a.into(), rhs: b.into() })?;
+    out.push(am);
+    out.push(bn);
+    Ok(out)
+}
+
+/// `op(a) op(b)` where `op` transposes the last two axes when its flag is set; batch axes broadcast.
+pub fn matmul<T: Float>(a: &Tensor<T>, b: &Tensor<T>, ta: bool, tb: bool) -> Result<Tensor<T>> {
+    let out_shape = matmul_shape(a.shape(), b.shape(), ta, tb)?;
+    let nd = out_shape.len();
+    let (m, n) = (out_shape[nd - 2], out_shape[nd - 1]);
+    let k = if ta { a.shape()[a.ndim() - 2] } else { a.shape()[a.ndim() - 1] };
+    let batch: usize = out_shape[..nd - 2].iter().product();
+    let mut out = vec![T::ZERO; batch * m * n];
+    let (ar, ac) = (a.shape()[a.ndim() - 2], a.shape()[a.ndim() - 1]);
+    let (br, bc) = (b.shape()[b.ndim() - 2], b.shape()[b.ndim() - 1]);
+    // Row/column strides of op(a), op(b): a transpose is a swap of strides, never a copy.
+    let (rsa, csa) = if ta { (1, ac as isize) } else { (ac as isize, 1) };
+    let (rsb, csb) = if tb { (1, bc as isize) } else { (bc as isize, 1) };
+    let bshape = &out_shape[..nd - 2];
+    let astr = broadcast_strides(&a.shape()[..a.ndim() - 2], bshape);
+    let bstr = broadcast_strides(&b.shape()[..b.ndim() - 2], bshape);
+    let (pa, pb) = (a.as_slice(), b.as_slice());
+    let run = |i: usize, c: &mut [T]| {
+        let (oa, ob) = batch_offsets(i, bshape, &astr, &bstr);
+        // SAFETY: `oa`/`ob` index whole matrices inside `pa`/`pb` (broadcast strides are
+        // in units of matrices), the strides describe `m x k` and `k x n` views of
+        // those matrices, and `c` is a distinct, exclusively borrowed `m x n` buffer.
+        unsafe {
+            T::gemm(
+                m,
+                k,
+                n,
+                T::ONE,
+                pa.as_ptr().add(oa * ar * ac),
+                rsa,
+                csa,
+                pb.as_ptr().add(ob * br * bc),
+                rsb,
+                csb,
+                T::ZERO,
+                c.as_mut_ptr(),
+                n as isize,
+                1,
+            )
+        }
+    };
+    if m * n == 0 {
+    } else if batch > 1 && m * n * k < 1 << 18 {
+        out.par_chunks_mut(m * n).enumerate().for_each(|(i, c)| run(i, c));
+    } else {
+        out.chunks_mut(m * n).enumerate().for_each(|(i, c)| run(i, c));
+    }
+    Ok(Tensor::from_parts(out, out_shape))
+}
+
+fn batch_offsets(mut i: usize, shape: &[usize], astr: &[usize], bstr: &[usize]) -> (usize, usize) {
+    let (mut oa, mut ob) = (0, 0);
+    for d in (0..shape.len()).rev() {
+        let j = i % shape[d];
+        i /= shape[d];
+        oa += j * astr[d];
+        ob += j * bstr[d];
+    }
+    (oa, ob)
+}
+
+fn outer_axis_inner(shape: &[usize], axis: usize) -> (usize, usize, usize) {
+    (shape[..axis].iter().product(), shape[axis], shape[axis + 1..].iter().product())
+}
+
+/// Entries `indices` of `x` along `axis` (as `torch.index_select`).
+pub fn index_select<T: Float>(x: &Tensor<T>, axis: usize, indices: &[usize]) -> Result<Tensor<T>> {
+    if axis >= x.ndim() {
+        return arg_err("index_select", format!("axis {axis} is out of range for shape {:?}", x.shape()));
+    }
+    let (outer, n, inner) = outer_axis_inner(x.shape(), axis);
+    if let Some(&bad) = indices.iter().find(|&&i| i >= n) {
+        return Err(AutodiffError::IndexOutOfRange { op: "index_select", index: bad, bound: n });
+    }
+    let s = x.as_slice();
+    let mut out = Vec::with_capacity(outer * indices.len() * inner);
+    for o in 0..outer {
+        for &i in indices {
+            let st = (o * n + i) * inner;
+            out.extend_from_slice(&s[st..st + inner]);
+        }
+    }
+    let mut shape = x.shape_vec();
+    shape[axis] = indices.len();
+    Ok(Tensor::from_parts(out, shape))
+}
+
+/// Zeros of `shape` with `src`'s slices added at `indices` along `axis` (the adjoint of [`index_select`]).
+pub fn index_add<T: Float>(shape: &[usize], axis: usize, indices: &[usize], src: &Tensor<T>) -> Result<Tensor<T>> {
+    let (outer, n, inner) = outer_axis_inner(shape, axis);
+    if let Some(&bad) = indices.iter().find(|&&i| i >= n) {
+        return Err(AutodiffError::IndexOutOfRange { op: "index_add", index: bad, bound: n });
+    }
+    let mut expect = Shape::from_slice(shape);
+    expect[axis] = indices.len();
+    if src.shape() != expect.as_slice() {
+        return shape_err("index_add", src.shape(), &expect);
+    }
+    let mut out = vec![T::ZERO; numel(shape)];
+    let s = src.as_slice();
+    let k = indices.len();
+    for o in 0..outer {
+        for (j, &i) in indices.iter().enumerate() {
+            let d = (o * n + i) * inner;
+            let sr = (o * k + j) * inner;
+            out[d..d + inner].iter_mut().zip(&s[sr..sr + inner]).for_each(|(a, &b)| *a += b);
+        }
+    }
+    Ok(Tensor::from_parts(out, Shape::from_slice(shape)))
+}
+
+/// Per-row gather: `out[.., j, ..] = x[.., idx[.., j, ..], ..]` along `axis`, as `torch.gather`.
+/// `idx` has `x`'s shape except along `axis`.
+pub fn gather<T: Float>(x: &Tensor<T>, axis: usize, idx: &[usize], idx_shape: &[usize]) -> Result<Tensor<T>> {
+    check_gather("gather", x.shape(), axis, idx, idx_shape)?;
+    let (outer, n, inner) = outer_axis_inner(x.shape(), axis);
+    let k = idx_shape[axis];
+    let s = x.as_slice();
+    let mut out = Vec::with_capacity(idx.len());
+    for o in 0..outer {
+        for j in 0..k {
+            for i in 0..inner {
+                let src = idx[(o * k + j) * inner + i];
+                out.push(s[(o * n + src) * inner + i]);
+            }
+        }
+    }
+    Ok(Tensor::from_parts(out, Shape::from_slice(idx_shape)))
+}
+
+/// Zeros of `shape` with `src` added at the positions [`gather`] reads (its adjoint).
+pub fn scatter_add<T: Float>(shape: &[usize], axis: usize, idx: &[usize], src: &Tensor<T>) -> Result<Tensor<T>> {
+    check_gather("scatter_add", shape, axis, idx, src.shape())?;
+    let (outer, n, inner) = outer_axis_inner(shape, axis);
+    let k = src.shape()[axis];
+    let s = src.as_slice();
+    let mut out = vec![T::ZERO; numel(shape)];
+    for o in 0..outer {
+        for j in 0..k {
+            for i in 0..inner {
+                let p = (o * k + j) * inner + i;
+                out[(o * n + idx[p]) * inner + i] += s[p];
+            }
+        }
+    }
+    Ok(Tensor::from_parts(out, Shape::from_slice(shape)))
+}
+
+fn check_gather(op: &'static str, shape: &[usize], axis: usize, idx: &[usize], idx_shape: &[usize]) -> Result<()> {
+    if axis >= shape.len() {
+        return arg_err(op, format!("axis {axis} is out of range for shape {shape:?}"));
+    }
+    let compatible = idx_shape.len() == shape.len()
+        && idx_shape.iter().zip(shape).enumerate().all(|(d, (a, b))| d == axis || a == b);
+    if !compatible || numel(idx_shape) != idx.len() {
+        return shape_err(op, shape, idx_shape);
+    }
+    if let Some(&bad) = idx.iter().find(|&&i| i >= shape[axis]) {
+        return Err(AutodiffError::IndexOutOfRange { op, index: bad, bound: shape[axis] });
+    }
+    Ok(())
+}
+
+/// Tensors joined along `axis`; all other axes must agree.
+pub fn concat<T: Float>(xs: &[&Tensor<T>], axis: usize) -> Result<Tensor<T>> {
+    let Some(first) = xs.first() else { return arg_err("concat", "no tensors to concatenate") };
+    if axis >= first.ndim() {
+        return arg_err("concat", format!("axis {axis} is out of range for shape {:?}", first.shape()));
+    }
+    for x in xs {
+        let ok = x.ndim() == first.ndim()
+            && x.shape().iter().zip(first.shape()).enumerate().all(|(d, (a, b))| d == axis || a == b);
+        if !ok {
+            return shape_err("concat", first.shape(), x.shape());
+        }
+    }
+    let (outer, _, inner) = outer_axis_inner(first.shape(), axis);
+    let total: usize = xs.iter().map(|x| x.shape()[axis]).sum();
+    let mut out = Vec::with_capacity(outer * total * inner);
+    for o in 0..outer {
+        for x in xs {
+            let w = x.shape()[axis] * inner;
+            out.extend_from_slice(&x.as_slice()[o * w..(o + 1) * w]);
+        }
+    }
+    let mut shape = first.shape_vec();
+    shape[axis] = total;
+    Ok(Tensor::from_parts(out, shape))
+}
+
+/// `x[.., start..end, ..]` along `axis`.
+pub fn slice<T: Float>(x: &Tensor<T>, axis: usize, start: usize, end: usize) -> Result<Tensor<T>> {
+    if axis >= x.ndim() {
+        return arg_err("slice", format!("axis {axis} is out of range for shape {:?}", x.shape()));
+    }
+    let n = x.shape()[axis];
+    if start > end || end > n {
+        return Err(AutodiffError::IndexOutOfRange { op: "slice", index: end.max(start), bound: n + 1 });
+    }
+    let (outer, _, inner) = outer_axis_inner(x.shape(), axis);
+    let s = x.as_slice();
+    let mut out = Vec::with_capacity(outer * (end - start) * inner);
+    for o in 0..outer {
+        out.extend_from_slice(&s[(o * n + start) * inner..(o * n + end) * inner]);
+    }
+    let mut shape = x.shape_vec();
+    shape[axis] = end - start;
+    Ok(Tensor::from_parts(out, shape))
+}
+
+/// `x` placed at `start` along `axis` inside zeros of length `len` (the adjoint of [`slice`]).
+pub fn pad<T: Float>(x: &Tensor<T>, axis: usize, start: usize, len: usize) -> Result<Tensor<T>> {
+    let w = x.shape()[axis];
+    if start + w > len {
+        return Err(AutodiffError::IndexOutOfRange { op: "pad", index: start + w, bound: len + 1 });
+    }
+    let (outer, _, inner) = outer_axis_inner(x.shape(), axis);
+    let mut out = vec![T::ZERO; outer * len * inner];
+    let s = x.as_slice();
+    for o in 0..outer {
+        out[(o * len + start) * inner..(o * len + start + w) * inner]
+            .copy_from_slice(&s[o * w * inner..(o + 1) * w * inner]);
+    }
+    let mut shape = x.shape_vec();
+    shape[axis] = len;
+    Ok(Tensor::from_parts(out, shape))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(v: &[f64], s: &[usize]) -> Tensor<f64> {
+        Tensor::from_vec(v.to_vec(), s)
+    }
+
+    #[test]
+    fn broadcasting_zip() {
+        let a = t(&[1., 2., 3., 4., 5., 6.], &[2, 3]);
+        let b = t(&[10., 20., 30.], &[3]);
+        assert_eq!(zip("add", &a, &b, |x, y| x + y).unwrap().to_vec(), vec![11., 22., 33., 14., 25., 36.]);
+        let c = t(&[100., 200.], &[2, 1]);
+        assert_eq!(zip("add", &a, &c, |x, y| x + y).unwrap().to_vec(), vec![101., 102., 103., 204., 205., 206.]);
+        let e = zip("add", &a, &t(&[1., 2.], &[2]), |x, y| x + y).unwrap_err();
+        assert_eq!(e.to_string(), "add: shape mismatch between [2, 3] and [2]");
+    }
+
+    #[test]
+    fn reductions() {
+        let a = t(&(0..24).map(|x| x as f64).collect::<Vec<_>>(), &[2, 3, 4]);
+        let s = reduce(&a, &[0, 2], 0.0, |x, y| x + y);
+        assert_eq!(s.shape(), &[1, 3, 1]);
+        // axis 1 index 0: rows 0..4 and 12..16 -> (0+1+2+3)+(12+13+14+15) = 60
+        assert_eq!(s.to_vec(), vec![60., 92., 124.]);
+        assert_eq!(sum_to(&a, &[3, 1]).unwrap().to_vec(), vec![60., 92., 124.]);
+        assert_eq!(broadcast_to(&t(&[1., 2.], &[2, 1]), &[2, 2]).unwrap().to_vec(), vec![1., 1., 2., 2.]);
+    }
+
+    #[test]
+    fn matmul_transposes() {
+        let a = t(&[1., 2., 3., 4., 5., 6.], &[2, 3]);
+        let b = t(&[1., 0., 0., 1., 1., 1.], &[3, 2]);
+        assert_eq!(matmul(&a, &b, false, false).unwrap().to_vec(), vec![4., 5., 10., 11.]);
+        let at = permute(&a, &[1, 0]).unwrap();
+        assert_eq!(matmul(&at, &b, true, false).unwrap().to_vec(), vec![4., 5., 10., 11.]);
+        let bt = permute(&b, &[1, 0]).unwrap();
+        assert_eq!(matmul(&a, &bt, false, true).unwrap().to_vec(), vec![4., 5., 10., 11.]);
+        assert!(matmul(&a, &a, false, false).is_err());
+    }
+
+    #[test]
+    fn indexing() {
+        let a = t(&[1., 2., 3., 4., 5., 6.], &[3, 2]);
+        assert_eq!(index_select(&a, 0, &[2, 0]).unwrap().to_vec(), vec![5., 6., 1., 2.]);
+        let g = gather(&a, 1, &[1, 0, 1], &[3, 1]).unwrap();
+        assert_eq!(g.to_vec(), vec![2., 3., 6.]);
+        assert_eq!(scatter_add(&[3, 2], 1, &[1, 0, 1], &g).unwrap().to_vec(), vec![0., 2., 3., 0., 0., 6.]);
+        assert_eq!(
+            index_select(&a, 0, &[3]).unwrap_err(),
+            AutodiffError::IndexOutOfRange { op: "index_select", index: 3, bound: 3 }
+        );
+        let s = slice(&a, 1, 1, 2).unwrap();
+        assert_eq!(pad(&s, 1, 1, 2).unwrap().to_vec(), vec![0., 2., 0., 4., 0., 6.]);
+        assert_eq!(concat(&[&a, &a], 1).unwrap().shape(), &[3, 4]);
+    }
+}

@@ -1,0 +1,159 @@
+//! n-dimensional, row-major, reference-counted tensors.
+//!
+//! A [`Tensor`] is a shape plus shared, immutable storage: cloning is a
+//! reference-count increment. Mutation ([`Tensor::data_mut`]) copies the
+//! storage first if it is shared (copy-on-write), so a value recorded on a
+//! tape can never be changed behind the tape's back.
+
+mod construct;
+mod display;
+pub mod kernels;
+mod shape;
+
+use std::sync::Arc;
+
+pub use shape::{broadcast_shapes, normalize_axes, numel, strides_of, Shape};
+
+use crate::error::{shape_err, Result};
+use crate::Float;
+
+/// An n-dimensional array of `f32` or `f64`, row-major, with shared storage.
+///
+/// ```
+/// use wengert_autodiff::Tensor;
+/// let t = Tensor::from_vec(vec![1.0_f64, 2.0, 3.0, 4.0], &[2, 2]);
+/// assert_eq!(t.shape(), &[2, 2]);
+/// assert_eq!(t.get(&[1, 0]), 3.0);
+/// ```
+#[derive(Clone)]
+pub struct Tensor<T> {
+    data: Arc<Vec<T>>,
+    shape: Shape,
+}
+
+impl<T: Float> Tensor<T> {
+    /// Builds a tensor from row-major data.
+    ///
+    /// # Panics
+    /// If `data.len()` is not the product of `shape`; see [`Tensor::try_from_vec`].
+    #[track_caller]
+    pub fn from_vec(data: Vec<T>, shape: &[usize]) -> Self {
+        Self::try_from_vec(data, shape).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Builds a tensor from row-major data, or fails if the length disagrees with the shape.
+    pub fn try_from_vec(data: Vec<T>, shape: &[usize]) -> Result<Self> {
+        if data.len() != numel(shape) {
+            return shape_err("from_vec", &[data.len()], shape);
+        }
+        Ok(Tensor { data: Arc::new(data), shape: Shape::from_slice(shape) })
+    }
+
+    pub(crate) fn from_parts(data: Vec<T>, shape: Shape) -> Self {
+        debug_assert_eq!(data.len(), numel(&shape));
+        Tensor { data: Arc::new(data), shape }
+    }
+
+    /// The shape.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// The shape as an owned [`Shape`].
+    pub fn shape_vec(&self) -> Shape {
+        self.shape.clone()
+    }
+
+    /// Number of dimensions.
+    pub fn ndim(&self) -> usize {
+        self.shape.len()
+    }
+
+    /// Number of elements.
+    pub fn numel(&self) -> usize {
+        self.data.len()
+    }
+
+    /// The elements, row-major.
+    pub fn as_slice(&self) -> &[T] {
+        &self.data
+    }
+
+    /// The elements, row-major, for writing; copies the storage first if it is shared.
+    pub fn data_mut(&mut self) -> &mut [T] {
+        Arc::make_mut(&mut self.data).as_mut_slice()
+    }
+
+    /// The elements as a `Vec` (no copy when the storage is not shared).
+    pub fn into_vec(self) -> Vec<T> {
+        Arc::try_unwrap(self.data).unwrap_or_else(|a| (*a).clone())
+    }
+
+    /// The elements copied into a `Vec`.
+    pub fn to_vec(&self) -> Vec<T> {
+        self.data.to_vec()
+    }
+
+    /// The element at a multi-index.
+    ///
+    /// # Panics
+    /// If the index has the wrong length or is out of range.
+    #[track_caller]
+    pub fn get(&self, index: &[usize]) -> T {
+        assert_eq!(index.len(), self.ndim(), "get: index {index:?} for shape {:?}", self.shape());
+        let mut off = 0;
+        for (d, (&i, &n)) in index.iter().zip(self.shape.iter()).enumerate() {
+            assert!(i < n, "get: index {i} is out of range for bound {n} (axis {d})");
+            off = off * n + i;
+        }
+        self.data[off]
+    }
+
+    /// The single value of a tensor with one element.
+    ///
+    /// # Panics
+    /// If the tensor has more or fewer than one element.
+    #[track_caller]
+    pub fn item(&self) -> T {
+        assert_eq!(self.numel(), 1, "item: tensor of shape {:?} has {} elements", self.shape(), self.numel());
+        self.data[0]
+    }
+
+    /// Same data, new shape (no copy).
+    ///
+    /// # Panics
+    /// If the element counts differ; see [`Tensor::try_reshape`].
+    #[track_caller]
+    pub fn reshape(&self, shape: &[usize]) -> Self {
+        self.try_reshape(shape).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Same data, new shape, or an error if the element counts differ.
+    pub fn try_reshape(&self, shape: &[usize]) -> Result<Self> {
+        if numel(shape) != self.numel() {
+            return shape_err("reshape", self.shape(), shape);
+        }
+        Ok(Tensor { data: self.data.clone(), shape: Shape::from_slice(shape) })
+    }
+
+    /// Converts the element type (`f32` <-> `f64`).
+    pub fn cast<U: Float>(&self) -> Tensor<U> {
+        Tensor::from_parts(self.data.iter().map(|&x| U::from_f64(x.to_f64())).collect(), self.shape.clone())
+    }
+
+    /// `true` if every element is finite.
+    pub fn all_finite(&self) -> bool {
+        self.data.iter().all(|x| x.is_finite())
+    }
+
+    /// `true` if both tensors share storage (a clone of one another).
+    pub fn shares_storage(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.data, &other.data)
+    }
+}
+
+impl<T: Float> PartialEq for Tensor<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.shape == other.shape && self.data == other.data
+    }
+}

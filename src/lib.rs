@@ -1,0 +1,26 @@
+//! # Wengert
+//!
+//! Tape-based automatic differentiation in Rust, with neural-network building blocks
+//! and first- and second-order optimisation driven by exact Hessian-vector products.
+//!
+//! This facade re-exports the three crates:
+//! - [`autodiff`]: tensors, the tape, reverse mode to any order, HVPs, gradient checking;
+//! - [`nn`]: modules, layers, losses, data, datasets, checkpoints;
+//! - [`optim`]: optimisers, schedules, line searches, Newton-type methods, linear solvers.
+//!
+//! ```
+//! use wengert::prelude::*;
+//! let tape = Tape::<f64>::new();
+//! let x = tape.var(Tensor::scalar(3.0));
+//! let y = x * x;
+//! assert_eq!(tape.grad(y, &[x]).value(0).item(), 6.0);
+//! ```
+
+pub use wengert_autodiff as autodiff;
+pub use wengert_nn as nn;
+pub use wengert_optim as optim;
+
+/// The names most programs need.
+pub mod prelude {
+    pub use wengert_autodiff::{Float, Tape, Tensor, Var};
+}
