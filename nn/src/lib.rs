@@ -6,9 +6,19 @@
 //! | where | what |
 //! |---|---|
 //! | [`Param`], [`Parameters`], [`Module`], [`Bound`], [`Grads`] | parameters owned by a model, recorded on a fresh tape each step |
+//! | [`StateDict`] | named tensors plus metadata: what checkpoints store |
 
+pub mod checkpoint;
+pub mod data;
+pub mod datasets;
+pub mod init;
+pub mod layers;
+pub mod loss;
+pub mod metrics;
 mod module;
 mod param;
+mod state;
 
 pub use module::{join_name, Bound, Grads, Module, Parameters};
 pub use param::{Param, ParamId};
+pub use state::{f64_from_meta, f64_to_meta, StateDict};

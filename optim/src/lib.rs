@@ -1,1 +1,17 @@
-//! Optimisers and solvers.
+//! # wengert-optim
+//!
+//! First- and second-order optimisation fed by the wengert tape.
+//!
+//! | where | what |
+//! |---|---|
+//! | [`first_order`] | SGD, momentum, Nesterov, AdaGrad, RMSProp, Adam, ... over [`wengert_nn::Parameters`] |
+//! | [`schedule`] | learning-rate schedules |
+//! | [`line_search`] | Armijo backtracking, strong Wolfe |
+//! | [`second_order`] | Newton, Newton-CG, trust region, BFGS, L-BFGS, nonlinear CG, Gauss-Newton, Levenberg-Marquardt |
+//! | [`linalg`] | matrix-free operators, CG / PCG, Jacobi, Gauss-Seidel, LU, QR, Cholesky |
+
+pub mod first_order;
+pub mod line_search;
+pub mod linalg;
+pub mod schedule;
+pub mod second_order;
