@@ -1,0 +1,16 @@
+//! Datasets that need no network: the bundled 8x8 digits, loaders for files users bring (CSV,
+//! MNIST-style IDX), and seeded synthetic generators.
+//!
+//! | where | what |
+//! |---|---|
+//! | [`digits`], [`digits_split`] | the 8x8 handwritten digits (1797 x 64, 10 classes), bundled; conventional last-360 test split |
+//! | [`load_csv`], [`parse_csv`], [`CsvConfig`] | numeric CSV, optional header, target column by name or index |
+//! | [`LoadError`] | what is wrong with a file, naming the file |
+
+mod csv;
+mod digits;
+mod error;
+
+pub use csv::{load_csv, parse_csv, CsvConfig, TargetColumn, TargetKind};
+pub use digits::{digits, digits_split, DigitsSplit, DIGITS_LEN, DIGITS_TEST_LEN};
+pub use error::LoadError;
