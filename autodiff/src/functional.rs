@@ -1,1 +1,649 @@
+//! Derivatives of closures, in the spirit of JAX: [`grad`], [`value_and_grad`], [`vjp`],
+//! [`jvp`], [`hvp`], [`hessian`], [`jacobian`], and the matrix-free operators
+//! [`HessianOperator`] and [`Linearization`] that record a function once and apply its
+//! derivative many times.
+//!
+//! Each function records `f` on a fresh [`Tape`] and runs reverse mode on it, so the
+//! closures must work for any tape: they are generic over the tape lifetime,
+//! `F: for<'t> Fn(Var<'t, T>) -> Var<'t, T>` for one tensor argument, and
+//! `F: for<'t> Fn(&[Var<'t, T>]) -> Var<'t, T>` for the `_many` forms, which take one
+//! tensor per argument and return one result per argument.
+//!
+//! Pass closures inline (as below) or write a `fn f<'t>(x: Var<'t, f64>) -> Var<'t, f64>`:
+//! a closure first stored in a `let` gets one fixed lifetime instead of the
+//! higher-ranked signature, and is rejected.
+//!
+//! | function | computes | cost (in evaluations of `f`) |
+//! |---|---|---|
+//! | [`grad`] | `∇f(x)` for scalar `f` | 1 forward + 1 backward |
+//! | [`vjp`] | `uᵀ J` | 1 forward + 1 backward |
+//! | [`jvp`] | `J t`, by the double-vjp construction | 1 forward + 2 backward (one recorded) |
+//! | [`hvp`] | `H v`, reverse over reverse | 1 forward + 2 backward (one recorded) |
+//! | [`hessian`] | dense `H`, `n` HVPs on one recording | 1 forward + 1 recorded backward + `n` backward |
+//! | [`jacobian`] | dense `J`, by rows or by columns | 1 forward + 1 recorded backward + `min(m, n)` backward |
+//!
+//! ```
+//! use wengert_autodiff::{functional, Tensor};
+//!
+//! // f(x) = sum x_i^3: gradient 3 x^2, Hessian diag(6 x)
+//! let x = Tensor::from_vec(vec![1.0_f64, 2.0], &[2]);
+//! let g = functional::grad(|x| (x * x * x).sum(), &x);
+//! assert_eq!(g.to_vec(), vec![3.0, 12.0]);
+//! let h = functional::hessian(|x| (x * x * x).sum(), &x);
+//! assert_eq!(h.to_vec(), vec![6.0, 0.0, 0.0, 12.0]);
+//! ```
 
+use crate::{Float, Shape, Tape, Tensor, Var};
+
+/// Records `f` on `tape` at trainable leaves holding `xs`.
+fn record<'t, T: Float, F>(tape: &'t Tape<T>, f: &F, xs: &[Tensor<T>]) -> (Vec<Var<'t, T>>, Var<'t, T>)
+where
+    F: for<'s> Fn(&[Var<'s, T>]) -> Var<'s, T>,
+{
+    let vars: Vec<Var<'t, T>> = xs.iter().map(|x| tape.var(x.clone())).collect();
+    let y = f(&vars);
+    (vars, y)
+}
+
+#[track_caller]
+fn assert_scalar<T: Float>(what: &str, y: Var<'_, T>) {
+    assert!(y.numel() == 1, "{what}: the function must return a scalar, got shape {:?}", y.shape().as_slice());
+}
+
+#[track_caller]
+fn assert_same_shapes<T: Float>(what: &str, xs: &[Tensor<T>], vs: &[Tensor<T>]) {
+    assert!(xs.len() == vs.len(), "{what}: {} arguments but {} vectors", xs.len(), vs.len());
+    for (i, (x, v)) in xs.iter().zip(vs).enumerate() {
+        assert!(
+            x.shape() == v.shape(),
+            "{what}: vector {i} has shape {:?}, its argument has shape {:?}",
+            v.shape(),
+            x.shape()
+        );
+    }
+}
+
+/// `(f(x), ∇f(x))` for a scalar-valued `f` of several tensors: one forward and one backward.
+///
+/// # Panics
+/// If `f` does not return a single element.
+///
+/// ```
+/// use wengert_autodiff::{functional, Tensor};
+/// // f(a, b) = sum a * b: df/da = b, df/db = a
+/// let (v, g) = functional::value_and_grad_many(|x| (x[0] * x[1]).sum(),
+///     &[Tensor::from_vec(vec![1.0_f64, 2.0], &[2]), Tensor::from_vec(vec![3.0, 4.0], &[2])]);
+/// assert_eq!(v, 11.0);
+/// assert_eq!(g[0].to_vec(), vec![3.0, 4.0]);
+/// assert_eq!(g[1].to_vec(), vec![1.0, 2.0]);
+/// ```
+#[track_caller]
+pub fn value_and_grad_many<T: Float, F>(f: F, xs: &[Tensor<T>]) -> (T, Vec<Tensor<T>>)
+where
+    F: for<'t> Fn(&[Var<'t, T>]) -> Var<'t, T>,
+{
+    let tape = Tape::new();
+    let (vars, y) = record(&tape, &f, xs);
+    assert_scalar("value_and_grad", y);
+    let value = y.item();
+    (value, tape.grad(y, &vars).values())
+}
+
+/// `∇f(x)` for a scalar-valued `f` of several tensors, one gradient per argument
+/// (zeros for an argument `f` does not depend on).
+///
+/// # Panics
+/// If `f` does not return a single element.
+///
+/// ```
+/// use wengert_autodiff::{functional, Tensor};
+/// // f(a, b) = a^2 b: df/da = 2ab, df/db = a^2
+/// let g = functional::grad_many(|x| (x[0] * x[0] * x[1]).sum(), &[Tensor::scalar(3.0_f64), Tensor::scalar(2.0)]);
+/// assert_eq!((g[0].item(), g[1].item()), (12.0, 9.0));
+/// ```
+#[track_caller]
+pub fn grad_many<T: Float, F>(f: F, xs: &[Tensor<T>]) -> Vec<Tensor<T>>
+where
+    F: for<'t> Fn(&[Var<'t, T>]) -> Var<'t, T>,
+{
+    value_and_grad_many(f, xs).1
+}
+
+/// `(f(x), ∇f(x))` for a scalar-valued `f` of one tensor.
+///
+/// # Panics
+/// If `f` does not return a single element.
+///
+/// ```
+/// use wengert_autodiff::{functional, Tensor};
+/// // f(x) = x^3 at x = 2: value 8, derivative 3 x^2 = 12
+/// let (v, g) = functional::value_and_grad(|x| x * x * x, &Tensor::scalar(2.0_f64));
+/// assert_eq!((v, g.item()), (8.0, 12.0));
+/// ```
+#[track_caller]
+pub fn value_and_grad<T: Float, F>(f: F, x: &Tensor<T>) -> (T, Tensor<T>)
+where
+    F: for<'t> Fn(Var<'t, T>) -> Var<'t, T>,
+{
+    let (v, mut g) = value_and_grad_many(|xs| f(xs[0]), std::slice::from_ref(x));
+    (v, g.remove(0))
+}
+
+/// `∇f(x)` for a scalar-valued `f` of one tensor, with the shape of `x`.
+///
+/// # Panics
+/// If `f` does not return a single element.
+///
+/// ```
+/// use wengert_autodiff::{functional, Tensor};
+/// // d/dx sum sin x = cos x
+/// let g = functional::grad(|x| x.sin().sum(), &Tensor::from_vec(vec![0.0_f64, 1.0], &[2]));
+/// assert_eq!(g.to_vec(), vec![1.0, 1f64.cos()]);
+/// ```
+#[track_caller]
+pub fn grad<T: Float, F>(f: F, x: &Tensor<T>) -> Tensor<T>
+where
+    F: for<'t> Fn(Var<'t, T>) -> Var<'t, T>,
+{
+    value_and_grad(f, x).1
+}
+
+/// `(f(x), uᵀ J)` for `f` of several tensors with an output of any shape: the
+/// vector-Jacobian product, one per argument, in one forward and one backward.
+///
+/// # Panics
+/// If `u` does not have the shape of `f(x)`.
+///
+/// ```
+/// use wengert_autodiff::{functional, Tensor};
+/// // f(a, b) = a * b (elementwise): uᵀ J = (u b, u a)
+/// let (y, g) = functional::vjp_many(|x| x[0] * x[1],
+///     &[Tensor::from_vec(vec![1.0_f64, 2.0], &[2]), Tensor::from_vec(vec![3.0, 4.0], &[2])],
+///     &Tensor::from_vec(vec![1.0, 10.0], &[2]));
+/// assert_eq!(y.to_vec(), vec![3.0, 8.0]);
+/// assert_eq!(g[0].to_vec(), vec![3.0, 40.0]);
+/// assert_eq!(g[1].to_vec(), vec![1.0, 20.0]);
+/// ```
+#[track_caller]
+pub fn vjp_many<T: Float, F>(f: F, xs: &[Tensor<T>], u: &Tensor<T>) -> (Tensor<T>, Vec<Tensor<T>>)
+where
+    F: for<'t> Fn(&[Var<'t, T>]) -> Var<'t, T>,
+{
+    let tape = Tape::new();
+    let (vars, y) = record(&tape, &f, xs);
+    let u = tape.constant(u.clone());
+    let g = tape.vjp(y, &vars, u, false).unwrap_or_else(|e| panic!("vjp: {e}"));
+    (y.value(), g.values())
+}
+
+/// `(f(x), uᵀ J)` for `f` of one tensor with an output of any shape; the product has
+/// the shape of `x`.
+///
+/// # Panics
+/// If `u` does not have the shape of `f(x)`.
+///
+/// ```
+/// use wengert_autodiff::{functional, Tensor};
+/// // f(x) = [x0 x1, x0 + x1]: J = [[x1, x0], [1, 1]], uᵀ J at u = [1, 2], x = [3, 4] is [6, 5]
+/// fn f<'t>(x: wengert_autodiff::Var<'t, f64>) -> wengert_autodiff::Var<'t, f64> {
+///     wengert_autodiff::concat(&[x.slice(0, 0..1) * x.slice(0, 1..2), x.sum().reshape(&[1])], 0)
+/// }
+/// let (y, g) = functional::vjp(f, &Tensor::from_vec(vec![3.0, 4.0], &[2]), &Tensor::from_vec(vec![1.0, 2.0], &[2]));
+/// assert_eq!(y.to_vec(), vec![12.0, 7.0]);
+/// assert_eq!(g.to_vec(), vec![6.0, 5.0]);
+/// ```
+#[track_caller]
+pub fn vjp<T: Float, F>(f: F, x: &Tensor<T>, u: &Tensor<T>) -> (Tensor<T>, Tensor<T>)
+where
+    F: for<'t> Fn(Var<'t, T>) -> Var<'t, T>,
+{
+    let (y, mut g) = vjp_many(|xs| f(xs[0]), std::slice::from_ref(x), u);
+    (y, g.remove(0))
+}
+
+/// `(f(x), J t)` for `f` of several tensors, with one tangent per argument: the exact
+/// forward-mode (Jacobian-vector) product, obtained from reverse mode alone.
+///
+/// The double-vjp construction: `g(u) = Jᵀ u` is recorded (create-graph mode) with a
+/// trainable `u`; it is linear in `u`, so `d/du <g(u), t> = J t` exactly, for any
+/// value of `u`. The cost is one forward, one recorded backward and one backward over
+/// that record, about twice a [`vjp`]; a dedicated forward mode would be cheaper, but
+/// this one works for every op that has a reverse rule, including user ops.
+///
+/// # Panics
+/// If the tangents do not match the arguments in number and shape.
+///
+/// ```
+/// use wengert_autodiff::{functional, Tensor};
+/// // f(a, b) = a * b: J t = t_a b + a t_b
+/// let (_, jt) = functional::jvp_many(|x| x[0] * x[1],
+///     &[Tensor::from_vec(vec![1.0_f64, 2.0], &[2]), Tensor::from_vec(vec![3.0, 4.0], &[2])],
+///     &[Tensor::from_vec(vec![1.0, 0.0], &[2]), Tensor::from_vec(vec![0.0, 1.0], &[2])]);
+/// assert_eq!(jt.to_vec(), vec![3.0, 2.0]);
+/// ```
+#[track_caller]
+pub fn jvp_many<T: Float, F>(f: F, xs: &[Tensor<T>], ts: &[Tensor<T>]) -> (Tensor<T>, Tensor<T>)
+where
+    F: for<'t> Fn(&[Var<'t, T>]) -> Var<'t, T>,
+{
+    assert_same_shapes("jvp", xs, ts);
+    let tape = Tape::new();
+    let (vars, y) = record(&tape, &f, xs);
+    let u = tape.var(Tensor::zeros(y.shape().as_slice()));
+    let g = tape.vjp(y, &vars, u, true).unwrap_or_else(|e| panic!("jvp: {e}"));
+    (y.value(), jvp_from_recorded(&tape, &g, u, ts))
+}
+
+/// `d/du sum_i <g_i(u), t_i>` for recorded `g_i(u) = J_iᵀ u`.
+fn jvp_from_recorded<'t, T: Float>(
+    tape: &'t Tape<T>,
+    g: &crate::Gradients<'t, T>,
+    u: Var<'t, T>,
+    ts: &[Tensor<T>],
+) -> Tensor<T> {
+    let mut total: Option<Var<'t, T>> = None;
+    for (i, t) in ts.iter().enumerate() {
+        if let Some(gi) = g.get(i) {
+            let term = (gi * tape.constant(t.clone())).sum();
+            total = Some(match total {
+                Some(acc) => acc + term,
+                None => term,
+            });
+        }
+    }
+    match total {
+        Some(s) => tape.grad(s, &[u]).value(0),
+        None => Tensor::zeros(u.shape().as_slice()),
+    }
+}
+
+/// `(f(x), J t)` for `f` of one tensor; see [`jvp_many`] for how it is computed (the
+/// double-vjp construction) and its cost. The product has the shape of `f(x)`.
+///
+/// # Panics
+/// If `t` does not have the shape of `x`.
+///
+/// ```
+/// use wengert_autodiff::{functional, Tensor};
+/// // f(x) = sin x elementwise: J t = cos(x) t
+/// let x = Tensor::from_vec(vec![0.0_f64, 1.0], &[2]);
+/// let (y, jt) = functional::jvp(|x| x.sin(), &x, &Tensor::from_vec(vec![2.0, 3.0], &[2]));
+/// assert_eq!(y.to_vec(), vec![0.0, 1f64.sin()]);
+/// assert_eq!(jt.to_vec(), vec![2.0, 3.0 * 1f64.cos()]);
+/// ```
+#[track_caller]
+pub fn jvp<T: Float, F>(f: F, x: &Tensor<T>, t: &Tensor<T>) -> (Tensor<T>, Tensor<T>)
+where
+    F: for<'t> Fn(Var<'t, T>) -> Var<'t, T>,
+{
+    jvp_many(|xs| f(xs[0]), std::slice::from_ref(x), std::slice::from_ref(t))
+}
+
+/// The exact Hessian-vector product `H v` of a scalar-valued `f` of several tensors,
+/// `v` and the result given per argument (the Hessian is over all arguments jointly).
+///
+/// Reverse over reverse: the gradient `g(x)` is recorded with [`Tape::grad_graph`],
+/// then `H v = ∇_x <g(x), v>` by one more backward. Exact up to rounding, at about
+/// the cost of two gradients.
+///
+/// # Panics
+/// If `f` does not return a single element, or the vectors do not match the arguments.
+///
+/// ```
+/// use wengert_autodiff::{functional, Tensor};
+/// // f(a, b) = a^2 b: H = [[2b, 2a], [2a, 0]]; at (a, b) = (3, 2), H [1, 0] = [4, 6]
+/// let hv = functional::hvp_many(|x| (x[0] * x[0] * x[1]).sum(),
+///     &[Tensor::scalar(3.0_f64), Tensor::scalar(2.0)], &[Tensor::scalar(1.0), Tensor::scalar(0.0)]);
+/// assert_eq!((hv[0].item(), hv[1].item()), (4.0, 6.0));
+/// ```
+#[track_caller]
+pub fn hvp_many<T: Float, F>(f: F, xs: &[Tensor<T>], vs: &[Tensor<T>]) -> Vec<Tensor<T>>
+where
+    F: for<'t> Fn(&[Var<'t, T>]) -> Var<'t, T>,
+{
+    assert_same_shapes("hvp", xs, vs);
+    let tape = Tape::new();
+    let (vars, y) = record(&tape, &f, xs);
+    assert_scalar("hvp", y);
+    let g = tape.grad_graph(y, &vars);
+    hvp_from_recorded(&tape, &vars, &g, vs)
+}
+
+/// `∇_x sum_i <g_i(x), v_i>` for a recorded gradient `g`.
+fn hvp_from_recorded<'t, T: Float>(
+    tape: &'t Tape<T>,
+    vars: &[Var<'t, T>],
+    g: &crate::Gradients<'t, T>,
+    vs: &[Tensor<T>],
+) -> Vec<Tensor<T>> {
+    let mut total: Option<Var<'t, T>> = None;
+    for (i, v) in vs.iter().enumerate() {
+        if let Some(gi) = g.get(i) {
+            let term = (gi * tape.constant(v.clone())).sum();
+            total = Some(match total {
+                Some(acc) => acc + term,
+                None => term,
+            });
+        }
+    }
+    match total {
+        Some(s) => tape.grad(s, vars).values(),
+        None => vars.iter().map(|x| Tensor::zeros(x.shape().as_slice())).collect(),
+    }
+}
+
+/// The exact Hessian-vector product `H v` of a scalar-valued `f` of one tensor, with
+/// the shape of `x`; see [`hvp_many`]. For repeated products at one point, as conjugate
+/// gradient does, use [`HessianOperator`], which records `f` and its gradient once.
+///
+/// # Panics
+/// If `f` does not return a single element, or `v` does not have the shape of `x`.
+///
+/// ```
+/// use wengert_autodiff::{functional, Tensor};
+/// // f(x) = sum x^4 / 4: H = diag(3 x^2)
+/// let x = Tensor::from_vec(vec![1.0_f64, 2.0], &[2]);
+/// let hv = functional::hvp(|x| x.powf(4.0).sum() * 0.25, &x, &Tensor::from_vec(vec![1.0, 1.0], &[2]));
+/// assert_eq!(hv.to_vec(), vec![3.0, 12.0]);
+/// ```
+#[track_caller]
+pub fn hvp<T: Float, F>(f: F, x: &Tensor<T>, v: &Tensor<T>) -> Tensor<T>
+where
+    F: for<'t> Fn(Var<'t, T>) -> Var<'t, T>,
+{
+    hvp_many(|xs| f(xs[0]), std::slice::from_ref(x), std::slice::from_ref(v)).remove(0)
+}
+
+/// A matrix-free view of the Hessian of a scalar `f` at a point `x`.
+///
+/// Construction records `f(x)` and its gradient graph once on a tape the operator
+/// owns ([`HessianOperator::value`] and [`HessianOperator::gradient`] are then free).
+/// Each [`HessianOperator::apply`] computes `H v = ∇_x <g(x), v>` by one backward over
+/// the recorded gradient graph, then truncates the tape back to its mark, so repeated
+/// products (conjugate gradient, Lanczos, [`HessianOperator::to_dense`]) do not grow
+/// memory.
+///
+/// ```
+/// use wengert_autodiff::{functional::HessianOperator, Tensor};
+/// // f(x) = 0.5 xᵀ A x with A = [[2, 1], [1, 3]]: gradient A x, Hessian A
+/// let a = Tensor::from_vec(vec![2.0_f64, 1.0, 1.0, 3.0], &[2, 2]);
+/// let op = HessianOperator::new(
+///     |x| {
+///         let a = x.constant_like(Tensor::from_vec(vec![2.0, 1.0, 1.0, 3.0], &[2, 2]));
+///         let x = x.reshape(&[2, 1]);
+///         x.matmul_t(a.matmul(x), true, false).sum() * 0.5
+///     },
+///     &Tensor::from_vec(vec![1.0, 1.0], &[2]),
+/// );
+/// assert_eq!(op.value(), 3.5);
+/// assert_eq!(op.gradient().to_vec(), vec![3.0, 4.0]);
+/// let len = op.tape_len();
+/// assert_eq!(op.apply(&Tensor::from_vec(vec![1.0, 0.0], &[2])).to_vec(), vec![2.0, 1.0]);
+/// assert_eq!(op.tape_len(), len); // nothing left behind
+/// assert_eq!(op.to_dense(), a);
+/// ```
+pub struct HessianOperator<T: Float> {
+    tape: Tape<T>,
+    x: usize,
+    grad: Option<usize>,
+    value: T,
+    gradient: Tensor<T>,
+    shape: Shape,
+    mark: usize,
+}
+
+impl<T: Float> HessianOperator<T> {
+    /// Records `f(x)` and its gradient graph.
+    ///
+    /// # Panics
+    /// If `f` does not return a single element.
+    #[track_caller]
+    pub fn new<F>(f: F, x: &Tensor<T>) -> Self
+    where
+        F: for<'t> Fn(Var<'t, T>) -> Var<'t, T>,
+    {
+        let tape = Tape::new();
+        let (xi, grad, value, gradient) = {
+            let xv = tape.var(x.clone());
+            let y = f(xv);
+            assert_scalar("HessianOperator", y);
+            let g = tape.grad_graph(y, &[xv]);
+            (xv.id(), g.get(0).map(|g| g.id()), y.item(), g.value(0))
+        };
+        let mark = tape.len();
+        HessianOperator { tape, x: xi, grad, value, gradient, shape: x.shape_vec(), mark }
+    }
+
+    /// `f(x)`.
+    pub fn value(&self) -> T {
+        self.value
+    }
+
+    /// `∇f(x)`, with the shape of `x`.
+    pub fn gradient(&self) -> &Tensor<T> {
+        &self.gradient
+    }
+
+    /// The shape of `x` (and of every `v` and `H v`).
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// `n`, the number of entries of `x`: the Hessian is `n x n`.
+    pub fn dim(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// Nodes on the owned tape: the same before and after [`HessianOperator::apply`].
+    pub fn tape_len(&self) -> usize {
+        self.tape.len()
+    }
+
+    /// `H v`, with the shape of `x`.
+    ///
+    /// # Panics
+    /// If `v` does not have the shape of `x`.
+    #[track_caller]
+    pub fn apply(&self, v: &Tensor<T>) -> Tensor<T> {
+        assert!(v.shape() == &self.shape[..], "HessianOperator::apply: v has shape {:?}, x has {:?}", v.shape(), self.shape);
+        let Some(gid) = self.grad else { return Tensor::zeros(&self.shape) };
+        let x = Var::from_id(&self.tape, self.x);
+        let g = Var::from_id(&self.tape, gid);
+        let s = (g * self.tape.constant(v.clone())).sum();
+        let hv = self.tape.grad(s, &[x]).value(0);
+        self.tape.truncate(self.mark);
+        hv
+    }
+
+    /// The dense Hessian, `[n, n]` over `x` flattened row-major, from `n` products with
+    /// unit vectors (row `i` is `H e_i`; `H` is symmetric).
+    pub fn to_dense(&self) -> Tensor<T> {
+        let n = self.dim();
+        let mut out = Vec::with_capacity(n * n);
+        let mut e = vec![T::ZERO; n];
+        for i in 0..n {
+            e[i] = T::ONE;
+            out.extend(self.apply(&Tensor::from_vec(e.clone(), &self.shape)).into_vec());
+            e[i] = T::ZERO;
+        }
+        Tensor::from_vec(out, &[n, n])
+    }
+}
+
+/// The linearization of `f` at a point `x`: `f(x)`, and the products `uᵀ J` and `J t`
+/// with its Jacobian, from one recording.
+///
+/// Construction records `f(x)` and `g(u) = Jᵀ u` (create-graph mode, with a trainable
+/// `u`) on a tape the struct owns. [`Linearization::vjp`] is one backward from `f(x)`;
+/// [`Linearization::jvp`] is one backward over the recorded `g` (the double-vjp
+/// construction, see [`jvp_many`]). Both truncate the tape back to its mark afterwards.
+///
+/// ```
+/// use wengert_autodiff::{functional::Linearization, Tensor};
+/// // f(x) = x^2 elementwise: J = diag(2x)
+/// let lin = Linearization::new(|x| x * x, &Tensor::from_vec(vec![1.0_f64, 3.0], &[2]));
+/// assert_eq!(lin.value().to_vec(), vec![1.0, 9.0]);
+/// assert_eq!(lin.jvp(&Tensor::from_vec(vec![1.0, 1.0], &[2])).to_vec(), vec![2.0, 6.0]);
+/// assert_eq!(lin.vjp(&Tensor::from_vec(vec![0.0, 1.0], &[2])).to_vec(), vec![0.0, 6.0]);
+/// ```
+pub struct Linearization<T: Float> {
+    tape: Tape<T>,
+    x: usize,
+    y: usize,
+    u: usize,
+    g: Option<usize>,
+    x_shape: Shape,
+    y_shape: Shape,
+    mark: usize,
+}
+
+impl<T: Float> Linearization<T> {
+    /// Records `f(x)` and its transposed Jacobian `g(u) = Jᵀ u`.
+    pub fn new<F>(f: F, x: &Tensor<T>) -> Self
+    where
+        F: for<'t> Fn(Var<'t, T>) -> Var<'t, T>,
+    {
+        let tape = Tape::new();
+        let (xi, yi, ui, gi, y_shape) = {
+            let xv = tape.var(x.clone());
+            let y = f(xv);
+            let u = tape.var(Tensor::zeros(y.shape().as_slice()));
+            let g = tape.vjp(y, &[xv], u, true).expect("u has the shape of f(x)");
+            (xv.id(), y.id(), u.id(), g.get(0).map(|g| g.id()), y.shape())
+        };
+        let mark = tape.len();
+        Linearization { tape, x: xi, y: yi, u: ui, g: gi, x_shape: x.shape_vec(), y_shape, mark }
+    }
+
+    /// `f(x)`.
+    pub fn value(&self) -> Tensor<T> {
+        self.tape.value_of(self.y)
+    }
+
+    /// The shape of `x` (of every `t` and `uᵀ J`).
+    pub fn input_shape(&self) -> &[usize] {
+        &self.x_shape
+    }
+
+    /// The shape of `f(x)` (of every `u` and `J t`).
+    pub fn output_shape(&self) -> &[usize] {
+        &self.y_shape
+    }
+
+    /// `n`, the number of entries of `x`.
+    pub fn input_numel(&self) -> usize {
+        self.x_shape.iter().product()
+    }
+
+    /// `m`, the number of entries of `f(x)`.
+    pub fn output_numel(&self) -> usize {
+        self.y_shape.iter().product()
+    }
+
+    /// The dense Jacobian `[m, n]` from `m` vector-Jacobian products: row `i` is `e_iᵀ J`.
+    pub fn jacobian_by_rows(&self) -> Tensor<T> {
+        let (m, n) = (self.output_numel(), self.input_numel());
+        let mut out = Vec::with_capacity(m * n);
+        let mut e = vec![T::ZERO; m];
+        for i in 0..m {
+            e[i] = T::ONE;
+            out.extend(self.vjp(&Tensor::from_vec(e.clone(), &self.y_shape)).into_vec());
+            e[i] = T::ZERO;
+        }
+        Tensor::from_vec(out, &[m, n])
+    }
+
+    /// The dense Jacobian `[m, n]` from `n` Jacobian-vector products: column `j` is `J e_j`.
+    pub fn jacobian_by_columns(&self) -> Tensor<T> {
+        let (m, n) = (self.output_numel(), self.input_numel());
+        let mut out = vec![T::ZERO; m * n];
+        let mut e = vec![T::ZERO; n];
+        for j in 0..n {
+            e[j] = T::ONE;
+            let col = self.jvp(&Tensor::from_vec(e.clone(), &self.x_shape));
+            for (i, &c) in col.as_slice().iter().enumerate() {
+                out[i * n + j] = c;
+            }
+            e[j] = T::ZERO;
+        }
+        Tensor::from_vec(out, &[m, n])
+    }
+
+    /// `uᵀ J`, with the shape of `x`.
+    ///
+    /// # Panics
+    /// If `u` does not have the shape of `f(x)`.
+    #[track_caller]
+    pub fn vjp(&self, u: &Tensor<T>) -> Tensor<T> {
+        let x = Var::from_id(&self.tape, self.x);
+        let y = Var::from_id(&self.tape, self.y);
+        let u = self.tape.constant(u.clone());
+        let r = self.tape.vjp(y, &[x], u, false).unwrap_or_else(|e| panic!("Linearization::vjp: {e}")).value(0);
+        self.tape.truncate(self.mark);
+        r
+    }
+
+    /// `J t`, with the shape of `f(x)`.
+    ///
+    /// # Panics
+    /// If `t` does not have the shape of `x`.
+    #[track_caller]
+    pub fn jvp(&self, t: &Tensor<T>) -> Tensor<T> {
+        assert!(t.shape() == &self.x_shape[..], "Linearization::jvp: t has shape {:?}, x has {:?}", t.shape(), self.x_shape);
+        let Some(gid) = self.g else { return Tensor::zeros(&self.y_shape) };
+        let g = Var::from_id(&self.tape, gid);
+        let u = Var::from_id(&self.tape, self.u);
+        let s = (g * self.tape.constant(t.clone())).sum();
+        let r = self.tape.grad(s, &[u]).value(0);
+        self.tape.truncate(self.mark);
+        r
+    }
+}
+
+/// The dense Hessian of a scalar `f` at `x`, shape `[n, n]` with `n = numel(x)` (`x`
+/// flattened row-major): `n` Hessian-vector products with unit vectors on a single
+/// recording of `f` and its gradient ([`HessianOperator::to_dense`]).
+///
+/// # Panics
+/// If `f` does not return a single element.
+///
+/// ```
+/// use wengert_autodiff::{functional, Tensor};
+/// // f(x, y) = x^2 y: H = [[2y, 2x], [2x, 0]]
+/// let h = functional::hessian(|v| v.slice(0, 0..1).square().sum() * v.slice(0, 1..2).sum(),
+///     &Tensor::from_vec(vec![3.0_f64, 2.0], &[2]));
+/// assert_eq!(h.to_vec(), vec![4.0, 6.0, 6.0, 0.0]);
+/// ```
+#[track_caller]
+pub fn hessian<T: Float, F>(f: F, x: &Tensor<T>) -> Tensor<T>
+where
+    F: for<'t> Fn(Var<'t, T>) -> Var<'t, T>,
+{
+    HessianOperator::new(f, x).to_dense()
+}
+
+/// The dense Jacobian of `f` at `x`, shape `[m, n]` with `m = numel(f(x))` and
+/// `n = numel(x)` (both flattened row-major).
+///
+/// With `m <= n` it is built by rows, `m` vector-Jacobian products `e_iᵀ J`; otherwise
+/// by columns, `n` Jacobian-vector products `J e_j` (the double-vjp construction). Either
+/// way `f` and `Jᵀ u` are recorded once ([`Linearization`]) and each product costs one
+/// backward sweep.
+///
+/// ```
+/// use wengert_autodiff::{functional, Tensor};
+/// // f(x) = x * x[0] (elementwise): J = diag(x0, x0) + column 0 gets x
+/// let j = functional::jacobian(|x| x * x.slice(0, 0..1), &Tensor::from_vec(vec![2.0_f64, 3.0], &[2]));
+/// assert_eq!(j.to_vec(), vec![4.0, 0.0, 3.0, 2.0]);
+/// ```
+pub fn jacobian<T: Float, F>(f: F, x: &Tensor<T>) -> Tensor<T>
+where
+    F: for<'t> Fn(Var<'t, T>) -> Var<'t, T>,
+{
+    let lin = Linearization::new(f, x);
+    if lin.output_numel() <= lin.input_numel() {
+        lin.jacobian_by_rows()
+    } else {
+        lin.jacobian_by_columns()
+    }
+}
