@@ -13,5 +13,6 @@
 pub mod first_order;
 pub mod line_search;
 pub mod linalg;
+pub mod objective;
 pub mod schedule;
 pub mod second_order;
