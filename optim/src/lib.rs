@@ -5,11 +5,13 @@
 //! | where | what |
 //! |---|---|
 //! | [`first_order`] | SGD, momentum, Nesterov, AdaGrad, RMSProp, Adam, ... over [`wengert_nn::Parameters`] |
-//! | [`schedule`] | learning-rate schedules |
+//! | [`schedule`] | learning-rate schedules (closed forms, sequences, reduce-on-plateau) with saved counters |
+//! | [`clip`] | gradient clipping by global norm and by value |
 //! | [`line_search`] | Armijo backtracking, strong Wolfe |
 //! | [`second_order`] | Newton, Newton-CG, trust region, BFGS, L-BFGS, nonlinear CG, Gauss-Newton, Levenberg-Marquardt |
 //! | [`linalg`] | matrix-free operators, CG / PCG, Jacobi, Gauss-Seidel, LU, QR, Cholesky |
 
+pub mod clip;
 pub mod first_order;
 pub mod line_search;
 pub mod linalg;

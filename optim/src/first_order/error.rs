@@ -43,8 +43,8 @@ impl fmt::Display for OptimError {
 
 impl std::error::Error for OptimError {}
 
-/// `Err(InvalidConfig)` unless `ok`.
-pub(crate) fn check(ok: bool, what: impl FnOnce() -> String) -> Result<(), OptimError> {
+/// `Err(InvalidConfig(what()))` unless `ok` (for configs validated in this crate).
+pub fn check(ok: bool, what: impl FnOnce() -> String) -> Result<(), OptimError> {
     if ok {
         Ok(())
     } else {

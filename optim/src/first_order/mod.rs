@@ -71,6 +71,8 @@ pub use adamax::{Adamax, AdamaxConfig};
 pub use adamw::{AdamW, AdamWConfig};
 pub use engine::{Algorithm, FirstOrder, LookAhead, Optimizer};
 pub use error::OptimError;
+#[doc(hidden)]
+pub use error::check as error_check;
 pub use momentum::{Momentum, MomentumConfig};
 pub use nadam::{NAdam, NAdamConfig};
 pub use nesterov::{Nesterov, NesterovConfig};
