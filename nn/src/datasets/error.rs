@@ -91,7 +91,11 @@ impl fmt::Display for LoadError {
             }
             LoadError::Empty { file } => write!(f, "{file}: no data rows"),
             LoadError::BadMagic { file, found, expected } => {
-                write!(f, "{file}: wrong magic number 0x{found:08x}, expected 0x{expected:08x}")
+                write!(f, "{file}: wrong magic number 0x{found:08x}, expected 0x{expected:08x}")?;
+                if found >> 16 == 0x1f8b {
+                    write!(f, " (the file is gzip-compressed: decompress it first)")?;
+                }
+                Ok(())
             }
             LoadError::Truncated { file, expected, found } => {
                 write!(f, "{file}: truncated: header implies {expected} bytes, file has {found}")
