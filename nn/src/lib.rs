@@ -7,6 +7,9 @@
 //! |---|---|
 //! | [`Param`], [`Parameters`], [`Module`], [`Bound`], [`Grads`] | parameters owned by a model, recorded on a fresh tape each step |
 //! | [`StateDict`] | named tensors plus metadata: what checkpoints store |
+//! | [`data`] | `Dataset`/`TensorDataset` (class labels or regression targets), seeded `DataLoader`, train/val/test and k-fold splits, `Standardizer` |
+//! | [`datasets`] | bundled 8x8 `digits` (+ `digits_split`: last 360 rows as test, scaled by 1/16), CSV and MNIST-IDX loaders, seeded synthetic data |
+//! | [`checkpoint`] | safetensors `save`/`load` of a `StateDict`, `save_model`/`load_model`, atomic writes |
 
 pub mod checkpoint;
 pub mod data;

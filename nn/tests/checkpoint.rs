@@ -16,7 +16,8 @@ fn tmp_dir(tag: &str) -> PathBuf {
 
 /// Names of the files in `dir`.
 fn files(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+    let mut v: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
     v.sort();
     v
 }
@@ -175,7 +176,10 @@ fn missing_tensor_wrong_shape_wrong_dtype_are_errors_and_leave_model_untouched()
     let e = checkpoint::load_model(&path, &mut model).unwrap_err();
     match &e {
         CheckpointError::Shape { name, expected, found } => {
-            assert_eq!((name.as_str(), expected.as_slice(), found.as_slice()), ("layers.1.weight", &[1, 3][..], &[3, 1][..]))
+            assert_eq!(
+                (name.as_str(), expected.as_slice(), found.as_slice()),
+                ("layers.1.weight", &[1, 3][..], &[3, 1][..])
+            )
         }
         other => panic!("expected a shape error, got {other}"),
     }

@@ -3,7 +3,9 @@
 use std::collections::BTreeSet;
 
 use wengert_autodiff::{Float, Tensor};
-use wengert_nn::data::{k_fold, train_val_test_split, DataLoader, Dataset, MinMaxScaler, Standardizer, TensorDataset, Targets};
+use wengert_nn::data::{
+    k_fold, train_val_test_split, DataLoader, Dataset, MinMaxScaler, Standardizer, Targets, TensorDataset,
+};
 
 /// `n` rows; row `i` has features `[i, 10 i]` and label `i % 3`.
 fn rows<T: Float>(n: usize) -> TensorDataset<T> {
@@ -103,7 +105,11 @@ fn zero_batch_size_panics() {
 
 #[test]
 fn train_val_test_split_fractions() {
-    for (n, f, sizes) in [(100, [0.6, 0.2, 0.2], (60, 20, 20)), (1797, [0.8, 0.1, 0.1], (1438, 180, 179)), (5, [1.0, 0.0, 0.0], (5, 0, 0))] {
+    for (n, f, sizes) in [
+        (100, [0.6, 0.2, 0.2], (60, 20, 20)),
+        (1797, [0.8, 0.1, 0.1], (1438, 180, 179)),
+        (5, [1.0, 0.0, 0.0], (5, 0, 0)),
+    ] {
         let s = train_val_test_split(n, f, 3);
         assert_eq!((s.train.len(), s.val.len(), s.test.len()), sizes, "n = {n}, {f:?}");
         let all: BTreeSet<usize> = s.train.iter().chain(&s.val).chain(&s.test).copied().collect();
@@ -147,7 +153,8 @@ fn k_fold_validates_every_row_once() {
 
 fn standardizer<T: Float>() {
     // column 0: 1, 2, 3, 6 (mean 3, population std sqrt(3.5)); column 1 constant 5.
-    let x = Tensor::from_vec([1.0, 5.0, 2.0, 5.0, 3.0, 5.0, 6.0, 5.0].iter().map(|&v| T::from_f64(v)).collect(), &[4, 2]);
+    let x =
+        Tensor::from_vec([1.0, 5.0, 2.0, 5.0, 3.0, 5.0, 6.0, 5.0].iter().map(|&v| T::from_f64(v)).collect(), &[4, 2]);
     let s = Standardizer::fit(&x);
     assert!((s.mean[0].to_f64() - 3.0).abs() < 1e-6 && (s.std[0].to_f64() - 3.5f64.sqrt()).abs() < 1e-6);
     assert_eq!(s.std[1], T::ONE, "zero variance falls back to 1");
@@ -182,7 +189,7 @@ fn standardizer_on_digits_has_constant_pixels_without_nan() {
     let st = Standardizer::fit(s.train.features());
     let test = s.test.map_features(|x| st.transform(x));
     assert!(test.features().all_finite());
-    assert!(st.std.iter().any(|&v| v == 1.0), "digits has constant border pixels");
+    assert!(st.std.contains(&1.0), "digits has constant border pixels");
 }
 
 #[test]

@@ -46,7 +46,12 @@ fn csv_header_label_by_name_and_index() {
     assert_eq!(ds.features().shape(), &[2, 2]);
     assert_eq!(ds.features().as_slice(), &[1.0, 3.0, 4.0, 6.5]);
     assert_eq!(ds.labels().unwrap(), &[2, 0]);
-    let cfg = CsvConfig { has_header: false, target: TargetColumn::Index(0), kind: TargetKind::Value, ..CsvConfig::default() };
+    let cfg = CsvConfig {
+        has_header: false,
+        target: TargetColumn::Index(0),
+        kind: TargetKind::Value,
+        ..CsvConfig::default()
+    };
     let ds = datasets::parse_csv::<f32>("1.5;2\n-3;4\n", "t.csv", &CsvConfig { delimiter: ';', ..cfg }).unwrap();
     match ds.targets() {
         Targets::Values(v) => assert_eq!(v.as_slice(), &[1.5, -3.0]),
@@ -194,7 +199,8 @@ fn linear_regression_residuals_are_the_noise() {
     let ds = datasets::linear_regression::<f64>(4000, &w, 0.7, 0.1, 9);
     let (x, y) = (ds.features().as_slice(), ds.targets().values().unwrap());
     assert_eq!(y.shape(), &[4000, 1]);
-    let res: Vec<f64> = (0..4000).map(|i| y.as_slice()[i] - (0..3).map(|j| x[i * 3 + j] * w[j]).sum::<f64>() - 0.7).collect();
+    let res: Vec<f64> =
+        (0..4000).map(|i| y.as_slice()[i] - (0..3).map(|j| x[i * 3 + j] * w[j]).sum::<f64>() - 0.7).collect();
     let m = res.iter().sum::<f64>() / 4000.0;
     let sd = (res.iter().map(|r| (r - m).powi(2)).sum::<f64>() / 4000.0).sqrt();
     assert!(m.abs() < 0.01 && (sd - 0.1).abs() < 0.01, "residual mean {m}, std {sd}");

@@ -93,7 +93,9 @@ fn to_bytes<T: Float>(t: &Tensor<T>) -> Bytes {
 
 fn from_bytes<T: Float>(dtype: Dtype, shape: &[usize], data: &[u8]) -> Tensor<T> {
     let v: Vec<T> = match dtype {
-        Dtype::F32 => data.chunks_exact(4).map(|c| T::from_f64(f32::from_le_bytes(c.try_into().unwrap()) as f64)).collect(),
+        Dtype::F32 => {
+            data.chunks_exact(4).map(|c| T::from_f64(f32::from_le_bytes(c.try_into().unwrap()) as f64)).collect()
+        }
         _ => data.chunks_exact(8).map(|c| T::from_f64(f64::from_le_bytes(c.try_into().unwrap()))).collect(),
     };
     Tensor::from_vec(v, shape)
@@ -154,7 +156,11 @@ pub fn load<T: Float>(path: impl AsRef<Path>) -> Result<StateDict<T>, Checkpoint
 
 /// [`load`], converting only the tensors whose names pass `keep` (the checksum still covers all).
 fn load_filtered<T: Float>(path: &Path, keep: impl Fn(&str) -> bool) -> Result<StateDict<T>, CheckpointError> {
-    let buf = std::fs::read(path).map_err(|source| CheckpointError::Io { path: path.to_path_buf(), action: "read", source })?;
+    let buf = std::fs::read(path).map_err(|source| CheckpointError::Io {
+        path: path.to_path_buf(),
+        action: "read",
+        source,
+    })?;
     let format = |reason: String| CheckpointError::Format { path: path.to_path_buf(), reason };
     let st = SafeTensors::deserialize(&buf).map_err(|e| format(describe(&e)))?;
     let (_, header) = SafeTensors::read_metadata(&buf).map_err(|e| format(describe(&e)))?;
@@ -164,7 +170,11 @@ fn load_filtered<T: Float>(path: &Path, keep: impl Fn(&str) -> bool) -> Result<S
     let mut state = StateDict::new();
     for (name, v) in views.iter().filter(|(n, _)| keep(n)) {
         if v.dtype() != want {
-            return Err(CheckpointError::DType { name: name.clone(), expected: format!("{want:?}"), found: format!("{:?}", v.dtype()) });
+            return Err(CheckpointError::DType {
+                name: name.clone(),
+                expected: format!("{want:?}"),
+                found: format!("{:?}", v.dtype()),
+            });
         }
         state.tensors.insert(name.clone(), from_bytes(v.dtype(), v.shape(), v.data()));
     }
@@ -172,7 +182,9 @@ fn load_filtered<T: Float>(path: &Path, keep: impl Fn(&str) -> bool) -> Result<S
     if let Some(stored) = meta.remove(CHECKSUM_KEY) {
         let sum = checksum(views.iter().map(|(k, v)| (k.as_str(), v.dtype(), v.shape(), v.data())));
         if stored != format!("{sum:016x}") {
-            return Err(format(format!("checksum mismatch (stored {stored}, computed {sum:016x}): the data is corrupted")));
+            return Err(format(format!(
+                "checksum mismatch (stored {stored}, computed {sum:016x}): the data is corrupted"
+            )));
         }
     }
     state.metadata = meta;
@@ -184,12 +196,16 @@ fn describe(e: &SafeTensorError) -> String {
     match e {
         SafeTensorError::HeaderTooSmall => "file shorter than the 8-byte header length (truncated)".into(),
         SafeTensorError::HeaderTooLarge => "header length is implausibly large (corrupt length prefix)".into(),
-        SafeTensorError::InvalidHeaderLength => "header length exceeds the file size (truncated or corrupt length prefix)".into(),
+        SafeTensorError::InvalidHeaderLength => {
+            "header length exceeds the file size (truncated or corrupt length prefix)".into()
+        }
         SafeTensorError::InvalidHeader => "header is not valid UTF-8".into(),
         SafeTensorError::InvalidHeaderStart | SafeTensorError::InvalidHeaderDeserialization => {
             "header is not a valid JSON tensor table".into()
         }
-        SafeTensorError::MetadataIncompleteBuffer => "data section size disagrees with the header (truncated or trailing bytes)".into(),
+        SafeTensorError::MetadataIncompleteBuffer => {
+            "data section size disagrees with the header (truncated or trailing bytes)".into()
+        }
         SafeTensorError::TensorInvalidInfo => "a tensor's byte range disagrees with its shape and dtype".into(),
         SafeTensorError::InvalidOffset(n) => format!("tensor {n:?} has invalid data offsets"),
         SafeTensorError::ValidationOverflow => "a tensor's shape overflows".into(),
@@ -213,7 +229,10 @@ pub fn state_dict<T: Float, M: Parameters<T> + ?Sized>(model: &M) -> StateDict<T
 /// # Errors
 /// [`CheckpointError::Missing`] for a parameter with no tensor, [`CheckpointError::Shape`] for a
 /// tensor of another shape (both naming the parameter; shapes in the error).
-pub fn load_state_dict<T: Float, M: Parameters<T> + ?Sized>(model: &mut M, state: &StateDict<T>) -> Result<(), CheckpointError> {
+pub fn load_state_dict<T: Float, M: Parameters<T> + ?Sized>(
+    model: &mut M,
+    state: &StateDict<T>,
+) -> Result<(), CheckpointError> {
     let mut err = None;
     model.visit("", &mut |n, p| {
         if err.is_some() {
@@ -222,7 +241,11 @@ pub fn load_state_dict<T: Float, M: Parameters<T> + ?Sized>(model: &mut M, state
         match state.tensors.get(n) {
             None => err = Some(CheckpointError::Missing { name: n.to_string() }),
             Some(t) if t.shape() != p.shape() => {
-                err = Some(CheckpointError::Shape { name: n.to_string(), expected: p.shape().to_vec(), found: t.shape().to_vec() })
+                err = Some(CheckpointError::Shape {
+                    name: n.to_string(),
+                    expected: p.shape().to_vec(),
+                    found: t.shape().to_vec(),
+                })
             }
             Some(_) => {}
         }
@@ -242,7 +265,10 @@ pub fn load_state_dict<T: Float, M: Parameters<T> + ?Sized>(model: &mut M, state
 ///
 /// # Errors
 /// As [`save`].
-pub fn save_model<T: Float, M: Parameters<T> + ?Sized>(path: impl AsRef<Path>, model: &M) -> Result<(), CheckpointError> {
+pub fn save_model<T: Float, M: Parameters<T> + ?Sized>(
+    path: impl AsRef<Path>,
+    model: &M,
+) -> Result<(), CheckpointError> {
     save(path, &state_dict(model))
 }
 
@@ -253,7 +279,10 @@ pub fn save_model<T: Float, M: Parameters<T> + ?Sized>(path: impl AsRef<Path>, m
 ///
 /// # Errors
 /// As [`load`] and [`load_state_dict`]; on any error `model` is untouched.
-pub fn load_model<T: Float, M: Parameters<T> + ?Sized>(path: impl AsRef<Path>, model: &mut M) -> Result<(), CheckpointError> {
+pub fn load_model<T: Float, M: Parameters<T> + ?Sized>(
+    path: impl AsRef<Path>,
+    model: &mut M,
+) -> Result<(), CheckpointError> {
     let mut names = std::collections::BTreeSet::new();
     model.visit("", &mut |n, _| {
         names.insert(n.to_string());

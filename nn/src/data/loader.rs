@@ -79,7 +79,14 @@ impl DataLoader {
     /// Iterates over the batches of epoch `epoch` (a full pass over `dataset`).
     pub fn epoch<'d, T: Float, D: Dataset<T> + ?Sized>(&self, dataset: &'d D, epoch: u64) -> Epoch<'d, T, D> {
         let n = dataset.len();
-        Epoch { dataset, order: self.order(n, epoch), batch_size: self.batch_size, pos: 0, batches_left: self.num_batches(n), _t: PhantomData }
+        Epoch {
+            dataset,
+            order: self.order(n, epoch),
+            batch_size: self.batch_size,
+            pos: 0,
+            batches_left: self.num_batches(n),
+            _t: PhantomData,
+        }
     }
 }
 

@@ -23,7 +23,7 @@ mod loader;
 mod scale;
 mod split;
 
-pub use dataset::{Batch, Dataset, TensorDataset, Targets};
+pub use dataset::{Batch, Dataset, Targets, TensorDataset};
 pub use loader::{DataLoader, Epoch};
 pub use scale::{MinMaxScaler, Standardizer};
 pub use split::{k_fold, train_val_test_split, Fold, SplitIndices};

@@ -92,7 +92,12 @@ impl<T: Float> Standardizer<T> {
     #[track_caller]
     pub fn inverse_transform(&self, z: &Tensor<T>) -> Tensor<T> {
         let (_, d) = rows_cols("Standardizer::inverse_transform", z);
-        assert_eq!(d, self.mean.len(), "Standardizer::inverse_transform: fitted on {} features, got {d}", self.mean.len());
+        assert_eq!(
+            d,
+            self.mean.len(),
+            "Standardizer::inverse_transform: fitted on {} features, got {d}",
+            self.mean.len()
+        );
         affine(z, &self.mean, &self.std, true)
     }
 }
@@ -158,7 +163,12 @@ impl<T: Float> MinMaxScaler<T> {
     #[track_caller]
     pub fn inverse_transform(&self, z: &Tensor<T>) -> Tensor<T> {
         let (_, d) = rows_cols("MinMaxScaler::inverse_transform", z);
-        assert_eq!(d, self.min.len(), "MinMaxScaler::inverse_transform: fitted on {} features, got {d}", self.min.len());
+        assert_eq!(
+            d,
+            self.min.len(),
+            "MinMaxScaler::inverse_transform: fitted on {} features, got {d}",
+            self.min.len()
+        );
         affine(z, &self.min, &self.range, true)
     }
 }

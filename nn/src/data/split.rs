@@ -24,7 +24,10 @@ impl SplitIndices {
     /// # Panics
     /// If an index is out of range for `dataset`.
     #[track_caller]
-    pub fn apply<T: Float>(&self, dataset: &TensorDataset<T>) -> (TensorDataset<T>, TensorDataset<T>, TensorDataset<T>) {
+    pub fn apply<T: Float>(
+        &self,
+        dataset: &TensorDataset<T>,
+    ) -> (TensorDataset<T>, TensorDataset<T>, TensorDataset<T>) {
         (dataset.subset(&self.train), dataset.subset(&self.val), dataset.subset(&self.test))
     }
 }

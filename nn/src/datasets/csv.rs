@@ -5,7 +5,7 @@ use std::path::Path;
 use wengert_autodiff::{Float, Tensor};
 
 use super::error::LoadError;
-use crate::data::{TensorDataset, Targets};
+use crate::data::{Targets, TensorDataset};
 
 /// Which column holds the targets.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -117,7 +117,12 @@ pub fn parse_csv<T: Float>(text: &str, source: &str, config: &CsvConfig) -> Resu
     Ok(TensorDataset::new(Tensor::from_vec(features, &[rows, d]), targets))
 }
 
-fn resolve_target(file: &str, target: &TargetColumn, header: Option<&[String]>, width: usize) -> Result<usize, LoadError> {
+fn resolve_target(
+    file: &str,
+    target: &TargetColumn,
+    header: Option<&[String]>,
+    width: usize,
+) -> Result<usize, LoadError> {
     let available = || match header {
         Some(h) => h.join(", "),
         None => format!("indices 0..{width}"),

@@ -10,7 +10,7 @@ use std::path::Path;
 use wengert_autodiff::{Float, Tensor};
 
 use super::error::LoadError;
-use crate::data::{TensorDataset, Targets};
+use crate::data::{Targets, TensorDataset};
 
 /// Magic number of an IDX file of unsigned-byte images `[n, rows, cols]`.
 pub const IDX_IMAGES_MAGIC: u32 = 0x0000_0803;

@@ -19,6 +19,7 @@ pub use csv::{load_csv, parse_csv, CsvConfig, TargetColumn, TargetKind};
 pub use digits::{digits, digits_split, DigitsSplit, DIGITS_LEN, DIGITS_TEST_LEN};
 pub use error::LoadError;
 pub use idx::{
-    load_idx_images, load_idx_labels, load_mnist, parse_idx_images, parse_idx_labels, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC,
+    load_idx_images, load_idx_labels, load_mnist, parse_idx_images, parse_idx_labels, IDX_IMAGES_MAGIC,
+    IDX_LABELS_MAGIC,
 };
 pub use synthetic::{bandit_draws, bernoulli, blobs, linear_regression, sine_regression, spirals};

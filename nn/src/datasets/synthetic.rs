@@ -8,7 +8,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use wengert_autodiff::{Float, Tensor};
 
-use crate::data::{TensorDataset, Targets};
+use crate::data::{Targets, TensorDataset};
 
 /// One standard normal draw (Box-Muller).
 fn normal(rng: &mut StdRng) -> f64 {
