@@ -19,7 +19,7 @@
 //!     (a * a * b + b * b * b).sum()
 //! });
 //! let mut g = [0.0; 2];
-//! let (fx, hv) = f.with_hessian(&[1.0_f64, 2.0], &mut g, |h| {
+//! let (fx, hv) = f.with_hessian(&[1.0_f64, 2.0], &mut g, |_g, h| {
 //!     let mut y = vec![0.0; 2];
 //!     h.apply(&[1.0, 0.0], &mut y); // first column of H = [[2 x1, 2 x0], [2 x0, 6 x1]]
 //!     y
@@ -47,8 +47,8 @@ pub trait Objective<T: Float> {
     fn value_grad(&mut self, x: &[T], g: &mut [T]) -> T;
 
     /// Evaluates `f(x)` and `grad f(x)` (into `g`) and prepares Hessian-vector products at `x`; `body` gets
-    /// the Hessian as an operator `v -> H v`. Returns `(f(x), body's result)`.
-    fn with_hessian<R>(&mut self, x: &[T], g: &mut [T], body: impl FnOnce(&dyn LinOp<T>) -> R) -> (T, R);
+    /// the gradient and the Hessian as an operator `v -> H v`. Returns `(f(x), body's result)`.
+    fn with_hessian<R>(&mut self, x: &[T], g: &mut [T], body: impl FnOnce(&[T], &dyn LinOp<T>) -> R) -> (T, R);
 }
 
 /// Evaluation counts, as reported by the methods.
@@ -116,11 +116,11 @@ impl<T: Float, O: Objective<T> + ?Sized> Objective<T> for Counted<'_, O> {
         self.counts.gradient += 1;
         self.inner.value_grad(x, g)
     }
-    fn with_hessian<R>(&mut self, x: &[T], g: &mut [T], body: impl FnOnce(&dyn LinOp<T>) -> R) -> (T, R) {
+    fn with_hessian<R>(&mut self, x: &[T], g: &mut [T], body: impl FnOnce(&[T], &dyn LinOp<T>) -> R) -> (T, R) {
         self.counts.function += 1;
         self.counts.gradient += 1;
         let n = Cell::new(0);
-        let out = self.inner.with_hessian(x, g, |h| body(&CountingOp { op: h, n: &n }));
+        let out = self.inner.with_hessian(x, g, |g, h| body(g, &CountingOp { op: h, n: &n }));
         self.counts.hvp += n.get();
         out
     }
@@ -216,7 +216,7 @@ impl<T: Float, F: for<'t> Fn(Var<'t, T>) -> Var<'t, T>> Objective<T> for TapeObj
         read_grad(tape.grad(y, &[xv]).get(0), g);
         y.item()
     }
-    fn with_hessian<R>(&mut self, x: &[T], g: &mut [T], body: impl FnOnce(&dyn LinOp<T>) -> R) -> (T, R) {
+    fn with_hessian<R>(&mut self, x: &[T], g: &mut [T], body: impl FnOnce(&[T], &dyn LinOp<T>) -> R) -> (T, R) {
         let tape = Tape::new();
         let xv = tape.var(vector(x));
         let y = (self.f)(xv);
@@ -224,7 +224,7 @@ impl<T: Float, F: for<'t> Fn(Var<'t, T>) -> Var<'t, T>> Objective<T> for TapeObj
         read_grad(grads[0], g);
         let xs = [xv];
         let h = TapeHessian { tape: &tape, xs: &xs, grads: &grads, n: x.len() };
-        (y.item(), body(&h))
+        (y.item(), body(g, &h))
     }
 }
 
@@ -314,7 +314,7 @@ impl<T: Float, M: Parameters<T>, F: for<'t> Fn(&Bound<'t, T>, &M) -> Var<'t, T>>
             y.item()
         })
     }
-    fn with_hessian<R>(&mut self, x: &[T], g: &mut [T], body: impl FnOnce(&dyn LinOp<T>) -> R) -> (T, R) {
+    fn with_hessian<R>(&mut self, x: &[T], g: &mut [T], body: impl FnOnce(&[T], &dyn LinOp<T>) -> R) -> (T, R) {
         let tape = Tape::new();
         let n = x.len();
         self.record(&tape, x, |y, vars| {
@@ -326,7 +326,7 @@ impl<T: Float, M: Parameters<T>, F: for<'t> Fn(&Bound<'t, T>, &M) -> Var<'t, T>>
                 off += v.numel();
             }
             let h = TapeHessian { tape: &tape, xs: vars, grads: &grads, n };
-            (y.item(), body(&h))
+            (y.item(), body(g, &h))
         })
     }
 }
@@ -523,11 +523,11 @@ impl<T: Float, L: LeastSquares<T> + ?Sized> Objective<T> for SumOfSquares<'_, L>
             half_squared_norm(r)
         })
     }
-    fn with_hessian<R>(&mut self, x: &[T], g: &mut [T], body: impl FnOnce(&dyn LinOp<T>) -> R) -> (T, R) {
+    fn with_hessian<R>(&mut self, x: &[T], g: &mut [T], body: impl FnOnce(&[T], &dyn LinOp<T>) -> R) -> (T, R) {
         self.inner.with_jacobian(x, |r, j| {
             j.jtu(r, g);
-            let gn = GaussNewtonOp { j, tmp: std::cell::RefCell::new(vec![T::ZERO; j.rows()]) };
-            (half_squared_norm(r), body(&gn))
+            let gn = GaussNewtonOp::new(j);
+            (half_squared_norm(r), body(g, &gn))
         })
     }
 }

@@ -1,1 +1,110 @@
-//! (in progress)
+//! Line searches along a descent direction `d`: find a step `alpha` so that `x + alpha d` decreases `f`
+//! enough.
+//!
+//! | where | what |
+//! |---|---|
+//! | [`armijo`] | backtracking to the sufficient-decrease (Armijo) condition, values only |
+//! | [`wolfe`] | strong Wolfe conditions by bracketing and cubic-interpolation zoom (Nocedal & Wright Alg. 3.5 / 3.6) |
+//! | [`exact`] | the exact minimiser along `d` of a quadratic, `alpha = -g^T d / d^T H d`, from one Hessian-vector product |
+//!
+//! A trial point whose value or gradient is NaN or infinite is treated as a step that is too long: the step
+//! is shrunk, and such a point is never returned.
+//!
+//! ```
+//! use wengert_optim::line_search::{LineSearch, armijo::ArmijoConfig};
+//! use wengert_optim::objective::{Objective, TapeObjective};
+//! let mut f = TapeObjective::new(|x| (x * x).sum()); // f = |x|^2
+//! let x = [1.0_f64, -2.0];
+//! let mut g = [0.0; 2];
+//! let f0 = f.value_grad(&x, &mut g);
+//! let d = [-g[0], -g[1]];
+//! let r = LineSearch::Armijo(ArmijoConfig::default()).search(&mut f, &x, f0, &g, &d, 1.0).unwrap();
+//! assert!(r.f < f0);
+//! ```
+
+use std::fmt;
+
+use wengert_autodiff::Float;
+
+use crate::objective::Objective;
+
+pub mod armijo;
+pub mod exact;
+pub mod wolfe;
+
+/// An accepted step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LineSearchResult<T> {
+    /// The step length `alpha`.
+    pub alpha: T,
+    /// The new point `x + alpha d`.
+    pub x: Vec<T>,
+    /// `f(x + alpha d)` (finite).
+    pub f: T,
+    /// `grad f(x + alpha d)` when the search evaluated it (strong Wolfe does, Armijo does not).
+    pub g: Option<Vec<T>>,
+}
+
+/// Why a line search failed.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LineSearchError {
+    /// `g^T d >= 0`: `d` is not a descent direction.
+    NotDescent,
+    /// No acceptable step within the iteration budget (last step tried given).
+    NoAcceptableStep {
+        /// The last step length tried.
+        alpha: f64,
+    },
+}
+
+impl fmt::Display for LineSearchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LineSearchError::NotDescent => write!(f, "line search: direction is not a descent direction"),
+            LineSearchError::NoAcceptableStep { alpha } => {
+                write!(f, "line search: no acceptable step found (last tried {alpha:e})")
+            }
+        }
+    }
+}
+
+impl std::error::Error for LineSearchError {}
+
+/// A choice of line search, as the methods take it in their configs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LineSearch<T> {
+    /// Backtracking to the Armijo condition.
+    Armijo(armijo::ArmijoConfig<T>),
+    /// Strong Wolfe conditions.
+    StrongWolfe(wolfe::WolfeConfig<T>),
+}
+
+impl<T: Float> LineSearch<T> {
+    /// Searches along `d` from `x` (where `f(x) = f0`, `grad f(x) = g0`), trying `alpha0` first.
+    ///
+    /// # Errors
+    /// See [`LineSearchError`].
+    pub fn search<O: Objective<T> + ?Sized>(
+        &self,
+        obj: &mut O,
+        x: &[T],
+        f0: T,
+        g0: &[T],
+        d: &[T],
+        alpha0: T,
+    ) -> Result<LineSearchResult<T>, LineSearchError> {
+        match self {
+            LineSearch::Armijo(c) => armijo::search(obj, x, f0, g0, d, alpha0, c),
+            LineSearch::StrongWolfe(c) => wolfe::search(obj, x, f0, g0, d, alpha0, c),
+        }
+    }
+}
+
+/// `x + alpha d`.
+pub(crate) fn step_to<T: Float>(x: &[T], alpha: T, d: &[T]) -> Vec<T> {
+    x.iter().zip(d).map(|(&xi, &di)| xi + alpha * di).collect()
+}
+
+pub(crate) fn all_finite<T: Float>(v: &[T]) -> bool {
+    v.iter().all(|x| x.is_finite())
+}

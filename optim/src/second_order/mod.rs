@@ -1,1 +1,225 @@
-//! (in progress)
+//! Second-order and full-batch methods fed by the tape: the user writes only the loss; gradients,
+//! Hessian-vector products and Jacobian products are exact, from reverse mode.
+//!
+//! | file | method | needs |
+//! |---|---|---|
+//! | [`gradient_descent`] | steepest descent with a line search | [`Objective`] |
+//! | [`newton`] | Newton, dense Hessian from `n` HVPs, Cholesky with added multiple of `I` (N&W Alg. 3.3) | [`Objective`] |
+//! | [`newton_cg`] | line-search Newton-CG, Hessian-free (as scipy `newton-cg`) | [`Objective`] |
+//! | [`trust_ncg`] | trust-region Newton-CG, Steihaug-Toint (as scipy `trust-ncg`) | [`Objective`] |
+//! | [`bfgs`] | BFGS, dense inverse-Hessian update | [`Objective`] |
+//! | [`lbfgs`] | L-BFGS, two-loop recursion | [`Objective`] |
+//! | [`nonlinear_cg`] | Fletcher-Reeves, Polak-Ribière+ | [`Objective`] |
+//! | [`gauss_newton`] | Gauss-Newton, `J^T J` dense or by CG on products | [`LeastSquares`] |
+//! | [`levenberg_marquardt`] | Levenberg (`J^T J + lambda I`) and Levenberg-Marquardt (`+ lambda diag(J^T J)`) | [`LeastSquares`] |
+//!
+//! Every method is a pair of functions, `minimize(obj, x0, &config)` and `minimize_observed(obj, x0, &config,
+//! observer)`, and returns a [`Report`] (solution, value, gradient norm, iterations, [`Counts`], [`StopReason`]).
+//!
+//! **Full batch is the design point.** These methods assume the same deterministic `f` at every evaluation:
+//! line searches compare values and quasi-Newton pairs compare gradients across points. With minibatches
+//! (a different `f` per call) the comparisons are between different functions; it may run, but the
+//! guarantees (descent, superlinear convergence) are gone. Use the first-order optimisers for minibatches.
+//!
+//! ```
+//! use wengert_optim::objective::TapeObjective;
+//! use wengert_optim::second_order::{lbfgs, StopReason};
+//! // Rosenbrock: f = 100 (x1 - x0^2)^2 + (1 - x0)^2
+//! let mut f = TapeObjective::new(|x| {
+//!     let (a, b) = (x.slice(0, 0..1), x.slice(0, 1..2));
+//!     ((b - a * a).square() * 100.0 + (1.0 - a).square()).sum()
+//! });
+//! let r = lbfgs::minimize(&mut f, &[-1.2_f64, 1.0], &lbfgs::LbfgsConfig::default()).unwrap();
+//! assert_eq!(r.stop, StopReason::GradientTolerance);
+//! assert!((r.x[0] - 1.0).abs() < 1e-4 && (r.x[1] - 1.0).abs() < 1e-4);
+//! ```
+
+use std::fmt;
+
+use wengert_autodiff::Float;
+
+pub use crate::objective::Counts;
+#[allow(unused_imports)]
+use crate::objective::{LeastSquares, Objective};
+use crate::line_search::LineSearchError;
+use crate::linalg::{norm, LinalgError};
+
+pub mod bfgs;
+pub mod gauss_newton;
+pub mod gradient_descent;
+pub mod lbfgs;
+pub mod levenberg_marquardt;
+pub mod newton;
+pub mod newton_cg;
+pub mod nonlinear_cg;
+pub mod trust_ncg;
+
+/// Why a run stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// `||grad f|| <= grad_tol`.
+    GradientTolerance,
+    /// `||x_{k+1} - x_k|| <= step_tol`.
+    StepTolerance,
+    /// `(f_k - f_{k+1}) <= f_rel_tol max(|f_k|, |f_{k+1}|, 1)`.
+    FunctionTolerance,
+    /// The iteration budget ran out.
+    MaxIterations,
+    /// The evaluation budget ran out.
+    MaxEvaluations,
+    /// The line search (or trust region) could not make progress: usually the solution is as accurate as the
+    /// arithmetic allows.
+    NoProgress,
+}
+
+/// What every method returns.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Report<T> {
+    /// The last accepted point.
+    pub x: Vec<T>,
+    /// `f(x)`.
+    pub f: T,
+    /// `||grad f(x)||` (Euclidean).
+    pub grad_norm: T,
+    /// Iterations done (accepted or rejected steps).
+    pub iterations: usize,
+    /// Evaluation counts.
+    pub counts: Counts,
+    /// Why it stopped.
+    pub stop: StopReason,
+}
+
+/// Stopping rules shared by all methods. A rule with tolerance `0` (or budget `usize::MAX`) is off.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tolerances<T> {
+    /// Stop when `||grad f|| <= grad_tol`. Default `1e-5` (scipy's `gtol`, there in the max-norm).
+    pub grad_tol: T,
+    /// Stop when `||x_{k+1} - x_k|| <= step_tol`. Default `0` (off).
+    pub step_tol: T,
+    /// Stop when the relative decrease of `f` is at most this. Default `0` (off).
+    pub f_rel_tol: T,
+    /// Iteration budget. Default `1000`.
+    pub max_iter: usize,
+    /// Budget on [`Counts::total`]. Default `usize::MAX` (off).
+    pub max_evals: usize,
+}
+
+impl<T: Float> Default for Tolerances<T> {
+    fn default() -> Self {
+        Tolerances {
+            grad_tol: T::from_f64(1e-5),
+            step_tol: T::ZERO,
+            f_rel_tol: T::ZERO,
+            max_iter: 1000,
+            max_evals: usize::MAX,
+        }
+    }
+}
+
+impl<T: Float> Tolerances<T> {
+    /// These tolerances with `grad_tol` replaced.
+    pub fn with_grad_tol(mut self, grad_tol: T) -> Self {
+        self.grad_tol = grad_tol;
+        self
+    }
+
+    /// These tolerances with `max_iter` replaced.
+    pub fn with_max_iter(mut self, max_iter: usize) -> Self {
+        self.max_iter = max_iter;
+        self
+    }
+
+    /// The stopping rule met after a step from `(x_old, f_old)` to `(x_new, f_new)` with gradient norm
+    /// `gnorm`, at iteration `k` (1-based) with `evals` evaluations spent.
+    pub fn check(&self, k: usize, x_old: &[T], x_new: &[T], f_old: T, f_new: T, gnorm: T, evals: usize) -> Option<StopReason> {
+        if gnorm <= self.grad_tol {
+            return Some(StopReason::GradientTolerance);
+        }
+        if self.step_tol > T::ZERO {
+            let s: T = x_old.iter().zip(x_new).map(|(&a, &b)| (a - b) * (a - b)).sum::<T>().sqrt();
+            if s <= self.step_tol {
+                return Some(StopReason::StepTolerance);
+            }
+        }
+        if self.f_rel_tol > T::ZERO && f_old - f_new <= self.f_rel_tol * f_old.abs().max(f_new.abs()).max(T::ONE) {
+            return Some(StopReason::FunctionTolerance);
+        }
+        if k >= self.max_iter {
+            return Some(StopReason::MaxIterations);
+        }
+        if evals >= self.max_evals {
+            return Some(StopReason::MaxEvaluations);
+        }
+        None
+    }
+}
+
+/// What the observer sees after each iteration.
+#[derive(Clone, Copy, Debug)]
+pub struct Iteration<'a, T> {
+    /// Iteration number (1-based).
+    pub k: usize,
+    /// `f` at the current point.
+    pub f: T,
+    /// `||grad f||` at the current point.
+    pub grad_norm: T,
+    /// The current point.
+    pub x: &'a [T],
+}
+
+/// A per-iteration callback (logging, plotting).
+pub type Observer<'a, T> = &'a mut dyn FnMut(&Iteration<'_, T>);
+
+/// Why a method could not run.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OptimError {
+    /// The starting point gives a NaN or infinite value or gradient.
+    NonFiniteStart,
+    /// The starting point is empty.
+    EmptyStart,
+    /// A linear solve failed in a way the method cannot recover from.
+    Linalg(LinalgError),
+    /// A line search failed in a way the method cannot recover from.
+    LineSearch(LineSearchError),
+}
+
+impl fmt::Display for OptimError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OptimError::NonFiniteStart => write!(f, "objective is not finite at the starting point"),
+            OptimError::EmptyStart => write!(f, "starting point is empty"),
+            OptimError::Linalg(e) => write!(f, "{e}"),
+            OptimError::LineSearch(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for OptimError {}
+
+impl From<LinalgError> for OptimError {
+    fn from(e: LinalgError) -> Self {
+        OptimError::Linalg(e)
+    }
+}
+
+/// Checks a starting point and its value/gradient.
+pub(crate) fn check_start<T: Float>(x0: &[T], f0: T, g0: &[T]) -> Result<(), OptimError> {
+    if x0.is_empty() {
+        return Err(OptimError::EmptyStart);
+    }
+    if !f0.is_finite() || !g0.iter().all(|g| g.is_finite()) {
+        return Err(OptimError::NonFiniteStart);
+    }
+    Ok(())
+}
+
+/// Calls the observer, if any.
+pub(crate) fn observe<T: Float>(observer: &mut Option<Observer<'_, T>>, k: usize, f: T, g: &[T], x: &[T]) {
+    if let Some(o) = observer.as_mut() {
+        o(&Iteration { k, f, grad_norm: norm(g), x });
+    }
+}
+
+pub(crate) fn report<T: Float>(x: Vec<T>, f: T, g: &[T], iterations: usize, counts: Counts, stop: StopReason) -> Report<T> {
+    Report { x, f, grad_norm: norm(g), iterations, counts, stop }
+}

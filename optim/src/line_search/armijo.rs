@@ -1,0 +1,68 @@
+//! Backtracking line search to the Armijo (sufficient decrease) condition
+//! `f(x + alpha d) <= f(x) + c1 alpha g^T d` (Nocedal & Wright, *Numerical Optimization*, 2nd ed., Alg. 3.1),
+//! with the backtracking step chosen by minimising the quadratic interpolant of `phi(alpha) = f(x + alpha d)`
+//! (N&W eq. 3.58), safeguarded to `[0.1 alpha, 0.5 alpha]`.
+//!
+//! A trial with a NaN or infinite value is too long: the step is cut to `0.1 alpha`.
+
+use wengert_autodiff::Float;
+
+use super::{step_to, LineSearchError, LineSearchResult};
+use crate::linalg::dot;
+use crate::objective::Objective;
+
+/// Settings of [`search`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct ArmijoConfig<T> {
+    /// Sufficient-decrease constant `c1`. Default `1e-4` (N&W).
+    pub c1: T,
+    /// Trials before giving up. Default `60`.
+    pub max_iter: usize,
+}
+
+impl<T: Float> Default for ArmijoConfig<T> {
+    fn default() -> Self {
+        ArmijoConfig { c1: T::from_f64(1e-4), max_iter: 60 }
+    }
+}
+
+/// Backtracks from `alpha0` along `d` until the Armijo condition holds; evaluates values only.
+///
+/// # Errors
+/// [`LineSearchError::NotDescent`] if `g0^T d >= 0`; [`LineSearchError::NoAcceptableStep`] after
+/// `max_iter` trials.
+pub fn search<T: Float, O: Objective<T> + ?Sized>(
+    obj: &mut O,
+    x: &[T],
+    f0: T,
+    g0: &[T],
+    d: &[T],
+    alpha0: T,
+    config: &ArmijoConfig<T>,
+) -> Result<LineSearchResult<T>, LineSearchError> {
+    let dphi0 = dot(g0, d);
+    if dphi0 >= T::ZERO || !dphi0.is_finite() {
+        return Err(LineSearchError::NotDescent);
+    }
+    let mut alpha = alpha0;
+    for _ in 0..config.max_iter {
+        let xn = step_to(x, alpha, d);
+        let f = obj.value(&xn);
+        if f.is_finite() && f <= f0 + config.c1 * alpha * dphi0 {
+            return Ok(LineSearchResult { alpha, x: xn, f, g: None });
+        }
+        let (lo, hi) = (T::from_f64(0.1) * alpha, T::from_f64(0.5) * alpha);
+        alpha = if f.is_finite() {
+            // minimiser of the quadratic through phi(0), phi'(0), phi(alpha)
+            let q = -dphi0 * alpha * alpha / (T::from_f64(2.0) * (f - f0 - dphi0 * alpha));
+            if q.is_finite() {
+                q.max(lo).min(hi)
+            } else {
+                hi
+            }
+        } else {
+            lo
+        };
+    }
+    Err(LineSearchError::NoAcceptableStep { alpha: alpha.to_f64() })
+}
