@@ -329,3 +329,25 @@ fn failed_save_keeps_old_file_and_leaves_no_partial_file() {
     assert!(matches!(e, CheckpointError::Io { action: "read", .. }), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn reads_a_file_written_by_python_safetensors() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/from_python_safetensors_0_8.safetensors");
+    let sd = checkpoint::load::<f32>(&path).unwrap();
+    assert_eq!(sd.metadata.get("format").map(String::as_str), Some("pt"));
+    let w = &sd.tensors["layers.0.weight"];
+    assert_eq!(w.shape(), &[2, 2]);
+    assert_eq!(bits(w), bits(&Tensor::from_vec(vec![1.5f32, -0.0, f32::INFINITY, 1e-40], &[2, 2])));
+    assert_eq!(sd.tensors["layers.0.bias"].as_slice(), &[3.25, -7.0]);
+    // and into a model, by name
+    let mut m = vec![Param::new(Tensor::<f32>::zeros(&[2, 2])), Param::new(Tensor::<f32>::zeros(&[2]))];
+    let renamed: StateDict<f32> = StateDict {
+        tensors: [("0".to_string(), w.clone()), ("1".to_string(), sd.tensors["layers.0.bias"].clone())].into(),
+        metadata: Default::default(),
+    };
+    checkpoint::load_state_dict(m.as_mut_slice(), &renamed).unwrap();
+    assert_eq!(m[1].value().as_slice(), &[3.25, -7.0]);
+    // as f64 it is a dtype error naming the tensor
+    let e = checkpoint::load::<f64>(&path).unwrap_err();
+    assert!(matches!(&e, CheckpointError::DType { found, .. } if found == "F32"), "{e}");
+}
