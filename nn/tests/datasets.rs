@@ -61,6 +61,15 @@ fn csv_header_label_by_name_and_index() {
 }
 
 #[test]
+fn csv_quoted_header_and_bom() {
+    let text = "\u{feff}\"sepal length\", \"species\"\n\"5.1\",2\n4.9,0\n";
+    let cfg = CsvConfig { target: TargetColumn::Name("species".into()), ..CsvConfig::default() };
+    let ds = datasets::parse_csv::<f64>(text, "iris.csv", &cfg).unwrap();
+    assert_eq!(ds.features().as_slice(), &[5.1, 4.9]);
+    assert_eq!(ds.labels().unwrap(), &[2, 0]);
+}
+
+#[test]
 fn csv_errors_name_line_and_column() {
     let cfg = CsvConfig::default();
     let e = datasets::parse_csv::<f64>("a,b,label\n1,2,3\n1,x,3\n", "bad.csv", &cfg).unwrap_err();
@@ -227,4 +236,12 @@ fn sine_regression_and_bernoulli() {
     let lam: f64 = b.as_slice().iter().sum::<f64>() / 10.0;
     let l = -lam * lam.log10() - (1.0 - lam) * (1.0 - lam).log10();
     assert!((l - 0.27).abs() < 0.005, "{l}");
+}
+
+#[test]
+fn load_csv_from_disk_matches_bundled_digits() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/digits.csv");
+    let cfg = CsvConfig { target: TargetColumn::Name("label".into()), ..CsvConfig::default() };
+    let ds = datasets::load_csv::<f32>(&path, &cfg).unwrap();
+    assert_eq!(ds, digits::<f32>());
 }

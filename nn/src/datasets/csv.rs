@@ -48,7 +48,9 @@ impl Default for CsvConfig {
 }
 
 /// Reads the CSV file at `path`: every column except the target becomes a feature (`[n, d]`).
-/// Empty lines are skipped; fields are trimmed; no quoting (numeric data only).
+/// Empty lines are skipped; fields are trimmed and one pair of surrounding double quotes is
+/// removed (`"sepal length"`); quoted fields containing the delimiter are not supported
+/// (numeric data only). A UTF-8 byte-order mark at the start is ignored.
 ///
 /// # Errors
 /// [`LoadError::Io`] if the file cannot be read, otherwise as [`parse_csv`].
@@ -68,10 +70,11 @@ pub fn load_csv<T: Float>(path: impl AsRef<Path>, config: &CsvConfig) -> Result<
 /// if there are no data rows.
 pub fn parse_csv<T: Float>(text: &str, source: &str, config: &CsvConfig) -> Result<TensorDataset<T>, LoadError> {
     let file = source.to_string();
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
     let header: Option<Vec<String>> = if config.has_header {
         match lines.next() {
-            Some((_, l)) => Some(l.split(config.delimiter).map(|s| s.trim().to_string()).collect()),
+            Some((_, l)) => Some(l.split(config.delimiter).map(|s| unquote(s).to_string()).collect()),
             None => return Err(LoadError::Empty { file }),
         }
     } else {
@@ -84,7 +87,7 @@ pub fn parse_csv<T: Float>(text: &str, source: &str, config: &CsvConfig) -> Resu
     let mut values: Vec<T> = Vec::new();
     let mut rows = 0;
     for (ln, line) in lines {
-        let fields: Vec<&str> = line.split(config.delimiter).map(str::trim).collect();
+        let fields: Vec<&str> = line.split(config.delimiter).map(unquote).collect();
         let w = *width.get_or_insert(fields.len());
         if fields.len() != w {
             return Err(LoadError::RaggedRow { file, line: ln + 1, expected: w, found: fields.len() });
@@ -115,6 +118,12 @@ pub fn parse_csv<T: Float>(text: &str, source: &str, config: &CsvConfig) -> Resu
         TargetKind::Value => Targets::Values(Tensor::from_vec(values, &[rows])),
     };
     Ok(TensorDataset::new(Tensor::from_vec(features, &[rows, d]), targets))
+}
+
+/// The field trimmed, without one pair of surrounding double quotes.
+fn unquote(field: &str) -> &str {
+    let f = field.trim();
+    f.strip_prefix('"').and_then(|g| g.strip_suffix('"')).map_or(f, str::trim)
 }
 
 fn resolve_target(
