@@ -2,17 +2,21 @@
 
 use std::cell::{Cell, RefCell};
 use std::panic::Location;
-use std::rc::Rc;
 
 use smallvec::SmallVec;
 
 use crate::error::{arg_err, AutodiffError, Result};
+use crate::tensor::kernels;
 use crate::{Float, Op, Tensor, Var};
+
+/// A recorded op and the ids of its inputs.
+pub(crate) type Recorded<T> = (Box<dyn Op<T>>, SmallVec<[u32; 2]>);
 
 pub(crate) struct Node<T: Float> {
     pub(crate) value: Tensor<T>,
     /// The op that produced the node and its inputs; `None` for leaves and constants.
-    pub(crate) op: Option<(Rc<dyn Op<T>>, SmallVec<[u32; 2]>)>,
+    /// A `Box` rather than an `Rc`: most ops are zero-sized, and boxing those allocates nothing.
+    pub(crate) op: Option<Recorded<T>>,
     /// Whether gradients can flow into this node (trainable leaf, or an op on one).
     pub(crate) requires_grad: bool,
     pub(crate) location: &'static Location<'static>,
@@ -174,7 +178,7 @@ impl<T: Float> Tape<T> {
     pub(crate) fn push(
         &self,
         value: Tensor<T>,
-        op: Option<(Rc<dyn Op<T>>, SmallVec<[u32; 2]>)>,
+        op: Option<Recorded<T>>,
         requires_grad: bool,
         location: &'static Location<'static>,
     ) -> Var<'_, T> {
@@ -191,22 +195,38 @@ impl<T: Float> Tape<T> {
     #[track_caller]
     pub fn apply<'t>(&'t self, op: impl Op<T>, inputs: &[Var<'t, T>]) -> Result<Var<'t, T>> {
         let location = Location::caller();
-        let (value, requires_grad) = {
-            let nodes = self.nodes.borrow();
-            let vals: SmallVec<[&Tensor<T>; 4]> = inputs.iter().map(|v| &nodes[v.id()].value).collect();
-            let value = op.forward(&vals)?;
-            let rg = self.no_grad.get() == 0 && inputs.iter().any(|v| nodes[v.id()].requires_grad);
-            (value, rg)
+        let recording = self.no_grad.get() == 0;
+        // One borrow for the forward and the push; the common one- and two-input cases
+        // avoid collecting the inputs (this is the per-op overhead of every recorded op).
+        let mut nodes = self.nodes.borrow_mut();
+        let (value, requires_grad) = match inputs {
+            [a] => {
+                let na = &nodes[a.id()];
+                (op.forward(&[&na.value])?, recording && na.requires_grad)
+            }
+            [a, b] => {
+                let (na, nb) = (&nodes[a.id()], &nodes[b.id()]);
+                (op.forward(&[&na.value, &nb.value])?, recording && (na.requires_grad || nb.requires_grad))
+            }
+            _ => {
+                let vals: SmallVec<[&Tensor<T>; 4]> = inputs.iter().map(|v| &nodes[v.id()].value).collect();
+                let rg = recording && inputs.iter().any(|v| nodes[v.id()].requires_grad);
+                (op.forward(&vals)?, rg)
+            }
         };
         if self.anomaly.get() && !value.all_finite() {
+            drop(nodes);
             self.report_anomaly(op.name(), "forward", inputs, location);
+            nodes = self.nodes.borrow_mut();
         }
         let rec = if requires_grad {
-            Some((Rc::new(op) as Rc<dyn Op<T>>, inputs.iter().map(|v| v.id() as u32).collect()))
+            Some((Box::new(op) as Box<dyn Op<T>>, inputs.iter().map(|v| v.id() as u32).collect()))
         } else {
             None
         };
-        Ok(self.push(value, rec, requires_grad, location))
+        let id = nodes.len();
+        nodes.push(Node { value, op: rec, requires_grad, location });
+        Ok(Var::from_id(self, id))
     }
 
     fn report_anomaly(&self, op: &'static str, phase: &'static str, inputs: &[Var<'_, T>], loc: &Location<'_>) {
@@ -298,7 +318,7 @@ impl<T: Float> Tape<T> {
         {
             let nodes = self.nodes.borrow();
             for v in inputs {
-                on_path[v.id() - lo] = true;
+                on_path[v.id() - lo] = nodes[v.id()].requires_grad;
             }
             for i in lo..=out {
                 if on_path[i - lo] || !nodes[i].requires_grad {
@@ -316,7 +336,7 @@ impl<T: Float> Tape<T> {
         if !create_graph {
             self.no_grad.set(self.no_grad.get() + 1);
         }
-        let result = self.sweep(lo, out, &on_path, &mut grads);
+        let result = self.sweep(lo, out, &on_path, &mut grads, !create_graph);
         if !create_graph {
             self.no_grad.set(self.no_grad.get() - 1);
         }
@@ -324,50 +344,104 @@ impl<T: Float> Tape<T> {
         Ok(Gradients { inputs: inputs.to_vec(), grads: inputs.iter().map(|v| grads[v.id() - lo]).collect() })
     }
 
-    fn sweep<'t>(&'t self, lo: usize, out: usize, on_path: &[bool], grads: &mut [Option<Var<'t, T>>]) -> Result<()> {
+    /// The backward sweep over nodes `out..=lo`. `grads[i - lo]` holds the gradient flowing into
+    /// node `i`; each node's rule turns it into gradients for the node's inputs.
+    ///
+    /// In a first-order pass (`accumulate_in_place`), a gradient that is the sum of several
+    /// contributions is accumulated into one buffer this sweep allocated itself, instead of
+    /// recording an `add` per contribution; nothing else can refer to that buffer, so it is
+    /// safe to write. In create-graph mode every sum is recorded, so it can be differentiated.
+    fn sweep<'t>(
+        &'t self,
+        lo: usize,
+        out: usize,
+        on_path: &[bool],
+        grads: &mut [Option<Var<'t, T>>],
+        accumulate_in_place: bool,
+    ) -> Result<()> {
         let mut in_vars: SmallVec<[Var<'t, T>; 4]> = SmallVec::new();
         let mut needs: SmallVec<[bool; 4]> = SmallVec::new();
+        // owned[i - lo]: grads[i - lo] is a sum this sweep recorded, referenced by nothing else.
+        let mut owned = vec![false; if accumulate_in_place { grads.len() } else { 0 }];
         for i in (lo..=out).rev() {
             let Some(g) = grads[i - lo] else { continue };
-            let (op, location) = {
-                let nodes = self.nodes.borrow();
-                let node = &nodes[i];
-                let Some((op, ins)) = &node.op else { continue };
-                in_vars.clear();
-                needs.clear();
-                for &j in ins {
-                    let j = j as usize;
-                    in_vars.push(Var::from_id(self, j));
-                    needs.push(j >= lo && on_path[j - lo]);
-                }
-                (op.clone(), node.location)
+            // The op is taken out of its node while its rule runs (the rule records new nodes,
+            // which needs the tape mutably) and put back afterwards, so it is never cloned.
+            let (op, ins, location) = {
+                let mut nodes = self.nodes.borrow_mut();
+                let node = &mut nodes[i];
+                let Some((op, ins)) = node.op.take() else { continue };
+                (op, ins, node.location)
             };
-            if !needs.iter().any(|&n| n) {
-                continue;
+            in_vars.clear();
+            needs.clear();
+            for &j in &ins {
+                let j = j as usize;
+                in_vars.push(Var::from_id(self, j));
+                needs.push(j >= lo && on_path[j - lo]);
             }
-            let output = Var::from_id(self, i);
-            let gs = op.backward(&in_vars, output, g, &needs);
-            for ((gi, &x), &need) in gs.into_iter().zip(in_vars.iter()).zip(needs.iter()) {
-                let (Some(gi), true) = (gi, need) else { continue };
-                if gi.shape() != x.shape() {
-                    return Err(AutodiffError::ShapeMismatch {
-                        op: "backward rule (gradient vs input shape)",
-                        lhs: gi.shape(),
-                        rhs: x.shape(),
-                    });
-                }
-                if self.anomaly.get() && !gi.value().all_finite() {
-                    self.report_anomaly(op.name(), "backward", &in_vars, location);
-                }
-                let slot = &mut grads[x.id() - lo];
-                *slot = Some(match *slot {
-                    Some(acc) => acc + gi,
-                    None => gi,
-                });
-            }
+            let result = if needs.iter().any(|&n| n) {
+                let output = Var::from_id(self, i);
+                let gs = op.backward(&in_vars, output, g, &needs);
+                self.accumulate(&*op, gs, &in_vars, &needs, location, lo, grads, &mut owned)
+            } else {
+                Ok(())
+            };
+            self.nodes.borrow_mut()[i].op = Some((op, ins));
+            result?;
         }
         if self.anomaly.get() {
             self.check()?;
+        }
+        Ok(())
+    }
+
+    /// Adds the gradients one rule returned to the gradients of its inputs.
+    #[allow(clippy::too_many_arguments)]
+    fn accumulate<'t>(
+        &'t self,
+        op: &dyn Op<T>,
+        gs: crate::InputGrads<'t, T>,
+        in_vars: &[Var<'t, T>],
+        needs: &[bool],
+        location: &'static Location<'static>,
+        lo: usize,
+        grads: &mut [Option<Var<'t, T>>],
+        owned: &mut [bool],
+    ) -> Result<()> {
+        for ((gi, &x), &need) in gs.into_iter().zip(in_vars.iter()).zip(needs.iter()) {
+            let (Some(gi), true) = (gi, need) else { continue };
+            {
+                let nodes = self.nodes.borrow();
+                let (gs, xs) = (nodes[gi.id()].value.shape(), nodes[x.id()].value.shape());
+                if gs != xs {
+                    return Err(AutodiffError::ShapeMismatch {
+                        op: "backward rule (gradient vs input shape)",
+                        lhs: gs.into(),
+                        rhs: xs.into(),
+                    });
+                }
+            }
+            if self.anomaly.get() && !gi.value().all_finite() {
+                self.report_anomaly(op.name(), "backward", in_vars, location);
+            }
+            let k = x.id() - lo;
+            grads[k] = Some(match grads[k] {
+                None => gi,
+                Some(acc) if !owned.is_empty() && owned[k] => {
+                    let add = gi.value();
+                    let mut nodes = self.nodes.borrow_mut();
+                    let acc_val = &mut nodes[acc.id()].value;
+                    kernels::add_assign(acc_val, &add);
+                    acc
+                }
+                Some(acc) => {
+                    if !owned.is_empty() {
+                        owned[k] = true;
+                    }
+                    acc + gi
+                }
+            });
         }
         Ok(())
     }

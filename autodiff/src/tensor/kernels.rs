@@ -81,6 +81,23 @@ pub fn zip<T: Float>(
     Ok(Tensor::from_parts(out, shape))
 }
 
+/// `acc += x` elementwise, in place (copying `acc`'s storage first if it is shared).
+///
+/// # Panics
+/// If the shapes differ.
+pub fn add_assign<T: Float>(acc: &mut Tensor<T>, x: &Tensor<T>) {
+    assert_eq!(acc.shape(), x.shape(), "add_assign: shapes differ");
+    let src = x.as_slice();
+    let dst = acc.data_mut();
+    if dst.len() >= PAR_THRESHOLD {
+        dst.par_chunks_mut(CHUNK).zip(src.par_chunks(CHUNK)).for_each(|(d, s)| {
+            d.iter_mut().zip(s).for_each(|(d, &s)| *d += s);
+        });
+    } else {
+        dst.iter_mut().zip(src).for_each(|(d, &s)| *d += s);
+    }
+}
+
 /// Strides (in elements of `src`) with which `src` is read when broadcast to `target`: zero on broadcast axes.
 fn broadcast_strides(src: &[usize], target: &[usize]) -> Shape {
     let s = strides_of(src);
