@@ -101,7 +101,7 @@ impl fmt::Display for GradCheckReport {
         };
         write!(
             f,
-            "{} check passed ({mode}): {} entries, max error {:.3e}, worst error/tolerance {:.3}",
+            "{} check passed ({mode}): {} entries, max error {:.3e}, worst error/tolerance {:.2e}",
             self.check, self.checked, self.max_error, self.worst_ratio
         )
     }
