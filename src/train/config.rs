@@ -1,0 +1,160 @@
+//! [`TrainConfig`]: what [`Trainer`](super::Trainer) does, with documented defaults.
+
+use std::path::PathBuf;
+
+/// Hyperparameters of the training loop (the optimiser keeps its own).
+///
+/// | field | default | why |
+/// |---|---|---|
+/// | `epochs` | 10 | |
+/// | `batch_size` | 32 | "32 / 64 / 128 common" (cs231n lecture 4) |
+/// | `seed` | 0 | minibatch order; the same seed gives bit-identical runs |
+/// | `drop_last` | `false` | every row is used each epoch |
+/// | `val_every` | 0 | validate every `n` iterations; 0 = at the end of every epoch |
+/// | `val_batch_size` | 512 | evaluation batches (no gradient, so larger is fine) |
+/// | `ema_beta` | 0.9 | the lecture's `beta` for the smoothed loss curve |
+/// | `patience` | `None` | early stopping: stop after this many validations without improvement |
+/// | `min_delta` | 0.0 | an improvement must lower the validation loss by more than this |
+/// | `restore_best` | `true` | load the best parameters back into the model at the end |
+/// | `best_checkpoint` | `None` | also write the best parameters to this file (safetensors) |
+/// | `progress` | `true` | progress bars, shown only when stderr is a terminal |
+/// | `log_epochs` | `true` | print one summary line per epoch to stdout |
+///
+/// ```
+/// use wengert::train::TrainConfig;
+/// let cfg = TrainConfig::new(5).batch_size(64).patience(3);
+/// assert_eq!((cfg.epochs, cfg.batch_size, cfg.patience), (5, 64, Some(3)));
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainConfig {
+    /// Passes over the training set.
+    pub epochs: u64,
+    /// Rows per minibatch.
+    pub batch_size: usize,
+    /// Seed of the per-epoch shuffle.
+    pub seed: u64,
+    /// Drop a last, smaller minibatch.
+    pub drop_last: bool,
+    /// Validate every this many iterations (0: at the end of each epoch).
+    pub val_every: u64,
+    /// Rows per evaluation batch.
+    pub val_batch_size: usize,
+    /// Decay of the exponential moving average of the training loss.
+    pub ema_beta: f64,
+    /// Early stopping: validations without improvement before stopping (`None`: never stop early).
+    pub patience: Option<u64>,
+    /// Smallest decrease of the validation loss that counts as an improvement.
+    pub min_delta: f64,
+    /// Load the best parameters (lowest validation loss) back into the model when training ends.
+    pub restore_best: bool,
+    /// Write the best parameters to this file whenever they improve.
+    pub best_checkpoint: Option<PathBuf>,
+    /// Show progress bars (only ever drawn when stderr is a terminal).
+    pub progress: bool,
+    /// Print one line per epoch (loss, smoothed loss, validation loss and metric).
+    pub log_epochs: bool,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            epochs: 10,
+            batch_size: 32,
+            seed: 0,
+            drop_last: false,
+            val_every: 0,
+            val_batch_size: 512,
+            ema_beta: 0.9,
+            patience: None,
+            min_delta: 0.0,
+            restore_best: true,
+            best_checkpoint: None,
+            progress: true,
+            log_epochs: true,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// The defaults with `epochs` epochs.
+    pub fn new(epochs: u64) -> Self {
+        TrainConfig { epochs, ..Default::default() }
+    }
+
+    /// Sets [`TrainConfig::batch_size`].
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size;
+        self
+    }
+
+    /// Sets [`TrainConfig::seed`].
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Sets [`TrainConfig::val_every`].
+    pub fn val_every(mut self, iterations: u64) -> Self {
+        self.val_every = iterations;
+        self
+    }
+
+    /// Sets [`TrainConfig::ema_beta`].
+    pub fn ema_beta(mut self, beta: f64) -> Self {
+        self.ema_beta = beta;
+        self
+    }
+
+    /// Sets [`TrainConfig::patience`] (enables early stopping).
+    pub fn patience(mut self, validations: u64) -> Self {
+        self.patience = Some(validations);
+        self
+    }
+
+    /// Sets [`TrainConfig::min_delta`].
+    pub fn min_delta(mut self, min_delta: f64) -> Self {
+        self.min_delta = min_delta;
+        self
+    }
+
+    /// Sets [`TrainConfig::restore_best`].
+    pub fn restore_best(mut self, restore: bool) -> Self {
+        self.restore_best = restore;
+        self
+    }
+
+    /// Sets [`TrainConfig::best_checkpoint`].
+    pub fn best_checkpoint(mut self, path: impl Into<PathBuf>) -> Self {
+        self.best_checkpoint = Some(path.into());
+        self
+    }
+
+    /// Sets [`TrainConfig::progress`].
+    pub fn progress(mut self, show: bool) -> Self {
+        self.progress = show;
+        self
+    }
+
+    /// Sets [`TrainConfig::log_epochs`].
+    pub fn log_epochs(mut self, log: bool) -> Self {
+        self.log_epochs = log;
+        self
+    }
+
+    /// Checks the values: a description of the first bad one.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.epochs == 0 {
+            return Err("epochs must be at least 1".into());
+        }
+        if self.batch_size == 0 || self.val_batch_size == 0 {
+            return Err("batch sizes must be at least 1".into());
+        }
+        if !(0.0..1.0).contains(&self.ema_beta) {
+            return Err(format!("ema_beta must be in [0, 1), got {}", self.ema_beta));
+        }
+        if !(self.min_delta >= 0.0) {
+            return Err(format!("min_delta must be >= 0, got {}", self.min_delta));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,75 @@
+//! [`TrainError`]: why [`Trainer::fit`](super::Trainer::fit) stopped.
+
+use std::fmt;
+
+use wengert_nn::checkpoint::CheckpointError;
+use wengert_optim::first_order::OptimError;
+
+/// What can go wrong while training.
+#[derive(Debug)]
+pub enum TrainError {
+    /// A [`TrainConfig`](super::TrainConfig) value is out of range.
+    InvalidConfig(String),
+    /// The training set has no rows, or no labels where the default loss needs them.
+    InvalidData(String),
+    /// The minibatch loss was NaN or infinite (diverging learning rate, bad data).
+    NonFiniteLoss {
+        /// Iteration (0-based, counted over all epochs) of the offending minibatch.
+        iteration: u64,
+        /// The loss value.
+        loss: f64,
+    },
+    /// The optimiser refused a step.
+    Optim(OptimError),
+    /// Writing the best checkpoint failed.
+    Checkpoint(CheckpointError),
+    /// Writing the history (CSV) failed.
+    Io(std::io::Error),
+    /// Drawing the curves failed.
+    Plot(String),
+}
+
+impl fmt::Display for TrainError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrainError::InvalidConfig(m) => write!(f, "invalid training config: {m}"),
+            TrainError::InvalidData(m) => write!(f, "invalid training data: {m}"),
+            TrainError::NonFiniteLoss { iteration, loss } => {
+                write!(f, "loss is {loss} at iteration {iteration} (diverged? try a smaller learning rate)")
+            }
+            TrainError::Optim(e) => write!(f, "optimiser step failed: {e}"),
+            TrainError::Checkpoint(e) => write!(f, "saving the best checkpoint failed: {e}"),
+            TrainError::Io(e) => write!(f, "writing the training history failed: {e}"),
+            TrainError::Plot(m) => write!(f, "plotting the training curves failed: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for TrainError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TrainError::Optim(e) => Some(e),
+            TrainError::Checkpoint(e) => Some(e),
+            TrainError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<OptimError> for TrainError {
+    fn from(e: OptimError) -> Self {
+        TrainError::Optim(e)
+    }
+}
+
+impl From<CheckpointError> for TrainError {
+    fn from(e: CheckpointError) -> Self {
+        TrainError::Checkpoint(e)
+    }
+}
+
+impl From<std::io::Error> for TrainError {
+    fn from(e: std::io::Error) -> Self {
+        TrainError::Io(e)
+    }
+}

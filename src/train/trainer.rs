@@ -1,0 +1,284 @@
+//! [`Trainer`]: the optional training loop (users can always write their own, see the crate docs).
+
+use std::time::{Duration, Instant};
+
+use wengert_autodiff::{Float, Tape, Tensor, Var};
+use wengert_nn::checkpoint;
+use wengert_nn::data::{Batch, DataLoader, Dataset, TensorDataset};
+use wengert_nn::loss::{cross_entropy, Reduction};
+use wengert_nn::metrics::accuracy;
+use wengert_nn::{Bound, Module, StateDict};
+use wengert_optim::first_order::Optimizer;
+
+use super::progress::progress_bar;
+use super::{Ema, History, StepRecord, TrainConfig, TrainError, ValRecord};
+
+/// A loss of the model output for one batch; must be the batch *mean* so batches combine by weighted average.
+type LossFn<'a, T> = Box<dyn for<'t> Fn(Var<'t, T>, &Batch<T>) -> Var<'t, T> + 'a>;
+/// A metric of the model output for one batch; must be a per-row mean (accuracy, mean absolute error).
+type MetricFn<'a, T> = Box<dyn Fn(&Tensor<T>, &Batch<T>) -> f64 + 'a>;
+/// Learning rate for a given iteration.
+type ScheduleFn<'a> = Box<dyn FnMut(u64) -> f64 + 'a>;
+
+/// The parameters at the lowest validation loss seen.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BestModel<T: Float> {
+    /// Optimiser steps taken when they were validated.
+    pub iteration: u64,
+    /// Epoch (0-based) of that validation.
+    pub epoch: u64,
+    /// Their validation loss.
+    pub val_loss: f64,
+    /// Their validation metric.
+    pub val_metric: f64,
+    /// The parameters, by hierarchical name ([`wengert_nn::checkpoint::state_dict`]).
+    pub state: StateDict<T>,
+}
+
+/// What a run did.
+#[derive(Clone, Debug)]
+pub struct TrainReport<T: Float> {
+    /// Every step and every validation.
+    pub history: History,
+    /// The best parameters, when there was a validation set.
+    pub best: Option<BestModel<T>>,
+    /// Epochs started (fewer than configured after an early stop).
+    pub epochs_run: u64,
+    /// Optimiser steps taken.
+    pub iterations: u64,
+    /// `true` if early stopping ended the run.
+    pub stopped_early: bool,
+    /// Wall-clock time of the run.
+    pub elapsed: Duration,
+}
+
+impl<T: Float> TrainReport<T> {
+    /// The bias-corrected EMA of the training loss after the last step (`NaN` if no step ran).
+    pub fn final_smoothed_loss(&self) -> f64 {
+        self.history.steps.last().map_or(f64::NAN, |s| s.smoothed_loss)
+    }
+}
+
+/// A small training loop: epochs of shuffled minibatches, an EMA-smoothed loss, validation every `n`
+/// iterations (or every epoch), early stopping on the validation loss, the best parameters kept in memory
+/// (and optionally on disk), a learning-rate schedule, progress bars, and a [`History`] for CSV and plots.
+///
+/// Defaults: the loss is [`cross_entropy`] of the model's logits and the batch labels (mean), the metric
+/// is [`accuracy`]; see [`TrainConfig`] for the rest.
+///
+/// ```
+/// use rand::{rngs::StdRng, SeedableRng};
+/// use wengert::nn::data::{TensorDataset, Targets};
+/// use wengert::nn::layers::Linear;
+/// use wengert::optim::first_order::{Sgd, SgdConfig};
+/// use wengert::train::{TrainConfig, Trainer};
+/// use wengert::prelude::*;
+///
+/// // two separable blobs in 2-d
+/// let x = Tensor::<f64>::from_vec(vec![-2.0, -1.0, -1.5, -2.0, -1.0, -1.5, 2.0, 1.0, 1.5, 2.0, 1.0, 1.5], &[6, 2]);
+/// let data = TensorDataset::new(x, Targets::Labels(vec![0, 0, 0, 1, 1, 1]));
+/// let mut model = Linear::new(2, 2, &mut StdRng::seed_from_u64(0));
+/// let mut opt = Sgd::new(SgdConfig::new(0.5));
+/// let cfg = TrainConfig::new(20).batch_size(2).log_epochs(false);
+/// let report = Trainer::new(cfg).fit(&mut model, &mut opt, &data, Some(&data)).unwrap();
+/// assert_eq!(report.history.validations.last().unwrap().metric, 1.0);
+/// ```
+pub struct Trainer<'a, T: Float> {
+    config: TrainConfig,
+    loss: LossFn<'a, T>,
+    default_loss: bool,
+    metric_name: String,
+    metric: MetricFn<'a, T>,
+    schedule: Option<ScheduleFn<'a>>,
+}
+
+impl<'a, T: Float> Trainer<'a, T> {
+    /// A trainer with `config`, cross-entropy loss and accuracy.
+    pub fn new(config: TrainConfig) -> Self {
+        Trainer {
+            config,
+            loss: Box::new(|logits, batch| cross_entropy(logits, batch.labels(), Reduction::Mean)),
+            default_loss: true,
+            metric_name: "accuracy".into(),
+            metric: Box::new(|logits, batch| accuracy(logits, batch.labels())),
+            schedule: None,
+        }
+    }
+
+    /// Replaces the loss: `loss(model_output, batch)`, a scalar batch mean (add regularisation here).
+    pub fn loss<F>(mut self, loss: F) -> Self
+    where
+        F: for<'t> Fn(Var<'t, T>, &Batch<T>) -> Var<'t, T> + 'a,
+    {
+        self.loss = Box::new(loss);
+        self.default_loss = false;
+        self
+    }
+
+    /// Replaces the validation metric: `metric(model_output, batch)`, a per-row mean, called `name`.
+    pub fn metric<F>(mut self, name: &str, metric: F) -> Self
+    where
+        F: Fn(&Tensor<T>, &Batch<T>) -> f64 + 'a,
+    {
+        self.metric_name = name.to_string();
+        self.metric = Box::new(metric);
+        self
+    }
+
+    /// Sets the learning rate before every step to `schedule(iteration)` (iteration 0-based, over all
+    /// epochs), e.g. `|k| lr0 * (-(k as f64) / tau).exp()`, the lecture's exponential decay.
+    pub fn lr_schedule<F: FnMut(u64) -> f64 + 'a>(mut self, schedule: F) -> Self {
+        self.schedule = Some(Box::new(schedule));
+        self
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    /// Mean loss and mean metric of `model` over `data`, in evaluation mode, batches of
+    /// `config.val_batch_size`. Leaves the model in evaluation mode.
+    pub fn evaluate<M: Module<T>>(&self, model: &mut M, data: &TensorDataset<T>) -> (f64, f64) {
+        model.set_training(false);
+        let (mut loss, mut metric) = (0.0, 0.0);
+        let loader = DataLoader::new(self.config.val_batch_size);
+        for batch in loader.epoch(data, 0) {
+            let tape = Tape::new();
+            let p = Bound::new(&tape, &*model);
+            let out = model.forward(&p, tape.constant(batch.x.clone()));
+            let w = batch.len() as f64;
+            loss += w * (self.loss)(out, &batch).value().item().to_f64();
+            metric += w * (self.metric)(&out.value(), &batch);
+        }
+        let n = data.len().max(1) as f64;
+        (loss / n, metric / n)
+    }
+
+    /// Trains `model` with `opt` on `train`, validating on `val` when given.
+    ///
+    /// With a validation set, the parameters of the lowest validation loss are kept in
+    /// [`TrainReport::best`], written to [`TrainConfig::best_checkpoint`] when set, and loaded back into
+    /// `model` at the end when [`TrainConfig::restore_best`]. The model is left in evaluation mode.
+    ///
+    /// # Errors
+    /// [`TrainError::InvalidConfig`] / [`TrainError::InvalidData`] before any step; a non-finite batch loss,
+    /// a refused optimiser step or a failed checkpoint write stop the run with the matching variant.
+    pub fn fit<M: Module<T>>(
+        &mut self,
+        model: &mut M,
+        opt: &mut dyn Optimizer<T>,
+        train: &TensorDataset<T>,
+        val: Option<&TensorDataset<T>>,
+    ) -> Result<TrainReport<T>, TrainError> {
+        let cfg = self.config.clone();
+        cfg.validate().map_err(TrainError::InvalidConfig)?;
+        if train.is_empty() {
+            return Err(TrainError::InvalidData("the training set is empty".into()));
+        }
+        if self.default_loss && (train.labels().is_none() || val.is_some_and(|v| v.labels().is_none())) {
+            return Err(TrainError::InvalidData("the default cross-entropy loss needs class labels".into()));
+        }
+        let start = Instant::now();
+        let loader = DataLoader::new(cfg.batch_size).shuffle(cfg.seed).drop_last(cfg.drop_last);
+        let batches = loader.num_batches(train.len()) as u64;
+        let mut ema = Ema::new(cfg.ema_beta);
+        let mut history = History::new(&self.metric_name);
+        let mut best: Option<BestModel<T>> = None;
+        let (mut iteration, mut since_best, mut epochs_run, mut stop) = (0u64, 0u64, 0u64, false);
+
+        for epoch in 0..cfg.epochs {
+            epochs_run += 1;
+            model.set_training(true);
+            let bar = progress_bar(batches, format!("epoch {}/{}", epoch + 1, cfg.epochs), cfg.progress);
+            for batch in loader.epoch(train, epoch) {
+                if let Some(schedule) = self.schedule.as_mut() {
+                    opt.set_learning_rate(T::from_f64(schedule(iteration)));
+                }
+                let lr = opt.learning_rate().to_f64();
+                let (loss, grads) = {
+                    let tape = Tape::new();
+                    let p = Bound::new(&tape, &*model);
+                    let out = model.forward(&p, tape.constant(batch.x.clone()));
+                    let loss = (self.loss)(out, &batch);
+                    (loss.value().item().to_f64(), p.grad(loss))
+                };
+                if !loss.is_finite() {
+                    bar.abandon();
+                    return Err(TrainError::NonFiniteLoss { iteration, loss });
+                }
+                opt.step(&mut *model, &grads)?;
+                ema.update(loss);
+                let smoothed_loss = ema.value().unwrap_or(loss);
+                history.steps.push(StepRecord { iteration, epoch, loss, smoothed_loss, lr });
+                iteration += 1;
+                bar.inc(1);
+                bar.set_message(format!("loss {smoothed_loss:.4} (EMA)"));
+                if cfg.val_every > 0 && iteration % cfg.val_every == 0 {
+                    if let Some(val) = val {
+                        stop = self.validate(model, val, &cfg, (iteration, epoch), &mut history, &mut best, &mut since_best)?;
+                        model.set_training(true);
+                    }
+                }
+                if stop {
+                    break;
+                }
+            }
+            if cfg.val_every == 0 {
+                if let Some(val) = val {
+                    stop = self.validate(model, val, &cfg, (iteration, epoch), &mut history, &mut best, &mut since_best)?;
+                }
+            }
+            bar.finish_and_clear();
+            if cfg.log_epochs {
+                let v = history.validations.last().filter(|v| v.epoch == epoch);
+                let val_part = v.map_or(String::new(), |v| {
+                    format!("  val loss {:.4}  val {} {:.4}", v.loss, self.metric_name, v.metric)
+                });
+                println!(
+                    "epoch {:>3}/{}  loss (EMA) {:.4}{val_part}  [{:.1}s]",
+                    epoch + 1,
+                    cfg.epochs,
+                    ema.value().unwrap_or(f64::NAN),
+                    start.elapsed().as_secs_f64()
+                );
+            }
+            if stop {
+                break;
+            }
+        }
+        if let (true, Some(b)) = (cfg.restore_best, best.as_ref()) {
+            checkpoint::load_state_dict(model, &b.state)?;
+        }
+        model.set_training(false);
+        Ok(TrainReport { history, best, epochs_run, iterations: iteration, stopped_early: stop, elapsed: start.elapsed() })
+    }
+
+    /// One validation with its bookkeeping; `true` when early stopping says stop.
+    #[allow(clippy::too_many_arguments)]
+    fn validate<M: Module<T>>(
+        &self,
+        model: &mut M,
+        val: &TensorDataset<T>,
+        cfg: &TrainConfig,
+        (iteration, epoch): (u64, u64),
+        history: &mut History,
+        best: &mut Option<BestModel<T>>,
+        since_best: &mut u64,
+    ) -> Result<bool, TrainError> {
+        let (loss, metric) = self.evaluate(model, val);
+        history.validations.push(ValRecord { iteration, epoch, loss, metric });
+        let improved = best.as_ref().map_or(loss.is_finite(), |b| loss < b.val_loss - cfg.min_delta);
+        if improved {
+            let state = checkpoint::state_dict(&*model);
+            if let Some(path) = &cfg.best_checkpoint {
+                checkpoint::save(path, &state)?;
+            }
+            *best = Some(BestModel { iteration, epoch, val_loss: loss, val_metric: metric, state });
+            *since_best = 0;
+        } else {
+            *since_best += 1;
+        }
+        Ok(cfg.patience.is_some_and(|p| *since_best >= p))
+    }
+}
