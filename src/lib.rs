@@ -16,6 +16,11 @@
 //! assert_eq!(tape.grad(y, &[x]).value(0).item(), 6.0);
 //! ```
 
+// The README's code blocks run as doctests, so the README cannot rot.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 pub use wengert_autodiff as autodiff;
 pub use wengert_nn as nn;
 pub use wengert_optim as optim;
