@@ -249,3 +249,21 @@ fn log_softmax_of_huge_logits_is_finite_with_exact_gradient() {
     let h = tape.grad((g1 * g1).sum(), &[x]).value(0);
     assert!(h.all_finite(), "{h}");
 }
+
+#[test]
+fn pow_at_a_zero_base_and_a_zero_exponent_has_finite_derivatives() {
+    let tape = Tape::<f64>::new();
+    let x = tape.var(Tensor::from_vec(vec![0.0, 2.0], &[2]));
+    // d/dx x^0 = 0, also at x = 0 (where the rule p x^(p-1) would give 0 * inf)
+    assert_eq!(tape.grad(x.powf(0.0).sum(), &[x]).value(0).to_vec(), vec![0.0, 0.0]);
+    // out = a^b at a = (0, 2), b = (2, 3): d/da = b a^(b-1) = (0, 12), d/db = a^b ln a = (0, 8 ln 2)
+    // (zero at a = 0, b > 0, as PyTorch, rather than 0 * ln 0 = NaN)
+    let b = tape.var(Tensor::from_vec(vec![2.0, 3.0], &[2]));
+    let g = tape.grad_graph(x.pow(b).sum(), &[x, b]);
+    assert_eq!(g.value(0).to_vec(), vec![0.0, 12.0]);
+    assert_eq!(g.value(1).to_vec(), vec![0.0, 8.0 * 2f64.ln()]);
+    // d/da (a^b ln a) = a^(b-1) (b ln a + 1) -> 0 as a -> 0 for b = 2; at a = 2, b = 3: 4 (3 ln 2 + 1)
+    let h = tape.grad(g.get(1).unwrap().sum(), &[x]).value(0);
+    assert_eq!(h.as_slice()[0], 0.0);
+    assert!((h.as_slice()[1] - 4.0 * (3.0 * 2f64.ln() + 1.0)).abs() < 1e-12, "{h}");
+}

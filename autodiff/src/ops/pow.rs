@@ -1,6 +1,7 @@
 //! Powers: `powf(x, p) = x^p` for a scalar exponent and `pow(a, b) = a^b` elementwise.
 //!
-//! Rules: `d x^p / dx = p x^(p-1)`; for `out = a^b`: `da = g b a^(b-1)`, `db = g out ln a`.
+//! Rules: `d x^p / dx = p x^(p-1)` (no gradient for `p = 0`); for `out = a^b`:
+//! `da = g b a^(b-1)`, `db = g out ln a` (zero where `a = 0`, as PyTorch).
 
 use super::{grads, record};
 use crate::tensor::kernels::{map, zip};
@@ -24,12 +25,27 @@ impl<T: Float> Op<T> for PowScalar<T> {
     }
     fn backward<'t>(&self, x: &[Var<'t, T>], _: Var<'t, T>, g: Var<'t, T>, _: &[bool]) -> InputGrads<'t, T> {
         let p = self.0;
+        if p == T::ZERO {
+            // x^0 = 1 is constant; `0 * x^-1` would give NaN at x = 0.
+            return grads([None]);
+        }
         let d = if p == T::from_f64(2.0) { x[0].mul_scalar(p) } else { x[0].powf(p - T::ONE).mul_scalar(p) };
         grads([Some(g * d)])
     }
 }
 
 struct Pow;
+
+/// `ln a`, with `ln 1 = 0` put where `a = 0`: there `out = 0^b = 0` for `b > 0`, so
+/// `d out / db = 0` (as PyTorch) instead of `0 * -inf = NaN`. Substituting the base
+/// (rather than masking the log) keeps the second derivative finite as well.
+fn log_base<'t, T: Float>(a: Var<'t, T>) -> Var<'t, T> {
+    let av = a.value();
+    if !av.as_slice().iter().any(|&v| v == T::ZERO) {
+        return a.log();
+    }
+    a.tape().scalar(T::ONE).where_(&map(&av, |v| if v == T::ZERO { T::ONE } else { T::ZERO }), a).log()
+}
 
 impl<T: Float> Op<T> for Pow {
     fn name(&self) -> &'static str {
@@ -42,7 +58,7 @@ impl<T: Float> Op<T> for Pow {
         let (a, b) = (x[0], x[1]);
         grads([
             needs[0].then(|| (g * b * a.pow(b - T::ONE)).sum_to(&a.shape())),
-            needs[1].then(|| (g * out * a.log()).sum_to(&b.shape())),
+            needs[1].then(|| (g * out * log_base(a)).sum_to(&b.shape())),
         ])
     }
 }
