@@ -47,7 +47,25 @@
 //! checks that each optimiser, with the hyperparameters below, ends within the tolerance (max-norm distance
 //! to (1, 1)) after the given number of steps:
 //!
-//! ROSENBROCK_TABLE
+//! | optimiser | hyperparameters (others default) | steps to tol | ceiling | tol |
+//! |---|---|---|---|---|
+//! | [`Sgd`] | `lr = 2e-3` | 8,361 | 9,200 | 1e-3 |
+//! | [`Sgd`] momentum | `lr = 5e-4, momentum = 0.9` | 3,246 | 3,600 | 1e-3 |
+//! | [`Sgd`] nesterov | `lr = 5e-4, momentum = 0.9` | 3,287 | 3,600 | 1e-3 |
+//! | [`Momentum`] | `lr = 5e-4, momentum = 0.9` | 3,246 | 3,600 | 1e-3 |
+//! | [`Nesterov`] (look-ahead) | `lr = 5e-4, momentum = 0.9` | 3,288 | 3,600 | 1e-3 |
+//! | [`Adagrad`] | `lr = 0.5` | 8,781 | 9,700 | 1e-3 |
+//! | [`RmsProp`] | `lr = 1e-3` | 8,149 | 9,000 | 1e-3 |
+//! | [`RmsProp`] centred | `lr = 1e-3` | 7,038 | 7,800 | 1e-3 |
+//! | [`RmsProp`] momentum | `lr = 1e-3, momentum = 0.9` | 1,120 | 1,250 | 1e-3 |
+//! | [`RmsPropNesterov`] (look-ahead) | `lr = 1e-3` | 1,085 | 1,200 | 1e-3 |
+//! | [`Adam`] | `lr = 0.1` | 1,209 | 1,350 | 1e-3 |
+//! | [`Adam`] AMSGrad | `lr = 0.1` | 1,582 | 1,750 | 1e-3 |
+//! | [`AdamW`] | `lr = 0.1, weight_decay = 1e-4` | 1,862 | 2,050 | 1e-3 |
+//! | [`Adamax`] | `lr = 0.1` | 3,011 | 3,350 | 1e-3 |
+//! | [`NAdam`] | `lr = 1e-2` | 5,635 | 6,200 | 1e-3 |
+//! | [`Adadelta`] | `lr = 1e-2` (diverges or stalls for `lr >= 0.03`) | 19,841 | 22,000 | 1e-3 |
+//! | [`SignDescent`] | `lr_k = 1e-2 / (1 + 1e-2 k)` ([`InverseTime`](crate::schedule::InverseTime) per step) | 109,945 | 121,000 | 1e-2 |
 
 pub mod adadelta;
 pub mod adagrad;
