@@ -10,8 +10,8 @@
 //! | [`CheckpointError`] | what is wrong, naming the file or tensor |
 //!
 //! Tensors are stored little-endian with dtype `F32` or `F64` from `T`; a round trip is
-//! bit-exact (including `-0.0`, subnormals and infinities). [`save`] also stores an FNV-1a
-//! checksum of names, shapes and data under the metadata key [`CHECKSUM_KEY`]; [`load`] verifies
+//! bit-exact (including `-0.0`, subnormals and infinities). [`save`] also stores a 64-bit
+//! checksum of names, shapes and data (FNV-1a constants, folded a word at a time) under the metadata key [`CHECKSUM_KEY`]; [`load`] verifies
 //! and removes it, so a flipped data byte is an error rather than a silently different weight
 //! (files written elsewhere have no checksum and load unchecked).
 //!
@@ -47,7 +47,7 @@ pub use error::CheckpointError;
 use crate::{Parameters, StateDict};
 
 /// Metadata key under which [`save`] stores the checksum (16 hex digits) that [`load`] verifies.
-pub const CHECKSUM_KEY: &str = "wengert.checksum.fnv1a64";
+pub const CHECKSUM_KEY: &str = "wengert.checksum";
 
 /// The safetensors dtype of `T`.
 fn dtype_of<T: Float>() -> Dtype {
@@ -83,11 +83,12 @@ impl View for &Bytes {
 fn to_bytes<T: Float>(t: &Tensor<T>) -> Bytes {
     let dtype = dtype_of::<T>();
     let s = t.as_slice();
-    let data = match dtype {
+    let mut data = Vec::with_capacity(s.len() * dtype.size());
+    match dtype {
         // `to_f64` is exact and `as f32` of an f32-valued f64 is exact: bits are preserved.
-        Dtype::F32 => s.iter().flat_map(|x| (x.to_f64() as f32).to_le_bytes()).collect(),
-        _ => s.iter().flat_map(|x| x.to_f64().to_le_bytes()).collect(),
-    };
+        Dtype::F32 => s.iter().for_each(|x| data.extend_from_slice(&(x.to_f64() as f32).to_le_bytes())),
+        _ => s.iter().for_each(|x| data.extend_from_slice(&x.to_f64().to_le_bytes())),
+    }
     Bytes { dtype, shape: t.shape().to_vec(), data }
 }
 
@@ -101,21 +102,29 @@ fn from_bytes<T: Float>(dtype: Dtype, shape: &[usize], data: &[u8]) -> Tensor<T>
     Tensor::from_vec(v, shape)
 }
 
-/// FNV-1a (64 bit) over every tensor in name order: name, shape, dtype and data bytes.
+/// A corruption check over every tensor in name order. The stream is, per tensor, the
+/// length-prefixed name, dtype size, rank, dims, data length and data, each segment cut into
+/// little-endian 64-bit words `w` (the last one zero-padded) and folded as
+/// `h <- (h ^ w) * 0x100000001b3 (mod 2^64)` from `h = 0xcbf29ce484222325` (FNV-1a's constants,
+/// a word at a time). Each step is a bijection of `h`, so any single changed word is always
+/// detected.
 fn checksum<'a>(tensors: impl Iterator<Item = (&'a str, Dtype, &'a [usize], &'a [u8])>) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut eat = |bytes: &[u8]| {
-        for &b in bytes {
-            h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+        for c in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..c.len()].copy_from_slice(c);
+            h = (h ^ u64::from_le_bytes(w)).wrapping_mul(0x0000_0100_0000_01b3);
         }
     };
+    let word = |x: usize| (x as u64).to_le_bytes();
     for (name, dtype, shape, data) in tensors {
+        eat(&word(name.len()));
         eat(name.as_bytes());
-        eat(&[0xff, dtype.size() as u8]);
-        for &d in shape {
-            eat(&(d as u64).to_le_bytes());
-        }
-        eat(&(data.len() as u64).to_le_bytes());
+        eat(&word(dtype.size()));
+        eat(&word(shape.len()));
+        shape.iter().for_each(|&d| eat(&word(d)));
+        eat(&word(data.len()));
         eat(data);
     }
     h
