@@ -159,11 +159,13 @@ impl<'a, T: Float> Trainer<'a, T> {
     ///
     /// With a validation set, the parameters of the lowest validation loss are kept in
     /// [`TrainReport::best`], written to [`TrainConfig::best_checkpoint`] when set, and loaded back into
-    /// `model` at the end when [`TrainConfig::restore_best`]. The model is left in evaluation mode.
+    /// `model` at the end when [`TrainConfig::restore_best`] (the checkpoint's directory is created when
+    /// missing). The model is left in evaluation mode.
     ///
     /// # Errors
     /// [`TrainError::InvalidConfig`] / [`TrainError::InvalidData`] before any step; a non-finite batch loss,
-    /// a refused optimiser step or a failed checkpoint write stop the run with the matching variant.
+    /// a refused optimiser step or a failed checkpoint write stop the run with the matching variant
+    /// ([`TrainError::Io`] if the checkpoint directory cannot be created).
     pub fn fit<M: Module<T>>(
         &mut self,
         model: &mut M,
@@ -178,6 +180,9 @@ impl<'a, T: Float> Trainer<'a, T> {
         }
         if self.default_loss && (train.labels().is_none() || val.is_some_and(|v| v.labels().is_none())) {
             return Err(TrainError::InvalidData("the default cross-entropy loss needs class labels".into()));
+        }
+        if let Some(dir) = cfg.best_checkpoint.as_ref().and_then(|p| p.parent()).filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
         }
         let start = Instant::now();
         let loader = DataLoader::new(cfg.batch_size).shuffle(cfg.seed).drop_last(cfg.drop_last);

@@ -1,0 +1,55 @@
+//! Keeps the examples alive: each example's `run` (the same code as `cargo run --example NAME`) in its
+//! fast mode, with assertions on what it computes. The examples are included by path, so this builds them
+//! as modules of the test rather than spawning cargo.
+
+use std::path::PathBuf;
+
+#[allow(dead_code)]
+#[path = "../examples/quickstart.rs"]
+mod quickstart;
+
+#[allow(dead_code)]
+#[path = "../examples/bandit.rs"]
+mod bandit;
+
+fn out_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("wengert-examples-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn quickstart_fast_trains_and_writes_curves() {
+    let out = out_dir("quickstart");
+    let s = quickstart::run(&quickstart::Options { fast: true, out: out.clone(), seed: 0 }).unwrap();
+    // two epochs of Adam already separate the digits well; chance is 0.1
+    assert!(s.test_accuracy > 0.75, "test accuracy {}", s.test_accuracy);
+    assert!(s.best_val_accuracy > 0.8, "validation accuracy {}", s.best_val_accuracy);
+    assert_eq!(s.epochs_run, 2);
+    assert_eq!(s.iterations, 2 * 1150_u64.div_ceil(32));
+    let svg = std::fs::read_to_string(out.join("curves.svg")).unwrap();
+    assert!(svg.contains("EMA-smoothed") && svg.contains("validation accuracy"));
+    let train_csv = std::fs::read_to_string(out.join("train.csv")).unwrap();
+    assert_eq!(train_csv.lines().count() as u64, 1 + s.iterations);
+    assert!(out.join("val.csv").exists() && out.join("best.safetensors").exists());
+    std::fs::remove_dir_all(out).unwrap();
+}
+
+#[test]
+fn bandit_reproduces_the_lecture_figures() {
+    let out = out_dir("bandit");
+    let s = bandit::run(&bandit::Options { fast: true, out: out.clone() }).unwrap();
+    // maximum likelihood: lambda_hat = 3/10
+    assert!((s.lambda_hat - 0.3).abs() < 1e-9, "lambda_hat = {}", s.lambda_hat);
+    // the lecture: L(lambda_hat) = 0.27, CE(lambda_hat) = 0.29
+    assert_eq!(format!("{:.2}", s.training_error), "0.27");
+    assert_eq!(format!("{:.2}", s.generalisation_error), "0.29");
+    // -0.3 log10 0.3 - 0.7 log10 0.7
+    assert!((s.training_error - (-0.3 * 0.3f64.log10() - 0.7 * 0.7f64.log10())).abs() < 1e-12);
+    assert!(s.generalisation_error > s.training_error, "the training error underestimates the generalisation error");
+    // the larger test set estimates CE better than ten pulls
+    let (_, big) = *s.test_estimates.last().unwrap();
+    assert!((big - s.generalisation_error).abs() < 0.02, "test estimate {big}");
+    assert!(out.join("bandit.svg").exists());
+    std::fs::remove_dir_all(out).unwrap();
+}
