@@ -5,6 +5,8 @@
 //! matmul goes to `matrixmultiply` with strides, so transposed operands are
 //! never copied.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 use smallvec::SmallVec;
 
@@ -16,17 +18,31 @@ use crate::Float;
 pub const PAR_THRESHOLD: usize = 1 << 15;
 const CHUNK: usize = 1 << 13;
 
+/// A vector of `n` elements written by `fill(start, chunk)`, which must write every element
+/// of `chunk` (the elements `start..start + chunk.len()`). Chunks go to rayon's pool when
+/// `n >= PAR_THRESHOLD`. The buffer is never zeroed first: every element is written once.
+fn filled<T: Float>(n: usize, fill: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync + Send) -> Vec<T> {
+    let mut out = Vec::with_capacity(n);
+    let spare = &mut out.spare_capacity_mut()[..n];
+    if n >= PAR_THRESHOLD {
+        spare.par_chunks_mut(CHUNK).enumerate().for_each(|(i, c)| fill(i * CHUNK, c));
+    } else {
+        fill(0, spare);
+    }
+    // SAFETY: the capacity is at least `n`, and `fill` wrote each of the first `n` elements
+    // (every chunk of `spare` was handed to it, and it writes all of each chunk).
+    unsafe { out.set_len(n) };
+    out
+}
+
 /// `f` applied to every element.
 pub fn map<T: Float>(x: &Tensor<T>, f: impl Fn(T) -> T + Sync + Send) -> Tensor<T> {
     let src = x.as_slice();
-    let mut out = vec![T::ZERO; src.len()];
-    if src.len() >= PAR_THRESHOLD {
-        out.par_chunks_mut(CHUNK).zip(src.par_chunks(CHUNK)).for_each(|(o, s)| {
-            o.iter_mut().zip(s).for_each(|(o, &s)| *o = f(s));
-        });
-    } else {
-        out.iter_mut().zip(src).for_each(|(o, &s)| *o = f(s));
-    }
+    let out = filled(src.len(), |start, o| {
+        o.iter_mut().zip(&src[start..]).for_each(|(o, &s)| {
+            o.write(f(s));
+        })
+    });
     Tensor::from_parts(out, x.shape_vec())
 }
 
@@ -39,14 +55,11 @@ pub fn zip<T: Float>(
 ) -> Result<Tensor<T>> {
     let (sa, sb) = (a.as_slice(), b.as_slice());
     if a.shape() == b.shape() {
-        let mut out = vec![T::ZERO; sa.len()];
-        if sa.len() >= PAR_THRESHOLD {
-            out.par_chunks_mut(CHUNK)
-                .zip(sa.par_chunks(CHUNK).zip(sb.par_chunks(CHUNK)))
-                .for_each(|(o, (x, y))| o.iter_mut().zip(x.iter().zip(y)).for_each(|(o, (&x, &y))| *o = f(x, y)));
-        } else {
-            out.iter_mut().zip(sa.iter().zip(sb)).for_each(|(o, (&x, &y))| *o = f(x, y));
-        }
+        let out = filled(sa.len(), |start, o| {
+            o.iter_mut().zip(sa[start..].iter().zip(&sb[start..])).for_each(|(o, (&x, &y))| {
+                o.write(f(x, y));
+            })
+        });
         return Ok(Tensor::from_parts(out, a.shape_vec()));
     }
     let shape = broadcast_shapes(op, a.shape(), b.shape())?;
@@ -134,7 +147,12 @@ pub fn broadcast_to<T: Float>(x: &Tensor<T>, shape: &[usize]) -> Result<Tensor<T
     if last > 0 {
         for (r, o) in out.chunks_mut(last).enumerate() {
             let (ox, _) = row_offsets(r, shape, &xs, &xs);
-            o.iter_mut().enumerate().for_each(|(j, o)| *o = s[ox + j * il]);
+            // The common cases (a bias row repeated, a column repeated) are a copy and a fill.
+            match il {
+                1 => o.copy_from_slice(&s[ox..ox + last]),
+                0 => o.fill(s[ox]),
+                _ => o.iter_mut().enumerate().for_each(|(j, o)| *o = s[ox + j * il]),
+            }
         }
     }
     Ok(Tensor::from_parts(out, target))
@@ -269,7 +287,8 @@ pub fn matmul<T: Float>(a: &Tensor<T>, b: &Tensor<T>, ta: bool, tb: bool) -> Res
     let (m, n) = (out_shape[nd - 2], out_shape[nd - 1]);
     let k = if ta { a.shape()[a.ndim() - 2] } else { a.shape()[a.ndim() - 1] };
     let batch: usize = out_shape[..nd - 2].iter().product();
-    let mut out = vec![T::ZERO; batch * m * n];
+    // Not zeroed: with beta = 0 the gemm writes every element of C without reading it.
+    let mut out: Vec<T> = Vec::with_capacity(batch * m * n);
     let (ar, ac) = (a.shape()[a.ndim() - 2], a.shape()[a.ndim() - 1]);
     let (br, bc) = (b.shape()[b.ndim() - 2], b.shape()[b.ndim() - 1]);
     // Row/column strides of op(a), op(b): a transpose is a swap of strides, never a copy.
@@ -279,11 +298,13 @@ pub fn matmul<T: Float>(a: &Tensor<T>, b: &Tensor<T>, ta: bool, tb: bool) -> Res
     let astr = broadcast_strides(&a.shape()[..a.ndim() - 2], bshape);
     let bstr = broadcast_strides(&b.shape()[..b.ndim() - 2], bshape);
     let (pa, pb) = (a.as_slice(), b.as_slice());
-    let run = |i: usize, c: &mut [T]| {
+    let run = |i: usize, c: &mut [MaybeUninit<T>]| {
         let (oa, ob) = batch_offsets(i, bshape, &astr, &bstr);
         // SAFETY: `oa`/`ob` index whole matrices inside `pa`/`pb` (broadcast strides are
         // in units of matrices), the strides describe `m x k` and `k x n` views of
-        // those matrices, and `c` is a distinct, exclusively borrowed `m x n` buffer.
+        // those matrices, and `c` is a distinct, exclusively borrowed `m x n` buffer,
+        // which `gemm` with `beta = 0` only writes (matrixmultiply: "if beta is zero,
+        // then C does not need to be initialized"), also when `k = 0`.
         unsafe {
             T::gemm(
                 m,
@@ -297,18 +318,25 @@ pub fn matmul<T: Float>(a: &Tensor<T>, b: &Tensor<T>, ta: bool, tb: bool) -> Res
                 rsb,
                 csb,
                 T::ZERO,
-                c.as_mut_ptr(),
+                c.as_mut_ptr().cast::<T>(),
                 n as isize,
                 1,
             )
         }
     };
+    let spare = &mut out.spare_capacity_mut()[..batch * m * n];
     if m * n == 0 {
     } else if batch > 1 && m * n * k < 1 << 18 {
-        out.par_chunks_mut(m * n).enumerate().for_each(|(i, c)| run(i, c));
+        // Small products: one whole gemm per rayon task (matrixmultiply stays single-threaded
+        // below its own size threshold, so the two pools do not oversubscribe the cores).
+        spare.par_chunks_mut(m * n).enumerate().for_each(|(i, c)| run(i, c));
     } else {
-        out.chunks_mut(m * n).enumerate().for_each(|(i, c)| run(i, c));
+        // Large products: matrixmultiply's `threading` feature splits each one itself.
+        spare.chunks_mut(m * n).enumerate().for_each(|(i, c)| run(i, c));
     }
+    // SAFETY: every `m x n` block of the first `batch * m * n` elements was written by `run`
+    // (or there are none when `m * n == 0`).
+    unsafe { out.set_len(batch * m * n) };
     Ok(Tensor::from_parts(out, out_shape))
 }
 
@@ -530,6 +558,35 @@ mod tests {
         let bt = permute(&b, &[1, 0]).unwrap();
         assert_eq!(matmul(&a, &bt, false, true).unwrap().to_vec(), vec![4., 5., 10., 11.]);
         assert!(matmul(&a, &a, false, false).is_err());
+    }
+
+    #[test]
+    fn matmul_writes_every_output_element() {
+        // k = 0: the product of empty matrices is a matrix of zeros (nothing may be left unwritten).
+        let z = matmul(&Tensor::<f64>::zeros(&[2, 3, 0]), &Tensor::zeros(&[0, 4]), false, false).unwrap();
+        assert_eq!(z.shape(), &[2, 3, 4]);
+        assert!(z.as_slice().iter().all(|&v| v == 0.0));
+        // Batched: [[1,2],[3,4]] @ I = itself, 2 * [[1,2],[3,4]] @ I = doubled.
+        let a = t(&[1., 2., 3., 4., 2., 4., 6., 8.], &[2, 2, 2]);
+        let c = matmul(&a, &Tensor::eye(2), false, false).unwrap();
+        assert_eq!(c.to_vec(), a.to_vec());
+        // Above the parallel threshold, map and zip must still visit every element once.
+        let n = PAR_THRESHOLD + 3;
+        let x = Tensor::from_vec((0..n).map(|i| i as f64).collect(), &[n]);
+        let y = zip("add", &map(&x, |v| 2.0 * v), &x, |a, b| a + b).unwrap();
+        assert!(y.as_slice().iter().enumerate().all(|(i, &v)| v == 3.0 * i as f64));
+    }
+
+    #[test]
+    fn add_assign_and_broadcast_rows() {
+        let mut a = t(&[1., 2., 3.], &[3]);
+        let shared = a.clone();
+        add_assign(&mut a, &t(&[10., 20., 30.], &[3]));
+        assert_eq!(a.to_vec(), vec![11., 22., 33.]);
+        assert_eq!(shared.to_vec(), vec![1., 2., 3.], "a shared buffer is copied, not written");
+        // A bias row repeated down the rows, a column repeated along them.
+        assert_eq!(broadcast_to(&t(&[1., 2.], &[2]), &[2, 2]).unwrap().to_vec(), vec![1., 2., 1., 2.]);
+        assert_eq!(broadcast_to(&t(&[1., 2.], &[2, 1]), &[2, 3]).unwrap().to_vec(), vec![1., 1., 1., 2., 2., 2.]);
     }
 
     #[test]
