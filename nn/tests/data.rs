@@ -4,7 +4,8 @@ use std::collections::BTreeSet;
 
 use wengert_autodiff::{Float, Tensor};
 use wengert_nn::data::{
-    k_fold, train_val_test_split, DataLoader, Dataset, MinMaxScaler, Standardizer, Targets, TensorDataset,
+    k_fold, stratified_split, train_val_test_split, DataLoader, Dataset, MinMaxScaler, Standardizer, Targets,
+    TensorDataset,
 };
 
 /// `n` rows; row `i` has features `[i, 10 i]` and label `i % 3`.
@@ -125,6 +126,24 @@ fn train_val_test_split_fractions() {
 }
 
 #[test]
+fn stratified_split_keeps_class_proportions() {
+    let digits = wengert_nn::datasets::digits::<f32>();
+    let labels = digits.labels().unwrap();
+    let s = stratified_split(labels, [0.6, 0.2, 0.2], 1);
+    let all: BTreeSet<usize> = s.train.iter().chain(&s.val).chain(&s.test).copied().collect();
+    assert_eq!(all.len(), labels.len(), "a partition");
+    let counts = digits.class_counts().unwrap();
+    for (part, f) in [(&s.test, 0.2), (&s.val, 0.2), (&s.train, 0.6)] {
+        for (c, &n) in counts.iter().enumerate() {
+            let got = part.iter().filter(|&&i| labels[i] == c).count() as f64;
+            assert!((got - f * n as f64).abs() <= 1.0, "class {c}: {got} rows, expected {}", f * n as f64);
+        }
+    }
+    assert_eq!(s, stratified_split(labels, [0.6, 0.2, 0.2], 1));
+    assert_ne!(s, stratified_split(labels, [0.6, 0.2, 0.2], 2));
+}
+
+#[test]
 #[should_panic(expected = "sum to 1")]
 fn bad_fractions_panic() {
     train_val_test_split(10, [0.6, 0.2, 0.1], 0);
@@ -190,6 +209,30 @@ fn standardizer_on_digits_has_constant_pixels_without_nan() {
     let test = s.test.map_features(|x| st.transform(x));
     assert!(test.features().all_finite());
     assert!(st.std.contains(&1.0), "digits has constant border pixels");
+}
+
+#[test]
+fn scalers_round_trip_through_a_checkpoint() {
+    let x = Tensor::<f64>::from_vec(vec![0.1, 3.0, 0.7, 3.0, -2.0, 3.0], &[3, 2]);
+    let st = Standardizer::fit(&x);
+    let mm = MinMaxScaler::fit(&x);
+    let mut sd = wengert_nn::StateDict::new();
+    sd.merge_prefixed("scaler", st.state_dict());
+    sd.merge_prefixed("minmax", mm.state_dict());
+    let dir = std::env::temp_dir().join(format!("wengert-scaler-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("s.safetensors");
+    wengert_nn::checkpoint::save(&path, &sd).unwrap();
+    let back = wengert_nn::checkpoint::load::<f64>(&path).unwrap();
+    assert_eq!(Standardizer::from_state_dict(&back.sub("scaler")).unwrap(), st);
+    assert_eq!(MinMaxScaler::from_state_dict(&back.sub("minmax")).unwrap(), mm);
+    let e = Standardizer::from_state_dict(&back.sub("minmax")).unwrap_err();
+    assert!(e.to_string().contains("mean"), "{e}");
+    let mut bad = st.state_dict();
+    bad.tensors.insert("std".into(), Tensor::ones(&[3]));
+    let e = Standardizer::from_state_dict(&bad).unwrap_err();
+    assert!(e.to_string().contains("[3]") && e.to_string().contains("[2]"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! |---|---|
 //! | [`Dataset`], [`TensorDataset`], [`Targets`], [`Batch`] | features `[n, d]` with class labels or regression targets, gathered into batches |
 //! | [`DataLoader`] | seeded, reproducible minibatch iteration (reshuffled per epoch), optional drop-last |
-//! | [`train_val_test_split`], [`k_fold`] | index sets for hold-out splits (60/20/20, 80/10/10) and k-fold cross-validation |
+//! | [`train_val_test_split`], [`stratified_split`], [`k_fold`] | index sets for hold-out splits (60/20/20, 80/10/10) and k-fold cross-validation |
 //! | [`Standardizer`], [`MinMaxScaler`] | per-feature `(x - mean) / std` and `(x - min) / (max - min)` fitted on training data |
 //!
 //! ```
@@ -26,4 +26,4 @@ mod split;
 pub use dataset::{Batch, Dataset, Targets, TensorDataset};
 pub use loader::{DataLoader, Epoch};
 pub use scale::{MinMaxScaler, Standardizer};
-pub use split::{k_fold, train_val_test_split, Fold, SplitIndices};
+pub use split::{k_fold, stratified_split, train_val_test_split, Fold, SplitIndices};

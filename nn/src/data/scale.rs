@@ -2,6 +2,35 @@
 
 use wengert_autodiff::{Float, Tensor};
 
+use crate::checkpoint::CheckpointError;
+use crate::StateDict;
+
+/// Two per-feature vectors as a [`StateDict`] (`[d]` tensors named `a` and `b`).
+fn to_state<T: Float>(a: (&str, &[T]), b: (&str, &[T])) -> StateDict<T> {
+    let mut s = StateDict::new();
+    for (name, v) in [a, b] {
+        s.tensors.insert(name.to_string(), Tensor::from_vec(v.to_vec(), &[v.len()]));
+    }
+    s
+}
+
+/// The inverse of [`to_state`]: both tensors present, one-dimensional, of equal length.
+fn from_state<T: Float>(s: &StateDict<T>, a: &str, b: &str) -> Result<(Vec<T>, Vec<T>), CheckpointError> {
+    let get = |name: &str| s.tensors.get(name).ok_or_else(|| CheckpointError::Missing { name: name.to_string() });
+    let (ta, tb) = (get(a)?, get(b)?);
+    let d = ta.numel();
+    for (name, t) in [(a, ta), (b, tb)] {
+        if t.shape() != [d] {
+            return Err(CheckpointError::Shape {
+                name: name.to_string(),
+                expected: vec![d],
+                found: t.shape().to_vec(),
+            });
+        }
+    }
+    Ok((ta.to_vec(), tb.to_vec()))
+}
+
 /// Checks that `x` is `[n, d]` and returns `(n, d)`.
 #[track_caller]
 fn rows_cols<T: Float>(who: &str, x: &Tensor<T>) -> (usize, usize) {
@@ -85,6 +114,22 @@ impl<T: Float> Standardizer<T> {
         affine(x, &self.mean, &self.std, false)
     }
 
+    /// `mean` and `std` as `[d]` tensors, for saving beside a model
+    /// (`state.merge_prefixed("scaler", s.state_dict())`).
+    pub fn state_dict(&self) -> StateDict<T> {
+        to_state(("mean", &self.mean), ("std", &self.std))
+    }
+
+    /// The inverse of [`Standardizer::state_dict`] (`from_state_dict(&state.sub("scaler"))`).
+    ///
+    /// # Errors
+    /// [`CheckpointError::Missing`] or [`CheckpointError::Shape`] if `mean` / `std` are absent
+    /// or not one-dimensional of equal length.
+    pub fn from_state_dict(state: &StateDict<T>) -> Result<Self, CheckpointError> {
+        let (mean, std) = from_state(state, "mean", "std")?;
+        Ok(Standardizer { mean, std })
+    }
+
     /// `z * std + mean`: undoes [`Standardizer::transform`] (up to rounding).
     ///
     /// # Panics
@@ -154,6 +199,21 @@ impl<T: Float> MinMaxScaler<T> {
         let (_, d) = rows_cols("MinMaxScaler::transform", x);
         assert_eq!(d, self.min.len(), "MinMaxScaler::transform: fitted on {} features, got {d}", self.min.len());
         affine(x, &self.min, &self.range, false)
+    }
+
+    /// `min` and `range` as `[d]` tensors, for saving beside a model.
+    pub fn state_dict(&self) -> StateDict<T> {
+        to_state(("min", &self.min), ("range", &self.range))
+    }
+
+    /// The inverse of [`MinMaxScaler::state_dict`].
+    ///
+    /// # Errors
+    /// [`CheckpointError::Missing`] or [`CheckpointError::Shape`] if `min` / `range` are absent
+    /// or not one-dimensional of equal length.
+    pub fn from_state_dict(state: &StateDict<T>) -> Result<Self, CheckpointError> {
+        let (min, range) = from_state(state, "min", "range")?;
+        Ok(MinMaxScaler { min, range })
     }
 
     /// `z * range + min`: undoes [`MinMaxScaler::transform`] (up to rounding).

@@ -57,6 +57,32 @@ pub fn train_val_test_split(n: usize, fractions: [f64; 3], seed: u64) -> SplitIn
     SplitIndices { train: part(0..n_train), val: part(n_train..n_train + n_val), test: part(n_train + n_val..n) }
 }
 
+/// [`train_val_test_split`] within each class: the rows of every label are shuffled (with
+/// `seed` and the label) and cut by the same fractions, so each part keeps the class
+/// proportions up to rounding (one row per class). Parts are returned in ascending row order.
+///
+/// # Panics
+/// As [`train_val_test_split`].
+#[track_caller]
+pub fn stratified_split(labels: &[usize], fractions: [f64; 3], seed: u64) -> SplitIndices {
+    let k = labels.iter().max().map_or(0, |m| m + 1);
+    let mut by_class = vec![Vec::new(); k];
+    for (i, &l) in labels.iter().enumerate() {
+        by_class[l].push(i);
+    }
+    let mut out = SplitIndices { train: Vec::new(), val: Vec::new(), test: Vec::new() };
+    for (c, rows) in by_class.iter().enumerate() {
+        let s = train_val_test_split(rows.len(), fractions, seed ^ (c as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        out.train.extend(s.train.iter().map(|&i| rows[i]));
+        out.val.extend(s.val.iter().map(|&i| rows[i]));
+        out.test.extend(s.test.iter().map(|&i| rows[i]));
+    }
+    for part in [&mut out.train, &mut out.val, &mut out.test] {
+        part.sort_unstable();
+    }
+    out
+}
+
 /// One fold of k-fold cross-validation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fold {
