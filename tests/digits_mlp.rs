@@ -66,7 +66,10 @@ fn train(seed: u64) -> (Vec<(String, Tensor<f32>)>, Tensor<f32>, Vec<usize>) {
 fn mlp_reaches_92_percent_on_digits_deterministically() {
     let (params, logits, labels) = train(SEED);
     let acc = accuracy(&logits, &labels);
-    println!("digits 64-128-10 MLP, {EPOCHS} epochs SGD momentum, dropout {DROPOUT}: test accuracy {:.2}%", 100.0 * acc);
+    println!(
+        "digits 64-128-10 MLP, {EPOCHS} epochs SGD momentum, dropout {DROPOUT}: test accuracy {:.2}%",
+        100.0 * acc
+    );
     println!("{}", ConfusionMatrix::from_logits(&logits, &labels, 10));
     assert!(acc >= 0.92, "test accuracy {acc} below 0.92");
 

@@ -97,9 +97,18 @@ impl ConfusionMatrix {
     /// If the slices differ in length or a label is `>= classes`.
     #[track_caller]
     pub fn add(&mut self, predicted: &[usize], truth: &[usize]) {
-        assert!(predicted.len() == truth.len(), "ConfusionMatrix: {} predictions, {} labels", predicted.len(), truth.len());
+        assert!(
+            predicted.len() == truth.len(),
+            "ConfusionMatrix: {} predictions, {} labels",
+            predicted.len(),
+            truth.len()
+        );
         for (&p, &t) in predicted.iter().zip(truth) {
-            assert!(p < self.classes && t < self.classes, "ConfusionMatrix: label {t} / prediction {p} out of range for {} classes", self.classes);
+            assert!(
+                p < self.classes && t < self.classes,
+                "ConfusionMatrix: label {t} / prediction {p} out of range for {} classes",
+                self.classes
+            );
             self.counts[t * self.classes + p] += 1;
         }
     }

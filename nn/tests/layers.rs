@@ -112,13 +112,16 @@ fn activation_layers_match_their_formulas() {
     let xs = [-2.5, -0.3, 0.4, 3.0];
     let x = t(&xs, &[4]);
     let sig = |v: f64| 1.0 / (1.0 + (-v).exp());
-    let cases: Vec<(Box<dyn Module<f64>>, fn(f64) -> f64)> = vec![
+    type Case = (Box<dyn Module<f64>>, fn(f64) -> f64);
+    let cases: Vec<Case> = vec![
         (Box::new(Relu), |v| v.max(0.0)),
         (Box::new(LeakyRelu::default()), |v| if v > 0.0 { v } else { 0.01 * v }),
         (Box::new(Sigmoid), |v| 1.0 / (1.0 + (-v).exp())),
         (Box::new(Tanh), f64::tanh),
         (Box::new(Softplus), |v| (1.0 + v.exp()).ln()),
-        (Box::new(Gelu), |v| 0.5 * v * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (v + 0.044715 * v * v * v)).tanh())),
+        (Box::new(Gelu), |v| {
+            0.5 * v * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (v + 0.044715 * v * v * v)).tanh())
+        }),
     ];
     for (layer, f) in cases {
         let y = forward(layer.as_ref(), &x);
@@ -335,7 +338,8 @@ fn linear_and_mlp_pass_input_gradcheck_at_orders_1_and_2() {
     for act in [Activation::Tanh, Activation::Gelu, Activation::Softplus, Activation::Sigmoid] {
         check_input_derivatives(&format!("mlp {act:?}"), &Mlp::<f64>::new(&[3, 6, 2], act, &mut rng(1)));
     }
-    let seq = Sequential::new().push(Linear::<f64>::new(3, 4, &mut rng(2))).push(Tanh).push(Linear::new(4, 2, &mut rng(3)));
+    let seq =
+        Sequential::new().push(Linear::<f64>::new(3, 4, &mut rng(2))).push(Tanh).push(Linear::new(4, 2, &mut rng(3)));
     check_input_derivatives("sequential", &seq);
 }
 
@@ -443,7 +447,8 @@ fn check_parameter_derivatives<M: Module<f64>>(name: &str, m: &mut M) {
 fn linear_and_mlp_parameter_derivatives_at_orders_1_and_2() {
     check_parameter_derivatives("linear", &mut Linear::<f64>::new(3, 4, &mut rng(0)));
     check_parameter_derivatives("linear no bias", &mut Linear::<f64>::new_no_bias(3, 4, &mut rng(0)));
-    for act in [Activation::Relu, Activation::LeakyRelu(0.1), Activation::Tanh, Activation::Gelu, Activation::Softplus] {
+    for act in [Activation::Relu, Activation::LeakyRelu(0.1), Activation::Tanh, Activation::Gelu, Activation::Softplus]
+    {
         check_parameter_derivatives(&format!("mlp {act:?}"), &mut Mlp::<f64>::new(&[3, 5, 4, 2], act, &mut rng(4)));
     }
 }

@@ -13,7 +13,12 @@ use super::{check_labels, Reduction};
 /// # Panics
 /// If `scores` is not `[labels.len(), C]` or a label is `>= C`.
 #[track_caller]
-pub fn multiclass_hinge<'t, T: Float>(scores: Var<'t, T>, labels: &[usize], margin: T, reduction: Reduction) -> Var<'t, T> {
+pub fn multiclass_hinge<'t, T: Float>(
+    scores: Var<'t, T>,
+    labels: &[usize],
+    margin: T,
+    reduction: Reduction,
+) -> Var<'t, T> {
     check_labels("multiclass_hinge", scores, labels);
     let classes = scores.shape()[1];
     let correct = scores.pick(labels).unsqueeze(1);
