@@ -9,6 +9,10 @@
 //! | [`StateDict`] | named tensors plus metadata: what checkpoints store |
 //! | [`data`] | `Dataset`/`TensorDataset` (class labels or regression targets), seeded `DataLoader`, train/val/test and k-fold splits, `Standardizer` |
 //! | [`datasets`] | bundled 8x8 `digits` (+ `digits_split`: last 360 rows as test, scaled by 1/16), CSV and MNIST-IDX loaders, seeded synthetic data |
+//! | [`layers`] | `Linear` (`y = x W^T + b`, `W` as PyTorch `[out, in]`), `Sequential`, `Mlp`/`MlpConfig`, ReLU, LeakyReLU, Sigmoid, Tanh, Softplus, GELU (tanh approx.), seeded `Dropout` |
+//! | [`init`] | Xavier/Glorot and He/Kaiming (uniform, normal), `scaled_normal` (`0.0001 * randn`), PyTorch's `Linear` default, `gain` |
+//! | [`loss`] | `Reduction`; `mse`, `l1`, `huber`, `cross_entropy`, `nll`, `bce_with_logits`, `multiclass_hinge`, L2 regularisation `lambda R(W)` |
+//! | [`metrics`] | `argmax`, `accuracy`, `ConfusionMatrix` (precision, recall, Display) |
 //! | [`checkpoint`] | safetensors `save`/`load` of a `StateDict`, `save_model`/`load_model`, atomic writes |
 
 pub mod checkpoint;
