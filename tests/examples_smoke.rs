@@ -53,3 +53,42 @@ fn bandit_reproduces_the_lecture_figures() {
     assert!(out.join("bandit.svg").exists());
     std::fs::remove_dir_all(out).unwrap();
 }
+
+#[allow(dead_code)]
+#[path = "../examples/linear_classifier.rs"]
+mod linear_classifier;
+
+#[allow(dead_code)]
+#[path = "../examples/gradcheck.rs"]
+mod gradcheck_example;
+
+#[test]
+fn linear_classifier_gradient_beats_random_search() {
+    let s = linear_classifier::run(&linear_classifier::Options { fast: true, seed: 0 });
+    for (rs, gd) in s.random_search.iter().zip(&s.gradient_descent) {
+        assert!(gd.test_accuracy > 0.8, "{:?}: gradient descent reached only {}", gd.loss, gd.test_accuracy);
+        assert!(gd.test_accuracy > rs.test_accuracy + 0.3, "{rs:?} vs {gd:?}");
+        assert!(gd.train_loss < rs.train_loss);
+    }
+    // the best of many random attempts is no worse than the first; tiny W: SVM loss ~ 9, softmax ~ ln 10
+    for (first, rs) in s.first_attempt_loss.iter().zip(&s.random_search) {
+        assert!(rs.train_loss <= *first);
+    }
+    assert!((s.first_attempt_loss[0] - 9.0).abs() < 0.01, "{}", s.first_attempt_loss[0]);
+    assert!((s.first_attempt_loss[1] - 10f64.ln()).abs() < 0.01, "{}", s.first_attempt_loss[1]);
+}
+
+#[test]
+fn gradcheck_example_tells_right_from_wrong() {
+    let s = gradcheck_example::run(true);
+    assert!(s.correct_max_rel_error < 1e-4, "correct gradient: {}", s.correct_max_rel_error);
+    assert!(s.buggy_max_rel_error > 1e-3, "buggy gradient: {}", s.buggy_max_rel_error);
+    assert!(s.hand_vs_tape < 1e-12, "{}", s.hand_vs_tape);
+    assert!(s.cube_ok);
+    match s.cube_bug_error {
+        Some(wengert::autodiff::AutodiffError::GradCheck { analytic, numeric, .. }) => {
+            assert!((analytic - numeric).abs() > 0.1)
+        }
+        other => panic!("expected a gradient-check failure, got {other:?}"),
+    }
+}
