@@ -179,3 +179,49 @@ impl fmt::Display for ConfusionMatrix {
         write!(f, "accuracy {:.4} ({} samples)", self.accuracy(), self.total())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argmax_takes_the_first_maximum_and_skips_nan() {
+        let s = Tensor::from_vec(vec![1.0, 3.0, 3.0, f64::NAN, -1.0, -2.0, 0.0, 0.0, 0.0], &[3, 3]);
+        assert_eq!(argmax(&s), vec![1, 1, 0]);
+    }
+
+    /// truth 0 0 1 1 2 2, predicted 0 1 1 1 2 0:
+    /// precision(0) = 1/2, recall(0) = 1/2, precision(1) = 2/3, recall(1) = 1, recall(2) = 1/2.
+    #[test]
+    fn confusion_matrix_counts_precision_recall_and_display() {
+        let mut cm = ConfusionMatrix::from_predictions(&[0, 1, 1], &[0, 0, 1], 3);
+        cm.add(&[1, 2, 0], &[1, 2, 2]);
+        assert_eq!(cm.total(), 6);
+        assert_eq!((cm.get(0, 0), cm.get(0, 1), cm.get(2, 0)), (1, 1, 1));
+        assert_eq!(cm.precision(0), Some(0.5));
+        assert_eq!(cm.recall(0), Some(0.5));
+        assert_eq!(cm.precision(1), Some(2.0 / 3.0));
+        assert_eq!(cm.recall(1), Some(1.0));
+        assert_eq!(cm.recall(2), Some(0.5));
+        assert!((cm.accuracy() - 4.0 / 6.0).abs() < 1e-15);
+        let empty = ConfusionMatrix::new(2);
+        assert_eq!((empty.precision(0), empty.recall(1), empty.accuracy()), (None, None, 0.0));
+        let text = cm.to_string();
+        assert!(text.contains("accuracy 0.6667 (6 samples)"), "{text}");
+        assert_eq!(text.lines().count(), 1 + 3 + 1);
+    }
+
+    #[test]
+    fn accuracy_agrees_with_the_confusion_matrix() {
+        let s = Tensor::from_vec(vec![0.1f32, 0.9, 0.8, 0.2, 0.3, 0.7, 0.6, 0.4], &[4, 2]);
+        let y = [1, 0, 0, 0];
+        assert_eq!(accuracy(&s, &y), 0.75);
+        assert_eq!(ConfusionMatrix::from_logits(&s, &y, 2).accuracy(), 0.75);
+    }
+
+    #[test]
+    #[should_panic(expected = "out of range for 2 classes")]
+    fn confusion_matrix_rejects_a_bad_label() {
+        ConfusionMatrix::from_predictions(&[0], &[2], 2);
+    }
+}
