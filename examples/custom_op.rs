@@ -90,8 +90,18 @@ fn main() -> Result<()> {
     let mut rng = StdRng::seed_from_u64(0);
     let w = Tensor::randn(&[10, 100], 0.0, 0.3, &mut rng);
     let xb = Tensor::randn(&[100], 0.0, 1.0, &mut rng);
-    println!("{}", gradcheck(|x| x[0].reshape(&[1, 100]).matmul_t(x[1], false, true).silu().sum(), &[xb.clone(), w.clone()], &cfg)?);
-    println!("{}", hvp_check(|x| x[0].reshape(&[1, 100]).matmul_t(x[1], false, true).silu().sum(), &[xb.clone(), w], &cfg)?);
+    println!(
+        "{}",
+        gradcheck(
+            |x| x[0].reshape(&[1, 100]).matmul_t(x[1], false, true).silu().sum(),
+            &[xb.clone(), w.clone()],
+            &cfg
+        )?
+    );
+    println!(
+        "{}",
+        hvp_check(|x| x[0].reshape(&[1, 100]).matmul_t(x[1], false, true).silu().sum(), &[xb.clone(), w], &cfg)?
+    );
 
     // The fused op agrees with the composite x * sigmoid(x) in value, gradient and HVP.
     let v = Tensor::randn(&[100], 0.0, 1.0, &mut rng);

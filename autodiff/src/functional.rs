@@ -445,7 +445,12 @@ impl<T: Float> HessianOperator<T> {
     /// If `v` does not have the shape of `x`.
     #[track_caller]
     pub fn apply(&self, v: &Tensor<T>) -> Tensor<T> {
-        assert!(v.shape() == &self.shape[..], "HessianOperator::apply: v has shape {:?}, x has {:?}", v.shape(), self.shape);
+        assert!(
+            v.shape() == &self.shape[..],
+            "HessianOperator::apply: v has shape {:?}, x has {:?}",
+            v.shape(),
+            self.shape
+        );
         let Some(gid) = self.grad else { return Tensor::zeros(&self.shape) };
         let x = Var::from_id(&self.tape, self.x);
         let g = Var::from_id(&self.tape, gid);
@@ -589,7 +594,12 @@ impl<T: Float> Linearization<T> {
     /// If `t` does not have the shape of `x`.
     #[track_caller]
     pub fn jvp(&self, t: &Tensor<T>) -> Tensor<T> {
-        assert!(t.shape() == &self.x_shape[..], "Linearization::jvp: t has shape {:?}, x has {:?}", t.shape(), self.x_shape);
+        assert!(
+            t.shape() == &self.x_shape[..],
+            "Linearization::jvp: t has shape {:?}, x has {:?}",
+            t.shape(),
+            self.x_shape
+        );
         let Some(gid) = self.g else { return Tensor::zeros(&self.y_shape) };
         let g = Var::from_id(&self.tape, gid);
         let u = Var::from_id(&self.tape, self.u);

@@ -131,7 +131,7 @@ impl<'c> Tracker<'c> {
         } else {
             self.max_error = f64::INFINITY;
         }
-        if self.worst.as_ref().map_or(true, |(r, _)| ratio > *r) {
+        if self.worst.as_ref().is_none_or(|(r, _)| ratio > *r) {
             let e = AutodiffError::GradCheck { check: self.check, input, index, analytic, numeric, error, tolerance };
             self.worst = Some((ratio, e));
         }

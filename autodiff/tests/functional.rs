@@ -157,7 +157,8 @@ fn jvp_many_and_vjp_agree_by_duality() {
 #[test]
 fn jvp_of_a_function_not_depending_on_x_is_zero() {
     // f(x) = c: J = 0
-    let (y, jt) = functional::jvp(|x| x.constant_like(Tensor::ones(&[2])), &Tensor::scalar(1.0_f64), &Tensor::scalar(1.0));
+    let (y, jt) =
+        functional::jvp(|x| x.constant_like(Tensor::ones(&[2])), &Tensor::scalar(1.0_f64), &Tensor::scalar(1.0));
     assert_eq!((y.to_vec(), jt.to_vec()), (vec![1.0, 1.0], vec![0.0, 0.0]));
 }
 

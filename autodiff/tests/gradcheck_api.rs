@@ -59,8 +59,12 @@ fn x4() -> Tensor<f64> {
 #[test]
 fn gradcheck_fails_on_a_wrong_rule_and_reports_the_worst_entry() {
     let x = x4();
-    let err = gradcheck(|v| v[0].tape().apply(WrongCube, &[v[0]]).unwrap().sum(), &[x.clone()], &GradCheckConfig::default())
-        .unwrap_err();
+    let err = gradcheck(
+        |v| v[0].tape().apply(WrongCube, &[v[0]]).unwrap().sum(),
+        std::slice::from_ref(&x),
+        &GradCheckConfig::default(),
+    )
+    .unwrap_err();
     // error = |2x^2 - 3x^2| = x^2, tolerance = atol + rtol 3x^2: the ratio grows with |x|.
     let k = argmax_abs(&x);
     assert_eq!(k, 1);
@@ -90,8 +94,9 @@ fn gradcheck_locates_a_wrong_rule_in_the_second_input_and_output_entry() {
     // Non-scalar output y = a * b: J_b = diag(a), wrong by 10%: worst where |a| is largest.
     let a = Tensor::from_vec(vec![0.3, -2.0, 1.0], &[3]);
     let b = Tensor::from_vec(vec![1.0, 0.5, -0.7], &[3]);
-    let err = gradcheck(|v| v[0].tape().apply(WrongMulRhs, &[v[0], v[1]]).unwrap(), &[a, b], &GradCheckConfig::default())
-        .unwrap_err();
+    let err =
+        gradcheck(|v| v[0].tape().apply(WrongMulRhs, &[v[0], v[1]]).unwrap(), &[a, b], &GradCheckConfig::default())
+            .unwrap_err();
     // Jacobian block of b viewed as [3 outputs, 3 entries]: the worst is output 1, entry 1.
     match err {
         AutodiffError::GradCheck { check: "gradient", input: 1, index, analytic, numeric, .. } => {
@@ -121,10 +126,10 @@ fn hvp_check_fails_on_a_rule_that_uses_a_constant_where_it_needs_a_var() {
         v[0].tape().apply(ConstantRuleCube, &[v[0]]).unwrap().sum()
     }
     // First order is right...
-    let r = gradcheck(f, &[x.clone()], &cfg).unwrap();
+    let r = gradcheck(f, std::slice::from_ref(&x), &cfg).unwrap();
     assert_eq!((r.mode, r.checked), (CheckMode::Full, 4));
     // ...but the recorded gradient is constant in x, so H v = 0 instead of 6 x v.
-    let err = hvp_check(f, &[x.clone()], &cfg).unwrap_err();
+    let err = hvp_check(f, std::slice::from_ref(&x), &cfg).unwrap_err();
     let k = argmax_abs(&x);
     match err {
         AutodiffError::GradCheck { check: "hvp", input: 0, index, analytic, numeric, .. } => {

@@ -160,6 +160,7 @@ fn table() -> Vec<Row> {
 }
 
 /// Every op the issue lists, by the row-name prefix that covers it.
+#[rustfmt::skip]
 const REQUIRED: &[&str] = &[
     "add", "sub", "mul", "div", "neg", "pow tensor", "pow scalar", "exp", "log", "sqrt", "abs", "sign", "sin", "cos",
     "tanh", "sigmoid", "relu", "leaky_relu", "softplus", "maximum", "minimum", "clamp", "where", "matmul 2-D",
@@ -190,7 +191,13 @@ fn run_table(order: &str, check: impl Fn(&Row, &[Tensor<f64>]) -> Result<String,
             Err(e) => failures.push(format!("{} ({order}): {e}", r.name)),
         }
     }
-    assert!(failures.is_empty(), "{} of {} rows failed:\n{}", failures.len(), passed + failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} rows failed:\n{}",
+        failures.len(),
+        passed + failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -202,7 +209,9 @@ fn order_1_gradients() {
 #[test]
 fn order_2_hvp_of_projected_output() {
     let cfg = GradCheckConfig::default();
-    run_table("order 2, <f, w>", |r, xs| hvp_check(r.f, xs, &cfg).map(|rep| rep.to_string()).map_err(|e| e.to_string()));
+    run_table("order 2, <f, w>", |r, xs| {
+        hvp_check(r.f, xs, &cfg).map(|rep| rep.to_string()).map_err(|e| e.to_string())
+    });
 }
 
 #[test]

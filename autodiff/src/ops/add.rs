@@ -26,6 +26,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// # Panics
     /// If the shapes do not broadcast; see [`Var::try_add`].
     #[track_caller]
+    #[allow(clippy::should_implement_trait)] // `std::ops::Add` is implemented too (var.rs); this is its method form
     pub fn add(self, other: Self) -> Self {
         record(Add, &[self, other])
     }

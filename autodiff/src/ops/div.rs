@@ -27,6 +27,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// # Panics
     /// If the shapes do not broadcast; see [`Var::try_div`].
     #[track_caller]
+    #[allow(clippy::should_implement_trait)] // `std::ops::Div` is implemented too (var.rs); this is its method form
     pub fn div(self, other: Self) -> Self {
         record(Div, &[self, other])
     }

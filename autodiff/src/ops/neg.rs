@@ -23,6 +23,7 @@ impl<T: Float> Op<T> for Neg {
 impl<'t, T: Float> Var<'t, T> {
     /// `-self` elementwise.
     #[track_caller]
+    #[allow(clippy::should_implement_trait)] // `std::ops::Neg` is implemented too (var.rs); this is its method form
     pub fn neg(self) -> Self {
         record(Neg, &[self])
     }

@@ -41,7 +41,7 @@ struct Pow;
 /// (rather than masking the log) keeps the second derivative finite as well.
 fn log_base<'t, T: Float>(a: Var<'t, T>) -> Var<'t, T> {
     let av = a.value();
-    if !av.as_slice().iter().any(|&v| v == T::ZERO) {
+    if !av.as_slice().contains(&T::ZERO) {
         return a.log();
     }
     a.tape().scalar(T::ONE).where_(&map(&av, |v| if v == T::ZERO { T::ONE } else { T::ZERO }), a).log()

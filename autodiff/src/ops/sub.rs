@@ -26,6 +26,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// # Panics
     /// If the shapes do not broadcast; see [`Var::try_sub`].
     #[track_caller]
+    #[allow(clippy::should_implement_trait)] // `std::ops::Sub` is implemented too (var.rs); this is its method form
     pub fn sub(self, other: Self) -> Self {
         record(Sub, &[self, other])
     }
