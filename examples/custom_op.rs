@@ -83,7 +83,7 @@ fn main() -> Result<()> {
     println!("silu([-3, -0.5, 0, 0.5, 3]) = [{}]", shown.join(", "));
 
     // Small input: the full 5 x 5 Jacobian and Hessian, entry by entry.
-    println!("{}", gradcheck(|x| x[0].silu(), &[x.clone()], &cfg)?);
+    println!("{}", gradcheck(|x| x[0].silu(), std::slice::from_ref(&x), &cfg)?);
     println!("{}", hvp_check(|x| x[0].silu(), &[x], &cfg)?);
 
     // Large input inside a small network: random projections.
