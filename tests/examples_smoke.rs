@@ -92,3 +92,27 @@ fn gradcheck_example_tells_right_from_wrong() {
         other => panic!("expected a gradient-check failure, got {other:?}"),
     }
 }
+
+#[allow(dead_code)]
+#[path = "../examples/hyperparameter_search.rs"]
+mod hyperparameter_search;
+
+#[test]
+fn hyperparameter_search_picks_the_best_cross_validated_setting() {
+    let s = hyperparameter_search::run(true);
+    assert_eq!(s.grid.len(), 8);
+    assert_eq!(s.random.len(), 8);
+    let max_grid = s.grid.iter().map(|g| g.cv_mean).fold(0.0, f64::max);
+    assert_eq!(s.best_grid.0.cv_mean, max_grid);
+    let max_random = s.random.iter().map(|g| g.cv_mean).fold(0.0, f64::max);
+    assert_eq!(s.best_random.0.cv_mean, max_random);
+    // random settings stay inside the grid's ranges
+    for r in &s.random {
+        assert!((0.1..=1.0).contains(&r.setting.lr) && (1e-4..=1e-2).contains(&r.setting.reg));
+        assert!((10..=20).contains(&r.setting.iters));
+    }
+    // a larger step with the same budget learns more here: lr 1.0 beats lr 0.1 at 10 iterations
+    let at = |lr: f64| s.grid.iter().find(|g| g.setting.lr == lr && g.setting.reg == 1e-4 && g.setting.iters == 10).unwrap();
+    assert!(at(1.0).cv_mean > at(0.1).cv_mean);
+    assert!(s.best_grid.1 > 0.7 && s.best_random.1 > 0.7, "{:?} {:?}", s.best_grid, s.best_random);
+}
