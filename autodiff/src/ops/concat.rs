@@ -38,7 +38,7 @@ pub fn concat<'t, T: Float>(xs: &[Var<'t, T>], axis: usize) -> Var<'t, T> {
     try_concat(xs, axis).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// [`concat`], or an error naming the op and the disagreeing shapes.
+/// [`concat()`], or an error naming the op and the disagreeing shapes.
 #[track_caller]
 pub fn try_concat<'t, T: Float>(xs: &[Var<'t, T>], axis: usize) -> Result<Var<'t, T>> {
     match xs.first() {

@@ -1,6 +1,6 @@
 //! The differentiable ops, one module each: forward, derivative rule, doc and tests together.
 //!
-//! Primitives implement [`Op`](crate::Op) with a backward rule written in tape
+//! Primitives implement [`Op`] with a backward rule written in tape
 //! ops; composites (`mean`, `softmax`, `dot`, ...) are built from primitives and
 //! need no rule of their own. Every op has a row in the gradient-check table
 //! (`tests/gradcheck_table.rs`), checked at orders 1 and 2.
