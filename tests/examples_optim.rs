@@ -4,6 +4,9 @@
 #[allow(dead_code)]
 #[path = "../examples/learning_rate_diagnostics.rs"]
 mod learning_rate_diagnostics;
+#[allow(dead_code)]
+#[path = "../examples/optimizer_zoo.rs"]
+mod optimizer_zoo;
 
 #[test]
 fn learning_rate_diagnostics_tells_the_four_regimes_apart() {
@@ -24,4 +27,32 @@ fn learning_rate_diagnostics_tells_the_four_regimes_apart() {
         let (first, last) = (sched.rates[sched.rates.len() / 2], sched.rates[sched.rates.len() - 1]);
         assert!(last < first, "{} does not decay: {first} -> {last}", sched.name);
     }
+}
+
+#[test]
+fn optimizer_zoo_converges_where_the_lecture_says() {
+    let s = optimizer_zoo::run(true);
+    assert_eq!(s.rows.len(), 12, "every first-order optimiser has a row");
+    let row = |name: &str| s.rows.iter().find(|r| r.name == name).unwrap_or_else(|| panic!("no row {name}"));
+    // on the quadratic every method but Adadelta (whose steps start at sqrt(eps)) reaches the minimum
+    for r in &s.rows {
+        let converged = r.quadratic.steps.is_some();
+        assert_eq!(converged, r.name != "Adadelta", "{}: {:?}", r.name, r.quadratic.steps);
+        if let Some(k) = r.quadratic.steps {
+            assert_eq!(r.quadratic.path.len(), k + 1);
+            assert!(r.quadratic.final_distance < optimizer_zoo::TOL);
+        }
+        assert_eq!(r.quadratic.path[0], [-8.0, 2.0]);
+        assert_eq!(r.rosenbrock.path[0], [-1.2, 1.0]);
+    }
+    // GD with lr 0.4 contracts w1 by 1 - 0.2 * 0.4 = 0.92 per step: 8 * 0.92^k < 1e-3 needs k = 108
+    assert_eq!(row("SGD (GD)").quadratic.steps, Some(108));
+    // heavy-ball momentum with tuned (alpha, rho) beats the best constant-rate GD on the ill-conditioned bowl
+    assert!(row("Momentum").quadratic.steps.unwrap() < 108 / 2);
+    // on Rosenbrock, the adaptive methods with momentum converge within the fast cap, plain SGD does not
+    for name in ["Adam", "RMSProp-Nesterov"] {
+        assert!(row(name).rosenbrock.steps.is_some_and(|k| k <= s.cap), "{name}");
+    }
+    assert!(row("SGD (GD)").rosenbrock.steps.is_none());
+    assert!(row("SGD (GD)").rosenbrock.final_distance < 1.0, "SGD still made progress along the valley");
 }
