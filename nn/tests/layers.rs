@@ -452,3 +452,51 @@ fn linear_and_mlp_parameter_derivatives_at_orders_1_and_2() {
         check_parameter_derivatives(&format!("mlp {act:?}"), &mut Mlp::<f64>::new(&[3, 5, 4, 2], act, &mut rng(4)));
     }
 }
+
+/// The parameter checker above must be able to fail: a parameter used through an op whose
+/// rule is wrong (`d w^2 = 3 w`) is caught at order 1.
+#[test]
+fn parameter_check_catches_a_wrong_rule() {
+    use wengert_autodiff::{InputGrads, Op, Result};
+    use wengert_nn::{join_name, Param};
+    struct WrongSquare;
+    impl Op<f64> for WrongSquare {
+        fn name(&self) -> &'static str {
+            "wrong_square"
+        }
+        fn forward(&self, x: &[&Tensor<f64>]) -> Result<Tensor<f64>> {
+            Ok(wengert_autodiff::kernels::map(x[0], |v| v * v))
+        }
+        fn backward<'t>(
+            &self,
+            x: &[Var<'t, f64>],
+            _: Var<'t, f64>,
+            g: Var<'t, f64>,
+            _: &[bool],
+        ) -> InputGrads<'t, f64> {
+            let mut out = InputGrads::new();
+            out.push(Some(g * x[0] * 3.0));
+            out
+        }
+    }
+    struct Scale(Param<f64>);
+    impl Parameters<f64> for Scale {
+        fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, &Param<f64>)) {
+            f(&join_name(prefix, "w"), &self.0)
+        }
+        fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param<f64>)) {
+            f(&join_name(prefix, "w"), &mut self.0)
+        }
+    }
+    impl Module<f64> for Scale {
+        fn forward<'t>(&self, p: &Bound<'t, f64>, x: Var<'t, f64>) -> Var<'t, f64> {
+            x * p.tape().apply(WrongSquare, &[p.var(&self.0)]).unwrap()
+        }
+    }
+    let mut m = Scale(Param::new(t(&[0.8, -0.6, 1.2], &[3])));
+    let caught =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check_parameter_derivatives("wrong", &mut m)));
+    let msg = caught.expect_err("a wrong rule must fail the check");
+    let msg = msg.downcast_ref::<String>().expect("panic message");
+    assert!(msg.contains("wrong gradient entry"), "{msg}");
+}
