@@ -116,3 +116,27 @@ fn hyperparameter_search_picks_the_best_cross_validated_setting() {
     assert!(at(1.0).cv_mean > at(0.1).cv_mean);
     assert!(s.best_grid.1 > 0.7 && s.best_random.1 > 0.7, "{:?} {:?}", s.best_grid, s.best_random);
 }
+
+#[allow(dead_code)]
+#[path = "../examples/batch_size.rs"]
+mod batch_size;
+
+#[test]
+fn batch_size_variance_falls_as_one_over_m() {
+    let out = out_dir("batch_size");
+    let s = batch_size::run(&batch_size::Options { fast: true, out: out.clone() }).unwrap();
+    // least-squares slope of log Var S against log m: -1 (theory: sigma^2/m, finite-population corrected)
+    let pts: Vec<(f64, f64)> = s.variance.iter().map(|&(m, v, _)| ((m as f64).ln(), v.ln())).collect();
+    let (mx, my) = (pts.iter().map(|p| p.0).sum::<f64>() / 9.0, pts.iter().map(|p| p.1).sum::<f64>() / 9.0);
+    let slope = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>() / pts.iter().map(|p| (p.0 - mx).powi(2)).sum::<f64>();
+    assert!((slope + 1.0).abs() < 0.1, "slope {slope}");
+    for &(m, measured, theory) in &s.variance {
+        assert!((0.5..2.0).contains(&(measured / theory)), "m = {m}: {measured} vs {theory}");
+    }
+    // full-batch descent goes steadily downhill; the minibatch path only on average
+    assert!(s.gd_losses.windows(2).all(|p| p[1] <= p[0]));
+    assert!(*s.sgd_losses.last().unwrap() < 0.2 * s.sgd_losses[0]);
+    assert!(s.gd_losses.iter().chain(&s.sgd_losses).all(|&l| l >= s.min_loss - 1e-12));
+    assert!(out.join("batch_size.svg").exists());
+    std::fs::remove_dir_all(out).unwrap();
+}
