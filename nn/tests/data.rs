@@ -107,8 +107,8 @@ fn zero_batch_size_panics() {
 #[test]
 fn train_val_test_split_fractions() {
     for (n, f, sizes) in [
-        (100, [0.6, 0.2, 0.2], (60, 20, 20)),
-        (1797, [0.8, 0.1, 0.1], (1438, 180, 179)),
+        (100, wengert_nn::data::SPLIT_60_20_20, (60, 20, 20)),
+        (1797, wengert_nn::data::SPLIT_80_10_10, (1438, 180, 179)),
         (5, [1.0, 0.0, 0.0], (5, 0, 0)),
     ] {
         let s = train_val_test_split(n, f, 3);

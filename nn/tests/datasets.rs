@@ -1,6 +1,6 @@
 //! The bundled digits, the CSV and IDX loaders, and the synthetic generators.
 
-use wengert_nn::data::{Dataset, Targets};
+use wengert_nn::data::Targets;
 use wengert_nn::datasets::{self, digits, digits_split, CsvConfig, LoadError, TargetColumn, TargetKind};
 
 #[test]

@@ -143,6 +143,16 @@ impl<T: Float> TensorDataset<T> {
         TensorDataset { features, targets }
     }
 
+    /// Number of rows (also [`Dataset::len`]; inherent so no trait import is needed).
+    pub fn len(&self) -> usize {
+        self.targets.len()
+    }
+
+    /// `true` if there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The features, first axis the row.
     pub fn features(&self) -> &Tensor<T> {
         &self.features
@@ -233,7 +243,7 @@ impl<T: Float> TensorDataset<T> {
 
 impl<T: Float> Dataset<T> for TensorDataset<T> {
     fn len(&self) -> usize {
-        self.targets.len()
+        TensorDataset::len(self)
     }
 
     /// # Panics

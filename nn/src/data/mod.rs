@@ -9,7 +9,7 @@
 //!
 //! ```
 //! use wengert_autodiff::Tensor;
-//! use wengert_nn::data::{DataLoader, Dataset, TensorDataset, Targets};
+//! use wengert_nn::data::{DataLoader, TensorDataset, Targets};
 //!
 //! let x = Tensor::<f64>::from_vec((0..10).map(|i| i as f64).collect(), &[5, 2]);
 //! let ds = TensorDataset::new(x, Targets::Labels(vec![0, 1, 0, 1, 1]));
@@ -26,4 +26,4 @@ mod split;
 pub use dataset::{Batch, Dataset, Targets, TensorDataset};
 pub use loader::{DataLoader, Epoch};
 pub use scale::{MinMaxScaler, Standardizer};
-pub use split::{k_fold, stratified_split, train_val_test_split, Fold, SplitIndices};
+pub use split::{k_fold, stratified_split, train_val_test_split, Fold, SplitIndices, SPLIT_60_20_20, SPLIT_80_10_10};

@@ -7,6 +7,11 @@ use wengert_autodiff::Float;
 
 use super::dataset::TensorDataset;
 
+/// Fractions for [`train_val_test_split`]: 60 % train, 20 % validation, 20 % test (lectures).
+pub const SPLIT_60_20_20: [f64; 3] = [0.6, 0.2, 0.2];
+/// Fractions for [`train_val_test_split`]: 80 % train, 10 % validation, 10 % test (lectures).
+pub const SPLIT_80_10_10: [f64; 3] = [0.8, 0.1, 0.1];
+
 /// Row indices of a train / validation / test split.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SplitIndices {

@@ -20,7 +20,6 @@ pub const DIGITS_TEST_LEN: usize = 360;
 /// class labels `0..=9`. Class counts are 178 182 177 183 181 182 181 179 174 180.
 ///
 /// ```
-/// use wengert_nn::data::Dataset;
 /// let ds = wengert_nn::datasets::digits::<f32>();
 /// assert_eq!(ds.features().shape(), &[1797, 64]);
 /// assert_eq!(ds.num_classes(), Some(10));
@@ -49,7 +48,6 @@ pub struct DigitsSplit<T: Float> {
 /// training and the last 360 for testing, as in our examples.
 ///
 /// ```
-/// use wengert_nn::data::Dataset;
 /// let s = wengert_nn::datasets::digits_split::<f64>();
 /// assert_eq!((s.train.len(), s.test.len()), (1437, 360));
 /// assert!(s.train.features().as_slice().iter().all(|&v| (0.0..=1.0).contains(&v)));
