@@ -351,3 +351,40 @@ fn reads_a_file_written_by_python_safetensors() {
     let e = checkpoint::load::<f64>(&path).unwrap_err();
     assert!(matches!(&e, CheckpointError::DType { found, .. } if found == "F32"), "{e}");
 }
+
+#[test]
+fn mlp_save_load_gives_the_same_predictions() {
+    use rand::SeedableRng;
+    use wengert_autodiff::Tape;
+    use wengert_nn::layers::{Activation, Mlp};
+    use wengert_nn::{Bound, Module};
+
+    let dir = tmp_dir("mlp");
+    let path = dir.join("mlp.safetensors");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    let trained = Mlp::<f32>::new(&[64, 16, 10], Activation::Tanh, &mut rng);
+    checkpoint::save_model(&path, &trained).unwrap();
+    let names: Vec<String> = checkpoint::load::<f32>(&path).unwrap().tensors.into_keys().collect();
+    let visited: Vec<String> = trained.named_parameters().into_iter().map(|(n, _)| n).collect();
+    let mut sorted = visited.clone();
+    sorted.sort();
+    assert_eq!(names, sorted, "names as the model visits them");
+    assert!(names.iter().any(|n| n.starts_with("layers.0.")), "{names:?}");
+
+    let mut fresh = Mlp::<f32>::new(&[64, 16, 10], Activation::Tanh, &mut rng);
+    let x = wengert_nn::datasets::digits_split::<f32>().test.features().clone();
+    let predict = |m: &Mlp<f32>| {
+        let tape = Tape::new();
+        let p = Bound::new(&tape, m);
+        m.forward(&p, tape.constant(x.clone())).value()
+    };
+    assert_ne!(predict(&fresh), predict(&trained));
+    checkpoint::load_model(&path, &mut fresh).unwrap();
+    assert_eq!(predict(&fresh), predict(&trained));
+
+    // a model of another architecture is refused with the offending tensor named
+    let mut wider = Mlp::<f32>::new(&[64, 32, 10], Activation::Tanh, &mut rng);
+    let e = checkpoint::load_model(&path, &mut wider).unwrap_err();
+    assert!(matches!(&e, CheckpointError::Shape { name, .. } if name.starts_with("layers.0.")), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
