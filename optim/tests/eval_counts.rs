@@ -46,24 +46,44 @@ fn check(name: &str, r: &Report<f64>, ceiling: (usize, usize, usize, usize)) {
 
 #[test]
 fn bfgs_counts() {
-    let r = bfgs::minimize(&mut TapeObjective::new(rosen::<f64>), &X0, &bfgs::BfgsConfig { tol: tol(), ..Default::default() }).unwrap();
+    let r = bfgs::minimize(
+        &mut TapeObjective::new(rosen::<f64>),
+        &X0,
+        &bfgs::BfgsConfig { tol: tol(), ..Default::default() },
+    )
+    .unwrap();
     check("bfgs", &r, (41, 49, 49, 0));
 }
 
 #[test]
 fn lbfgs_counts() {
-    let r = lbfgs::minimize(&mut TapeObjective::new(rosen::<f64>), &X0, &lbfgs::LbfgsConfig { tol: tol(), ..Default::default() }).unwrap();
+    let r = lbfgs::minimize(
+        &mut TapeObjective::new(rosen::<f64>),
+        &X0,
+        &lbfgs::LbfgsConfig { tol: tol(), ..Default::default() },
+    )
+    .unwrap();
     check("lbfgs", &r, (37, 46, 46, 0));
 }
 
 #[test]
 fn newton_cg_counts() {
-    let r = newton_cg::minimize(&mut TapeObjective::new(rosen::<f64>), &X0, &newton_cg::NewtonCgConfig { tol: tol(), ..Default::default() }).unwrap();
+    let r = newton_cg::minimize(
+        &mut TapeObjective::new(rosen::<f64>),
+        &X0,
+        &newton_cg::NewtonCgConfig { tol: tol(), ..Default::default() },
+    )
+    .unwrap();
     check("newton_cg", &r, (78, 179, 79, 137));
 }
 
 #[test]
 fn trust_ncg_counts() {
-    let r = trust_ncg::minimize(&mut TapeObjective::new(rosen::<f64>), &X0, &trust_ncg::TrustNcgConfig { tol: tol(), ..Default::default() }).unwrap();
+    let r = trust_ncg::minimize(
+        &mut TapeObjective::new(rosen::<f64>),
+        &X0,
+        &trust_ncg::TrustNcgConfig { tol: tol(), ..Default::default() },
+    )
+    .unwrap();
     check("trust_ncg", &r, (30, 61, 31, 48));
 }

@@ -9,7 +9,8 @@ use wengert_optim::linalg::{dot, gauss_seidel, norm, DenseMatrix, FnOp, LinOp, L
 
 /// A deterministic SPD matrix `B^T B + shift I` with a spread of eigenvalues.
 fn spd(n: usize, shift: f64) -> DenseMatrix<f64> {
-    let b = DenseMatrix::from_fn(n, n, |i, j| ((i * 7 + j * 13) % 17) as f64 / 17.0 - 0.4 + if i == j { 0.5 } else { 0.0 });
+    let b =
+        DenseMatrix::from_fn(n, n, |i, j| ((i * 7 + j * 13) % 17) as f64 / 17.0 - 0.4 + if i == j { 0.5 } else { 0.0 });
     let mut a = b.gram();
     for i in 0..n {
         a[(i, i)] += shift;
@@ -96,7 +97,10 @@ fn jacobi_and_gauss_seidel_converge_on_diagonally_dominant_systems() {
     assert!(max_err(&xj, &xs) < 1e-8 && max_err(&xg, &xs) < 1e-8);
     assert!(rg.iterations < rj.iterations, "GS {} vs Jacobi {}", rg.iterations, rj.iterations);
     let zero = DenseMatrix::from_vec(2, 2, vec![0.0, 1.0, 1.0, 1.0]);
-    assert_eq!(jacobi::solve(&zero, &[1.0, 1.0], &mut [0.0; 2], &cfg).unwrap_err(), LinalgError::ZeroDiagonal { row: 0 });
+    assert_eq!(
+        jacobi::solve(&zero, &[1.0, 1.0], &mut [0.0; 2], &cfg).unwrap_err(),
+        LinalgError::ZeroDiagonal { row: 0 }
+    );
 }
 
 #[test]

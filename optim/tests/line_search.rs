@@ -1,10 +1,10 @@
 //! Line searches: the conditions they promise, and never returning a non-finite trial point.
 
 use wengert_autodiff::{Float, Var};
+use wengert_optim::linalg::{dot, DenseMatrix};
 use wengert_optim::line_search::armijo::ArmijoConfig;
 use wengert_optim::line_search::wolfe::WolfeConfig;
 use wengert_optim::line_search::{exact, LineSearch, LineSearchError};
-use wengert_optim::linalg::{dot, DenseMatrix};
 use wengert_optim::objective::{Objective, TapeObjective};
 
 fn rosen<T: Float>(x: Var<'_, T>) -> Var<'_, T> {
@@ -117,8 +117,16 @@ fn methods_never_report_nan_on_a_function_nan_beyond_a_radius() {
         let r = match method {
             0 => lbfgs::minimize(&mut f, &x0, &lbfgs::LbfgsConfig { tol: tol.clone(), ..Default::default() }),
             1 => bfgs::minimize(&mut f, &x0, &bfgs::BfgsConfig { tol: tol.clone(), ..Default::default() }),
-            2 => nonlinear_cg::minimize(&mut f, &x0, &nonlinear_cg::NonlinearCgConfig { tol: tol.clone(), ..Default::default() }),
-            _ => gradient_descent::minimize(&mut f, &x0, &gradient_descent::GdConfig { tol: tol.clone(), ..Default::default() }),
+            2 => nonlinear_cg::minimize(
+                &mut f,
+                &x0,
+                &nonlinear_cg::NonlinearCgConfig { tol: tol.clone(), ..Default::default() },
+            ),
+            _ => gradient_descent::minimize(
+                &mut f,
+                &x0,
+                &gradient_descent::GdConfig { tol: tol.clone(), ..Default::default() },
+            ),
         }
         .unwrap();
         assert_eq!(r.stop, StopReason::GradientTolerance, "method {method}: {r:?}");

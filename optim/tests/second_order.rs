@@ -67,14 +67,16 @@ fn newton_reaches_rosenbrock_minimum() {
 #[test]
 fn newton_cg_reaches_rosenbrock_minimum() {
     let mut f = TapeObjective::new(rosen::<f64>);
-    let r = newton_cg::minimize(&mut f, &X0, &newton_cg::NewtonCgConfig { tol: tol(1e-8), ..Default::default() }).unwrap();
+    let r =
+        newton_cg::minimize(&mut f, &X0, &newton_cg::NewtonCgConfig { tol: tol(1e-8), ..Default::default() }).unwrap();
     assert_at_rosen_min(&r, 1e-8, 1e-7);
 }
 
 #[test]
 fn trust_ncg_reaches_rosenbrock_minimum() {
     let mut f = TapeObjective::new(rosen::<f64>);
-    let r = trust_ncg::minimize(&mut f, &X0, &trust_ncg::TrustNcgConfig { tol: tol(1e-8), ..Default::default() }).unwrap();
+    let r =
+        trust_ncg::minimize(&mut f, &X0, &trust_ncg::TrustNcgConfig { tol: tol(1e-8), ..Default::default() }).unwrap();
     assert_at_rosen_min(&r, 1e-8, 1e-9);
 }
 
@@ -140,7 +142,8 @@ fn f32_methods_reach_rosenbrock_minimum() {
         assert_at_rosen_min(r, 1e-3, 1e-2);
     }
     let mut p = TapeLeastSquares::new(rosen_residuals::<f32>);
-    let r = levenberg_marquardt::minimize(&mut p, &x0, &levenberg_marquardt::LmConfig { tol: t, ..Default::default() }).unwrap();
+    let r = levenberg_marquardt::minimize(&mut p, &x0, &levenberg_marquardt::LmConfig { tol: t, ..Default::default() })
+        .unwrap();
     assert_at_rosen_min(&r, 1e-3, 1e-2);
 }
 
@@ -160,7 +163,8 @@ fn newton_solves_linear_regression_in_one_step() {
         let pred = tape.constant(xt.clone()).matmul(theta.reshape(&[n, 1]));
         (tape.constant(yt.clone()) - pred).square().sum()
     });
-    let r = newton::minimize(&mut f, &[5.0, -3.0, 0.5], &newton::NewtonConfig { tol: tol(1e-8), ..Default::default() }).unwrap();
+    let r = newton::minimize(&mut f, &[5.0, -3.0, 0.5], &newton::NewtonConfig { tol: tol(1e-8), ..Default::default() })
+        .unwrap();
     assert_eq!(r.iterations, 1, "{r:?}");
     assert_eq!(r.stop, StopReason::GradientTolerance);
     let a = DenseMatrix::from_vec(m, n, xs);
@@ -178,7 +182,8 @@ fn newton_modifies_an_indefinite_hessian() {
         let (x, y) = (v.slice(0, 0..1), v.slice(0, 1..2));
         (x.square().square() * 0.25 - x.square() * 0.5 + y.square()).sum()
     });
-    let r = newton::minimize(&mut f, &[0.1, 1.0], &newton::NewtonConfig { tol: tol(1e-10), ..Default::default() }).unwrap();
+    let r =
+        newton::minimize(&mut f, &[0.1, 1.0], &newton::NewtonConfig { tol: tol(1e-10), ..Default::default() }).unwrap();
     assert_eq!(r.stop, StopReason::GradientTolerance);
     assert!((r.x[0] - 1.0).abs() < 1e-8 && r.x[1].abs() < 1e-8, "{r:?}");
 }
@@ -222,8 +227,8 @@ fn lbfgs_and_trust_ncg_fit_a_model_through_model_objective() {
 fn observer_sees_every_iteration_and_f_decreases() {
     let mut f = TapeObjective::new(rosen::<f64>);
     let mut seen: Vec<(usize, f64)> = Vec::new();
-    let r = bfgs::minimize_observed(&mut f, &X0, &bfgs::BfgsConfig::default(), &mut |it| seen.push((it.k, it.f)))
-        .unwrap();
+    let r =
+        bfgs::minimize_observed(&mut f, &X0, &bfgs::BfgsConfig::default(), &mut |it| seen.push((it.k, it.f))).unwrap();
     assert_eq!(seen.len(), r.iterations);
     assert!(seen.windows(2).all(|w| w[1].0 == w[0].0 + 1 && w[1].1 <= w[0].1));
     assert_eq!(seen.last().unwrap().1, r.f);
@@ -246,7 +251,8 @@ fn iteration_and_evaluation_budgets_stop_the_run() {
     assert_eq!(r.stop, StopReason::StepTolerance);
     let mut t = tol(1e-12);
     t.f_rel_tol = 1e-2;
-    let r = gradient_descent::minimize(&mut f, &X0, &gradient_descent::GdConfig { tol: t, ..Default::default() }).unwrap();
+    let r =
+        gradient_descent::minimize(&mut f, &X0, &gradient_descent::GdConfig { tol: t, ..Default::default() }).unwrap();
     assert_eq!(r.stop, StopReason::FunctionTolerance);
 }
 

@@ -45,7 +45,14 @@ pub fn solve<T: Float>(
     let mut it = 0;
     while res > tol && it < config.max_iter {
         for i in 0..n {
-            let off: T = a.row(i).iter().zip(x.iter()).enumerate().filter(|(j, _)| *j != i).map(|(_, (&aij, &xj))| aij * xj).sum();
+            let off: T = a
+                .row(i)
+                .iter()
+                .zip(x.iter())
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, (&aij, &xj))| aij * xj)
+                .sum();
             next[i] = (b[i] - off) / a[(i, i)];
         }
         x.copy_from_slice(&next);

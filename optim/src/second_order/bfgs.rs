@@ -15,9 +15,9 @@
 use wengert_autodiff::Float;
 
 use super::{check_start, observe, report, Observer, OptimError, Report, StopReason, Tolerances};
+use crate::linalg::{dot, norm};
 use crate::line_search::wolfe::WolfeConfig;
 use crate::line_search::LineSearch;
-use crate::linalg::{dot, norm};
 use crate::objective::{Counted, Objective};
 
 /// Settings of BFGS.
@@ -39,7 +39,11 @@ impl<T: Float> Default for BfgsConfig<T> {
 ///
 /// # Errors
 /// [`OptimError::EmptyStart`], [`OptimError::NonFiniteStart`].
-pub fn minimize<T: Float, O: Objective<T> + ?Sized>(obj: &mut O, x0: &[T], config: &BfgsConfig<T>) -> Result<Report<T>, OptimError> {
+pub fn minimize<T: Float, O: Objective<T> + ?Sized>(
+    obj: &mut O,
+    x0: &[T],
+    config: &BfgsConfig<T>,
+) -> Result<Report<T>, OptimError> {
     run(obj, x0, config, None)
 }
 

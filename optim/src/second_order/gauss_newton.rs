@@ -13,10 +13,10 @@
 use wengert_autodiff::Float;
 
 use super::{check_start, observe, report, Observer, OptimError, Report, StopReason, Tolerances};
-use crate::line_search::armijo::ArmijoConfig;
-use crate::line_search::LineSearch;
 use crate::linalg::cg::{self, CgConfig};
 use crate::linalg::{norm, DenseMatrix};
+use crate::line_search::armijo::ArmijoConfig;
+use crate::line_search::LineSearch;
 use crate::objective::{half_squared_norm, Counted, GaussNewtonOp, Jacobian, LeastSquares, SumOfSquares};
 
 /// How the Gauss-Newton system is solved.
@@ -101,7 +101,11 @@ pub(crate) fn solve_damped<T: Float>(a: &DenseMatrix<T>, d: &[T], lambda: T, rhs
 ///
 /// # Errors
 /// [`OptimError::EmptyStart`], [`OptimError::NonFiniteStart`].
-pub fn minimize<T: Float, L: LeastSquares<T> + ?Sized>(problem: &mut L, x0: &[T], config: &GaussNewtonConfig<T>) -> Result<Report<T>, OptimError> {
+pub fn minimize<T: Float, L: LeastSquares<T> + ?Sized>(
+    problem: &mut L,
+    x0: &[T],
+    config: &GaussNewtonConfig<T>,
+) -> Result<Report<T>, OptimError> {
     run(problem, x0, config, None)
 }
 

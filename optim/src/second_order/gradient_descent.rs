@@ -8,9 +8,9 @@
 use wengert_autodiff::Float;
 
 use super::{check_start, observe, report, Observer, OptimError, Report, StopReason, Tolerances};
+use crate::linalg::norm;
 use crate::line_search::armijo::ArmijoConfig;
 use crate::line_search::{exact, step_to, LineSearch};
-use crate::linalg::norm;
 use crate::objective::{Counted, Objective};
 
 /// How the step length is chosen.
@@ -45,7 +45,11 @@ impl<T: Float> Default for GdConfig<T> {
 ///
 /// # Errors
 /// [`OptimError::EmptyStart`], [`OptimError::NonFiniteStart`].
-pub fn minimize<T: Float, O: Objective<T> + ?Sized>(obj: &mut O, x0: &[T], config: &GdConfig<T>) -> Result<Report<T>, OptimError> {
+pub fn minimize<T: Float, O: Objective<T> + ?Sized>(
+    obj: &mut O,
+    x0: &[T],
+    config: &GdConfig<T>,
+) -> Result<Report<T>, OptimError> {
     run(obj, x0, config, None)
 }
 

@@ -11,9 +11,9 @@ use std::collections::VecDeque;
 use wengert_autodiff::Float;
 
 use super::{check_start, observe, report, Observer, OptimError, Report, StopReason, Tolerances};
+use crate::linalg::{axpy, dot, norm};
 use crate::line_search::wolfe::WolfeConfig;
 use crate::line_search::LineSearch;
-use crate::linalg::{axpy, dot, norm};
 use crate::objective::{Counted, Objective};
 
 /// Settings of L-BFGS.
@@ -44,7 +44,11 @@ impl<T: Float> Default for LbfgsConfig<T> {
 ///
 /// # Errors
 /// [`OptimError::EmptyStart`], [`OptimError::NonFiniteStart`].
-pub fn minimize<T: Float, O: Objective<T> + ?Sized>(obj: &mut O, x0: &[T], config: &LbfgsConfig<T>) -> Result<Report<T>, OptimError> {
+pub fn minimize<T: Float, O: Objective<T> + ?Sized>(
+    obj: &mut O,
+    x0: &[T],
+    config: &LbfgsConfig<T>,
+) -> Result<Report<T>, OptimError> {
     run(obj, x0, config, None)
 }
 

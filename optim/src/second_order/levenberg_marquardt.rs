@@ -16,8 +16,8 @@ use wengert_autodiff::Float;
 
 use super::gauss_newton::{dense_jacobian, solve_damped};
 use super::{check_start, observe, report, Observer, OptimError, Report, StopReason, Tolerances};
-use crate::line_search::step_to;
 use crate::linalg::norm;
+use crate::line_search::step_to;
 use crate::objective::{half_squared_norm, Counted, LeastSquares};
 
 /// The damping matrix `D` in `J^T J + lambda D`.
@@ -71,7 +71,11 @@ impl<T: Float> LmConfig<T> {
 ///
 /// # Errors
 /// [`OptimError::EmptyStart`], [`OptimError::NonFiniteStart`].
-pub fn minimize<T: Float, L: LeastSquares<T> + ?Sized>(problem: &mut L, x0: &[T], config: &LmConfig<T>) -> Result<Report<T>, OptimError> {
+pub fn minimize<T: Float, L: LeastSquares<T> + ?Sized>(
+    problem: &mut L,
+    x0: &[T],
+    config: &LmConfig<T>,
+) -> Result<Report<T>, OptimError> {
     run(problem, x0, config, None)
 }
 

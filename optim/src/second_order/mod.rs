@@ -25,7 +25,7 @@
 //! use wengert_optim::objective::TapeObjective;
 //! use wengert_optim::second_order::{lbfgs, StopReason};
 //! // Rosenbrock: f = 100 (x1 - x0^2)^2 + (1 - x0)^2
-//! let mut f = TapeObjective::new(|x| {
+//! let mut f = TapeObjective::new(|x: wengert_autodiff::Var<'_, f64>| {
 //!     let (a, b) = (x.slice(0, 0..1), x.slice(0, 1..2));
 //!     ((b - a * a).square() * 100.0 + (1.0 - a).square()).sum()
 //! });
@@ -38,11 +38,11 @@ use std::fmt;
 
 use wengert_autodiff::Float;
 
+use crate::linalg::{norm, LinalgError};
+use crate::line_search::LineSearchError;
 pub use crate::objective::Counts;
 #[allow(unused_imports)]
 use crate::objective::{LeastSquares, Objective};
-use crate::line_search::LineSearchError;
-use crate::linalg::{norm, LinalgError};
 
 pub mod bfgs;
 pub mod gauss_newton;
@@ -130,8 +130,19 @@ impl<T: Float> Tolerances<T> {
     }
 
     /// The stopping rule met after a step from `(x_old, f_old)` to `(x_new, f_new)` with gradient norm
-    /// `gnorm`, at iteration `k` (1-based) with `evals` evaluations spent.
-    pub fn check(&self, k: usize, x_old: &[T], x_new: &[T], f_old: T, f_new: T, gnorm: T, evals: usize) -> Option<StopReason> {
+    /// `gnorm`, at iteration `k` (1-based) with `evals` evaluations spent. (Each rule reads a different
+    /// argument; bundling them into a struct would only move the list to every call site.)
+    #[allow(clippy::too_many_arguments)]
+    pub fn check(
+        &self,
+        k: usize,
+        x_old: &[T],
+        x_new: &[T],
+        f_old: T,
+        f_new: T,
+        gnorm: T,
+        evals: usize,
+    ) -> Option<StopReason> {
         if gnorm <= self.grad_tol {
             return Some(StopReason::GradientTolerance);
         }
@@ -220,6 +231,13 @@ pub(crate) fn observe<T: Float>(observer: &mut Option<Observer<'_, T>>, k: usize
     }
 }
 
-pub(crate) fn report<T: Float>(x: Vec<T>, f: T, g: &[T], iterations: usize, counts: Counts, stop: StopReason) -> Report<T> {
+pub(crate) fn report<T: Float>(
+    x: Vec<T>,
+    f: T,
+    g: &[T],
+    iterations: usize,
+    counts: Counts,
+    stop: StopReason,
+) -> Report<T> {
     Report { x, f, grad_norm: norm(g), iterations, counts, stop }
 }

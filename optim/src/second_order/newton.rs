@@ -13,10 +13,10 @@
 use wengert_autodiff::Float;
 
 use super::{check_start, observe, report, Observer, OptimError, Report, StopReason, Tolerances};
-use crate::line_search::armijo::ArmijoConfig;
-use crate::line_search::LineSearch;
 use crate::linalg::cholesky::Cholesky;
 use crate::linalg::{norm, DenseMatrix, LinOp};
+use crate::line_search::armijo::ArmijoConfig;
+use crate::line_search::LineSearch;
 use crate::objective::{Counted, Objective};
 
 /// Settings of Newton's method.
@@ -84,7 +84,11 @@ pub fn modified_cholesky<T: Float>(h: &DenseMatrix<T>, beta: T) -> (Cholesky<T>,
 ///
 /// # Errors
 /// [`OptimError::EmptyStart`], [`OptimError::NonFiniteStart`].
-pub fn minimize<T: Float, O: Objective<T> + ?Sized>(obj: &mut O, x0: &[T], config: &NewtonConfig<T>) -> Result<Report<T>, OptimError> {
+pub fn minimize<T: Float, O: Objective<T> + ?Sized>(
+    obj: &mut O,
+    x0: &[T],
+    config: &NewtonConfig<T>,
+) -> Result<Report<T>, OptimError> {
     run(obj, x0, config, None)
 }
 

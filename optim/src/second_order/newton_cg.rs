@@ -10,9 +10,9 @@
 use wengert_autodiff::Float;
 
 use super::{check_start, observe, report, Observer, OptimError, Report, StopReason, Tolerances};
+use crate::linalg::{axpy, dot, norm, LinOp};
 use crate::line_search::armijo::ArmijoConfig;
 use crate::line_search::LineSearch;
-use crate::linalg::{axpy, dot, norm, LinOp};
 use crate::objective::{Counted, Objective};
 
 /// Settings of Newton-CG.
@@ -82,7 +82,11 @@ pub fn newton_cg_direction<T: Float, H: LinOp<T> + ?Sized>(h: &H, g: &[T], max_i
 ///
 /// # Errors
 /// [`OptimError::EmptyStart`], [`OptimError::NonFiniteStart`].
-pub fn minimize<T: Float, O: Objective<T> + ?Sized>(obj: &mut O, x0: &[T], config: &NewtonCgConfig<T>) -> Result<Report<T>, OptimError> {
+pub fn minimize<T: Float, O: Objective<T> + ?Sized>(
+    obj: &mut O,
+    x0: &[T],
+    config: &NewtonCgConfig<T>,
+) -> Result<Report<T>, OptimError> {
     run(obj, x0, config, None)
 }
 

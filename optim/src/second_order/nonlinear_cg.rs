@@ -14,9 +14,9 @@
 use wengert_autodiff::Float;
 
 use super::{check_start, observe, report, Observer, OptimError, Report, StopReason, Tolerances};
+use crate::linalg::{dot, norm};
 use crate::line_search::wolfe::WolfeConfig;
 use crate::line_search::LineSearch;
-use crate::linalg::{dot, norm};
 use crate::objective::{Counted, Objective};
 
 /// The choice of `beta`.
@@ -56,7 +56,11 @@ impl<T: Float> Default for NonlinearCgConfig<T> {
 ///
 /// # Errors
 /// [`OptimError::EmptyStart`], [`OptimError::NonFiniteStart`].
-pub fn minimize<T: Float, O: Objective<T> + ?Sized>(obj: &mut O, x0: &[T], config: &NonlinearCgConfig<T>) -> Result<Report<T>, OptimError> {
+pub fn minimize<T: Float, O: Objective<T> + ?Sized>(
+    obj: &mut O,
+    x0: &[T],
+    config: &NonlinearCgConfig<T>,
+) -> Result<Report<T>, OptimError> {
     run(obj, x0, config, None)
 }
 
@@ -122,7 +126,7 @@ fn run<T: Float, O: Objective<T> + ?Sized>(
         }
         let gd_new = dot(&gn, &dn);
         alpha0 = (ls.alpha * gd / gd_new).min(T::ONE / T::EPSILON.sqrt());
-        if !(alpha0 > T::ZERO) {
+        if alpha0.is_nan() || alpha0 <= T::ZERO {
             alpha0 = T::ONE;
         }
         let stop = config.tol.check(k, &x, &ls.x, f, ls.f, gngn.sqrt(), obj.counts().total());

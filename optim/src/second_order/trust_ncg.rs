@@ -11,8 +11,8 @@
 use wengert_autodiff::Float;
 
 use super::{check_start, observe, report, Observer, OptimError, Report, StopReason, Tolerances};
-use crate::line_search::step_to;
 use crate::linalg::{axpy, dot, norm, LinOp};
+use crate::line_search::step_to;
 use crate::objective::{Counted, Objective};
 
 /// Settings of trust-region Newton-CG; defaults as scipy's `trust-ncg`.
@@ -118,7 +118,11 @@ pub fn steihaug<T: Float, H: LinOp<T> + ?Sized>(h: &H, g: &[T], radius: T, max_i
 ///
 /// # Errors
 /// [`OptimError::EmptyStart`], [`OptimError::NonFiniteStart`].
-pub fn minimize<T: Float, O: Objective<T> + ?Sized>(obj: &mut O, x0: &[T], config: &TrustNcgConfig<T>) -> Result<Report<T>, OptimError> {
+pub fn minimize<T: Float, O: Objective<T> + ?Sized>(
+    obj: &mut O,
+    x0: &[T],
+    config: &TrustNcgConfig<T>,
+) -> Result<Report<T>, OptimError> {
     run(obj, x0, config, None)
 }
 
@@ -169,7 +173,7 @@ fn run<T: Float, O: Objective<T> + ?Sized>(
         let mut step = step;
         loop {
             k += 1;
-            if !(step.predicted_decrease > T::ZERO) {
+            if step.predicted_decrease.is_nan() || step.predicted_decrease <= T::ZERO {
                 return Ok(report(x, f, &g, k, obj.counts(), StopReason::NoProgress));
             }
             let xp = step_to(&x, T::ONE, &step.p);
