@@ -5,6 +5,9 @@
 #[path = "../examples/learning_rate_diagnostics.rs"]
 mod learning_rate_diagnostics;
 #[allow(dead_code)]
+#[path = "../examples/newton_regression.rs"]
+mod newton_regression;
+#[allow(dead_code)]
 #[path = "../examples/optimizer_zoo.rs"]
 mod optimizer_zoo;
 
@@ -23,7 +26,13 @@ fn learning_rate_diagnostics_tells_the_four_regimes_apart() {
     let constant = &s.schedules[0];
     assert_eq!(constant.name, "constant");
     for sched in &s.schedules[1..] {
-        assert!(sched.final_loss < 0.5 * constant.final_loss, "{}: {} vs {}", sched.name, sched.final_loss, constant.final_loss);
+        assert!(
+            sched.final_loss < 0.5 * constant.final_loss,
+            "{}: {} vs {}",
+            sched.name,
+            sched.final_loss,
+            constant.final_loss
+        );
         let (first, last) = (sched.rates[sched.rates.len() / 2], sched.rates[sched.rates.len() - 1]);
         assert!(last < first, "{} does not decay: {first} -> {last}", sched.name);
     }
@@ -55,4 +64,33 @@ fn optimizer_zoo_converges_where_the_lecture_says() {
     }
     assert!(row("SGD (GD)").rosenbrock.steps.is_none());
     assert!(row("SGD (GD)").rosenbrock.final_distance < 1.0, "SGD still made progress along the valley");
+}
+
+#[test]
+fn newton_solves_linear_regression_in_one_step() {
+    use wengert_optim::second_order::StopReason;
+    let s = newton_regression::run(true);
+    let newton = &s.methods[0];
+    assert_eq!(newton.name, "Newton");
+    assert_eq!(newton.iterations, 1);
+    assert_eq!(newton.stop, Some(StopReason::GradientTolerance));
+    assert!(newton.error < 1e-10, "Newton vs normal equations: {}", newton.error);
+    let qr_vs_normal = s.qr.iter().zip(&s.normal_equations).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    assert!(qr_vs_normal < 1e-10, "QR vs normal equations: {qr_vs_normal}");
+    // the noisy data still identify the generating weights
+    for (a, b) in s.normal_equations.iter().zip([2.0, -1.0, 0.5, 3.0, 1.0]) {
+        assert!((a - b).abs() < 0.1, "{:?}", s.normal_equations);
+    }
+    assert!(s.condition_number > 100.0, "the features are scaled to make X^T X ill-conditioned");
+    // first-order methods are still far from the solution: GD after 2,000 iterations, SGD after 20 epochs
+    for m in &s.methods[1..] {
+        assert!(
+            m.iterations > 100 && m.error > 1e3 * newton.error.max(1e-15),
+            "{}: {} its, error {}",
+            m.name,
+            m.iterations,
+            m.error
+        );
+    }
+    assert_eq!(s.methods[1].stop, Some(StopReason::MaxIterations));
 }
