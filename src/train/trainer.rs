@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use wengert_autodiff::{Float, Tape, Tensor, Var};
 use wengert_nn::checkpoint;
-use wengert_nn::data::{Batch, DataLoader, Dataset, TensorDataset};
+use wengert_nn::data::{Batch, DataLoader, TensorDataset};
 use wengert_nn::loss::{cross_entropy, Reduction};
 use wengert_nn::metrics::accuracy;
 use wengert_nn::{Bound, Module, StateDict};
@@ -221,7 +221,15 @@ impl<'a, T: Float> Trainer<'a, T> {
                 bar.set_message(format!("loss {smoothed_loss:.4} (EMA)"));
                 if cfg.val_every > 0 && iteration % cfg.val_every == 0 {
                     if let Some(val) = val {
-                        stop = self.validate(model, val, &cfg, (iteration, epoch), &mut history, &mut best, &mut since_best)?;
+                        stop = self.validate(
+                            model,
+                            val,
+                            &cfg,
+                            (iteration, epoch),
+                            &mut history,
+                            &mut best,
+                            &mut since_best,
+                        )?;
                         model.set_training(true);
                     }
                 }
@@ -231,7 +239,8 @@ impl<'a, T: Float> Trainer<'a, T> {
             }
             if cfg.val_every == 0 {
                 if let Some(val) = val {
-                    stop = self.validate(model, val, &cfg, (iteration, epoch), &mut history, &mut best, &mut since_best)?;
+                    stop =
+                        self.validate(model, val, &cfg, (iteration, epoch), &mut history, &mut best, &mut since_best)?;
                 }
             }
             bar.finish_and_clear();
@@ -256,7 +265,14 @@ impl<'a, T: Float> Trainer<'a, T> {
             checkpoint::load_state_dict(model, &b.state)?;
         }
         model.set_training(false);
-        Ok(TrainReport { history, best, epochs_run, iterations: iteration, stopped_early: stop, elapsed: start.elapsed() })
+        Ok(TrainReport {
+            history,
+            best,
+            epochs_run,
+            iterations: iteration,
+            stopped_early: stop,
+            elapsed: start.elapsed(),
+        })
     }
 
     /// One validation with its bookkeeping; `true` when early stopping says stop.
