@@ -305,6 +305,17 @@ fn failed_save_keeps_old_file_and_leaves_no_partial_file() {
     assert_eq!(std::fs::read(&path).unwrap(), before);
     assert_eq!(files(&dir), vec!["m.safetensors"]);
 
+    // A writer that panics: the temporary file is removed while unwinding.
+    let r = std::panic::catch_unwind(|| {
+        let _ = checkpoint::write_atomic(&path, |w| {
+            w.write_all(b"partial").unwrap();
+            panic!("writer panicked");
+        });
+    });
+    assert!(r.is_err());
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    assert_eq!(files(&dir), vec!["m.safetensors"]);
+
     // A state dict that cannot be stored is refused before anything is written.
     let mut sd = StateDict::<f64>::new();
     sd.tensors.insert("__metadata__".into(), Tensor::zeros(&[1]));

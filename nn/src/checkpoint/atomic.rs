@@ -13,7 +13,7 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 /// (`.<name>.tmp-<pid>-<n>`), which is flushed, `fsync`ed and then renamed over `path`; the
 /// directory is `fsync`ed after the rename (on Unix) so the rename itself is durable. Readers
 /// see the old file or the new one, never a mix; if anything fails, the temporary file is
-/// removed and `path` is untouched.
+/// removed (also if `write` panics) and `path` is untouched.
 ///
 /// # Errors
 /// [`CheckpointError::Io`] naming `path` and the failing step, or whatever `write` returns.
@@ -37,6 +37,8 @@ pub fn write_atomic(
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
     let file = OpenOptions::new().write(true).create_new(true).open(&tmp).map_err(io("create temporary file"))?;
+    // Removes the temporary file on every exit that did not rename it, unwinding included.
+    let guard = RemoveOnDrop(Some(tmp.clone()));
     let result = (|| {
         let mut w = BufWriter::new(file);
         write(&mut w)?;
@@ -45,10 +47,8 @@ pub fn write_atomic(
         drop(file);
         fs::rename(&tmp, path).map_err(io("rename"))
     })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-        return result;
-    }
+    result?;
+    guard.disarm();
     // Durability of the rename; failure here does not undo a completed replace, and some
     // filesystems refuse to open directories, so it is best effort.
     #[cfg(unix)]
@@ -56,4 +56,21 @@ pub fn write_atomic(
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// Deletes the file at the path it holds when dropped, unless disarmed.
+struct RemoveOnDrop(Option<PathBuf>);
+
+impl RemoveOnDrop {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = fs::remove_file(p);
+        }
+    }
 }
