@@ -2,6 +2,9 @@
 //! fewer iterations) runs here and its results are checked against what the example claims.
 
 #[allow(dead_code)]
+#[path = "../examples/curve_fit.rs"]
+mod curve_fit;
+#[allow(dead_code)]
 #[path = "../examples/learning_rate_diagnostics.rs"]
 mod learning_rate_diagnostics;
 #[allow(dead_code)]
@@ -93,4 +96,39 @@ fn newton_solves_linear_regression_in_one_step() {
         );
     }
     assert_eq!(s.methods[1].stop, Some(StopReason::MaxIterations));
+}
+
+#[test]
+fn curve_fit_levenberg_marquardt_recovers_every_model_from_both_starts() {
+    use curve_fit::{Method, Model};
+    let s = curve_fit::run(true);
+    assert_eq!(s.fits.len(), 18);
+    for model in Model::ALL {
+        for poor in [false, true] {
+            for method in [Method::Levenberg, Method::LevenbergMarquardt] {
+                let f = s.get(model, poor, method);
+                assert!(f.recovered, "{model:?} poor={poor} {method:?}: {:?} ({})", f.params, f.outcome);
+                // at the fit the residual is the noise: ||r|| ~ 0.01 sqrt(m) with m = 40 or 50 points
+                assert!(f.residual_norm > 0.04 && f.residual_norm < 0.1, "{model:?}: ||r|| = {}", f.residual_norm);
+            }
+            if !poor {
+                let gn = s.get(model, false, Method::GaussNewton);
+                assert!(gn.recovered && gn.iterations.unwrap() <= 10, "{model:?}: {gn:?}");
+            }
+        }
+    }
+    // Gauss-Newton from the poor starts of the exponential decay and the Gaussian does not reach the data
+    for model in [Model::ExponentialDecay, Model::GaussianPeak] {
+        let gn = s.get(model, true, Method::GaussNewton);
+        assert!(!gn.recovered && !(gn.residual_norm < 1.0), "{model:?}: {gn:?}");
+    }
+    // every method that recovers a model reaches the same least-squares fit
+    for model in Model::ALL {
+        let lm = &s.get(model, false, Method::LevenbergMarquardt).params;
+        for f in s.fits.iter().filter(|f| f.model == model && f.recovered) {
+            for (a, b) in f.params.iter().zip(lm) {
+                assert!((a.abs() - b.abs()).abs() < 1e-5, "{model:?} {:?}: {:?} vs {lm:?}", f.method, f.params);
+            }
+        }
+    }
 }
