@@ -2,14 +2,16 @@
 //! (`log_softmax` + `pick`, mean over the batch), batch 128, `f32`, plain SGD.
 //!
 //! The workload of `/work/shared/anchors/torch_mlp_step.py` (PyTorch 4.0 ms) and
-//! `jax_mlp_step.py` (JAX 3.25 ms); those use Adam, this uses SGD (see benches/README.md).
+//! `jax_mlp_step.py` (JAX 3.25 ms), which use Adam (lr 1e-3): measured here with
+//! `wengert_optim::first_order::Adam` (PyTorch defaults) and with plain SGD.
 //! The model is written with `Param` + `Bound` + tape ops directly: `y = x W^T + b`.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use rand::Rng;
 use std::hint::black_box;
 use std::time::Duration;
-use wengert::nn::{Bound, Param};
+use wengert::nn::{Bound, Grads, Param};
+use wengert::optim::first_order::{Adam, AdamConfig, Optimizer};
 use wengert::prelude::*;
 
 const SIZES: [usize; 4] = [784, 256, 256, 10];
@@ -26,28 +28,41 @@ fn mlp(rng: &mut impl Rng) -> Vec<Param<f32>> {
     ps
 }
 
-/// One SGD step; returns the loss before the update.
-fn step(model: &mut [Param<f32>], x: &Tensor<f32>, labels: &[usize], lr: f32) -> f32 {
-    let (loss, grads) = {
-        let tape = Tape::new();
-        let p = Bound::new(&tape, model);
-        let mut h = tape.constant(x.clone());
-        let layers = model.len() / 2;
-        for l in 0..layers {
-            let (w, b) = (p.var(&model[2 * l]), p.var(&model[2 * l + 1]));
-            h = h.matmul_t(w, false, true) + b;
-            if l + 1 < layers {
-                h = h.relu();
-            }
+/// The mean cross-entropy on `(x, labels)` and its gradients.
+fn loss_and_grads(model: &[Param<f32>], x: &Tensor<f32>, labels: &[usize]) -> (f32, Grads<f32>) {
+    let tape = Tape::new();
+    let p = Bound::new(&tape, model);
+    let mut h = tape.constant(x.clone());
+    let layers = model.len() / 2;
+    for l in 0..layers {
+        let (w, b) = (p.var(&model[2 * l]), p.var(&model[2 * l + 1]));
+        h = h.matmul_t(w, false, true) + b;
+        if l + 1 < layers {
+            h = h.relu();
         }
-        let loss = -h.log_softmax(-1).pick(labels).mean();
-        (loss.item(), p.grad(loss))
-    };
+    }
+    let loss = -h.log_softmax(-1).pick(labels).mean();
+    (loss.item(), p.grad(loss))
+}
+
+/// One SGD step `w <- w - lr g`; returns the loss before the update.
+fn sgd_step(model: &mut [Param<f32>], x: &Tensor<f32>, labels: &[usize], lr: f32) -> f32 {
+    // The tape is gone by now, so each parameter's storage is unshared and updated in place.
+    let (loss, grads) = loss_and_grads(model, x, labels);
     for param in model.iter_mut() {
         let g = grads.get(param).expect("every parameter has a gradient").clone();
         let v = param.value_mut().data_mut();
         v.iter_mut().zip(g.as_slice()).for_each(|(v, &g)| *v -= lr * g);
     }
+    loss
+}
+
+/// One Adam step; returns the loss before the update.
+// A `Vec`, not a slice: `Optimizer::step` takes `&mut dyn Parameters`, which an unsized slice cannot coerce to.
+#[allow(clippy::ptr_arg)]
+fn adam_step(model: &mut Vec<Param<f32>>, opt: &mut Adam<f32>, x: &Tensor<f32>, labels: &[usize]) -> f32 {
+    let (loss, grads) = loss_and_grads(model, x, labels);
+    opt.step(model, &grads).expect("finite gradients of the right shapes");
     loss
 }
 
@@ -57,15 +72,22 @@ fn bench(c: &mut Criterion) {
     let x = Tensor::randn(&[BATCH, SIZES[0]], 0.0, 1.0, &mut rng);
     let labels: Vec<usize> = (0..BATCH).map(|_| rng.gen_range(0..SIZES[3])).collect();
     // A few steps must lower the loss on a fixed batch, or the benchmark measures a broken step.
-    let first = step(&mut model, &x, &labels, 0.05);
-    let later = (0..5).map(|_| step(&mut model, &x, &labels, 0.05)).last().unwrap();
+    let first = sgd_step(&mut model, &x, &labels, 0.05);
+    let later = (0..5).map(|_| sgd_step(&mut model, &x, &labels, 0.05)).last().unwrap();
     assert!(later < first, "SGD did not reduce the loss: {first} -> {later}");
+    let mut opt = Adam::new(AdamConfig::default());
+    let first = adam_step(&mut model, &mut opt, &x, &labels);
+    let later = (0..5).map(|_| adam_step(&mut model, &mut opt, &x, &labels)).last().unwrap();
+    assert!(later < first, "Adam did not reduce the loss: {first} -> {later}");
 
     let mut g = c.benchmark_group("mlp_step");
     g.sample_size(30).measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
     g.throughput(Throughput::Elements(BATCH as u64));
+    g.bench_function("relu_784_256_256_10_b128_f32_adam", |b| {
+        b.iter(|| black_box(adam_step(&mut model, &mut opt, &x, &labels)))
+    });
     g.bench_function("relu_784_256_256_10_b128_f32_sgd", |b| {
-        b.iter(|| black_box(step(&mut model, &x, &labels, 1e-4)))
+        b.iter(|| black_box(sgd_step(&mut model, &x, &labels, 1e-4)))
     });
     g.finish();
 }
