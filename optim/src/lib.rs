@@ -10,11 +10,12 @@
 //! | [`line_search`] | Armijo backtracking, strong Wolfe |
 //! | [`second_order`] | Newton, Newton-CG, trust region, BFGS, L-BFGS, nonlinear CG, Gauss-Newton, Levenberg-Marquardt |
 //! | [`linalg`] | matrix-free operators, CG / PCG, Jacobi, Gauss-Seidel, LU, QR, Cholesky |
+//! | [`objective`] | objectives with exact gradients / Hessian-vector products / Jacobian products from the tape: closures, `nn` models, least squares |
 
 pub mod clip;
 pub mod first_order;
-pub mod line_search;
 pub mod linalg;
+pub mod line_search;
 pub mod objective;
 pub mod schedule;
 pub mod second_order;
