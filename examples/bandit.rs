@@ -127,7 +127,9 @@ pub fn run(opts: &Options) -> Result<Summary, TrainError> {
     println!("training set {:?}: L(lambda) = -0.3 log10(lambda) - 0.7 log10(1 - lambda)", PULLS.map(|y| y as u8));
     println!("gradient descent: lambda_hat = {lambda:.6} after {steps} steps (maximum likelihood: 3/10 = 0.3)");
     println!("training error        L(lambda_hat) = {training_error:.2}   ({training_error:.6}, base-10 logs)");
-    println!("generalisation error CE(lambda_hat) = {generalisation_error:.2}   ({generalisation_error:.6}, p = {P_TRUE})");
+    println!(
+        "generalisation error CE(lambda_hat) = {generalisation_error:.2}   ({generalisation_error:.6}, p = {P_TRUE})"
+    );
 
     // the test error on n fresh pulls estimates CE(lambda_hat)
     let mut rng = StdRng::seed_from_u64(4);

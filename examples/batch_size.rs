@@ -136,9 +136,8 @@ pub fn run(opts: &Options) -> Result<Summary, TrainError> {
     println!("   m   Var S (measured)   Var S (theory)   ratio     ({draws} draws each, at w = {w0:?})");
     let mut variance = Vec::new();
     for m in (0..9).map(|k| 1usize << k) {
-        let s: Vec<f64> = (0..draws)
-            .map(|_| problem.loss_and_grad(w0, Some(&sample(&mut rng, n, m).into_vec())).1[1])
-            .collect();
+        let s: Vec<f64> =
+            (0..draws).map(|_| problem.loss_and_grad(w0, Some(&sample(&mut rng, n, m).into_vec())).1[1]).collect();
         let sm = s.iter().sum::<f64>() / draws as f64;
         let measured = s.iter().map(|v| (v - sm).powi(2)).sum::<f64>() / (draws - 1) as f64;
         let theory = sigma2 / m as f64 * (n - m) as f64 / (n - 1) as f64;
@@ -176,7 +175,10 @@ pub fn run(opts: &Options) -> Result<Summary, TrainError> {
         y_label: "log10(Var S)".into(),
         series: vec![
             Series::new("measured", variance.iter().map(|&(m, v, _)| ((m as f64).log2(), v.log10())).collect()),
-            Series::new("sigma^2/m (n-m)/(n-1)", variance.iter().map(|&(m, _, t)| ((m as f64).log2(), t.log10())).collect()),
+            Series::new(
+                "sigma^2/m (n-m)/(n-1)",
+                variance.iter().map(|&(m, _, t)| ((m as f64).log2(), t.log10())).collect(),
+            ),
         ],
     };
     let path_panel = Panel {
@@ -194,7 +196,10 @@ pub fn run(opts: &Options) -> Result<Summary, TrainError> {
         y_label: "L(w)".into(),
         series: vec![
             Series::new("full batch", gd_losses.iter().enumerate().map(|(k, &l)| (k as f64, l)).collect()),
-            Series::new(&format!("minibatch {batch}"), sgd_losses.iter().enumerate().map(|(k, &l)| (k as f64, l)).collect()),
+            Series::new(
+                &format!("minibatch {batch}"),
+                sgd_losses.iter().enumerate().map(|(k, &l)| (k as f64, l)).collect(),
+            ),
         ],
     };
     plot_panels(opts.out.join("batch_size.svg"), &[var_panel, path_panel, loss_panel])?;

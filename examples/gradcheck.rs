@@ -120,7 +120,13 @@ impl Op<f64> for Cube {
         Ok(kernels::map(x[0], |v| v * v * v))
     }
 
-    fn backward<'t>(&self, x: &[Var<'t, f64>], _y: Var<'t, f64>, g: Var<'t, f64>, _needs: &[bool]) -> InputGrads<'t, f64> {
+    fn backward<'t>(
+        &self,
+        x: &[Var<'t, f64>],
+        _y: Var<'t, f64>,
+        g: Var<'t, f64>,
+        _needs: &[bool],
+    ) -> InputGrads<'t, f64> {
         let x = x[0];
         let d = if self.bug { x * 3.0 } else { x.square() * 3.0 };
         [Some(g * d)].into_iter().collect()

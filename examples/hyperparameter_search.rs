@@ -35,7 +35,7 @@
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use wengert::nn::data::{k_fold, Dataset, TensorDataset};
+use wengert::nn::data::{k_fold, TensorDataset};
 use wengert::nn::datasets::digits_split;
 use wengert::nn::layers::Linear;
 use wengert::nn::loss::{cross_entropy, Reduction};

@@ -13,21 +13,28 @@
 //! - a progress bar per epoch (only when stderr is a terminal) and one line per epoch with the training
 //!   loss smoothed by the lecture's exponential moving average (`beta = 0.9`) and the validation loss and
 //!   accuracy (validated every 15 iterations);
-//! - the learning rate decays linearly from `2e-3` to `2e-4` over the run (the lecture's
-//!   `a_k = (1 - k/tau) a_0 + (k/tau) a_T`);
-//! - early stopping after 8 validations without improvement, the best parameters kept and restored;
+//! - the learning rate decays linearly from `5e-3` to `5e-4` over the run (the lecture's
+//!   `a_k = (1 - k/tau) a_0 + (k/tau) a_T`, `wengert::optim::schedule::LinearDecay`);
+//! - early stopping after 15 validations without improvement, the best parameters kept and restored;
 //! - at the end: test accuracy, confusion matrix, and in the output directory `curves.svg` (open it in a
 //!   browser), `train.csv` (per step: loss, smoothed loss, learning rate), `val.csv` (per validation) and
 //!   `best.safetensors` (the best parameters).
 //!
-//! Expected output (full run): validation accuracy above 0.95 after a few epochs, final test accuracy
-//! around 0.95-0.97, e.g.
+//! Expected output (full run, about half a second of training on 2 cores, plus the build):
 //!
 //! ```text
-//! epoch   1/30  loss (EMA) 1.4551  val loss 0.9001  val accuracy 0.8049  [0.2s]
+//! training a 64-128-10 ReLU MLP on 1150 digits (287 for validation), up to 50 epochs
+//! epoch   1/50  loss (EMA) 0.9359  val loss 0.7199  val accuracy 0.9129  [0.0s]
 //! ...
-//! test accuracy 0.9611 (best validation accuracy 0.9826 at iteration 540)
+//! epoch  28/50  loss (EMA) 0.0088  val loss 0.1063  val accuracy 0.9686  [0.4s]
+//!   t\p |  0  1  2  3  4  5  6  7  8  9 | recall
+//! ...
+//! test accuracy 0.9056 (best validation accuracy 0.9721 at iteration 765), stopped early
 //! ```
+//!
+//! The last 360 rows were written by other people than the first 1437, hence the gap between validation
+//! and test accuracy (scikit-learn's `MLPClassifier(128)` reaches 0.919 on the same split, see
+//! `shared/anchors`). `docs/quickstart_curves.svg` is this run's `curves.svg`.
 
 use std::path::PathBuf;
 
@@ -39,6 +46,7 @@ use wengert::nn::layers::{Activation, Mlp};
 use wengert::nn::metrics::ConfusionMatrix;
 use wengert::nn::{Bound, Module};
 use wengert::optim::first_order::{Adam, AdamConfig};
+use wengert::optim::schedule::LinearDecay;
 use wengert::prelude::*;
 use wengert::train::{plot_history, TrainConfig, TrainError, Trainer};
 
@@ -95,11 +103,8 @@ pub fn run(opts: &Options) -> Result<Summary, TrainError> {
         .ema_beta(0.9)
         .patience(15)
         .best_checkpoint(opts.out.join("best.safetensors"));
-    let tau = (epochs * train.len().div_ceil(32) as u64) as f64;
-    let mut trainer = Trainer::new(config).lr_schedule(move |k| {
-        let f = (k as f64 / tau).min(1.0);
-        (1.0 - f) * lr0 + f * lr_end
-    });
+    let tau = epochs * train.len().div_ceil(32) as u64;
+    let mut trainer = Trainer::new(config).schedule(LinearDecay::new(lr0, lr_end, tau));
     println!(
         "training a 64-128-10 ReLU MLP on {} digits ({} for validation), up to {epochs} epochs",
         train.len(),
@@ -125,9 +130,19 @@ pub fn run(opts: &Options) -> Result<Summary, TrainError> {
     );
     report.history.write_csv(&opts.out)?;
     plot_history(opts.out.join("curves.svg"), &report.history)?;
-    println!("curves: {}  history: {}, {}", opts.out.join("curves.svg").display(), opts.out.join("train.csv").display(), opts.out.join("val.csv").display());
+    println!(
+        "curves: {}  history: {}, {}",
+        opts.out.join("curves.svg").display(),
+        opts.out.join("train.csv").display(),
+        opts.out.join("val.csv").display()
+    );
     let best_val_accuracy = report.history.validations.iter().map(|v| v.metric).fold(0.0, f64::max);
-    Ok(Summary { test_accuracy: confusion.accuracy(), best_val_accuracy, epochs_run: report.epochs_run, iterations: report.iterations })
+    Ok(Summary {
+        test_accuracy: confusion.accuracy(),
+        best_val_accuracy,
+        epochs_run: report.epochs_run,
+        iterations: report.iterations,
+    })
 }
 
 #[allow(dead_code)]

@@ -29,6 +29,6 @@ pub mod train;
 
 /// The names most programs need.
 pub mod prelude {
-    pub use wengert_autodiff::{Float, Tape, Tensor, Var};
     pub use crate::train::{TrainConfig, Trainer};
+    pub use wengert_autodiff::{Float, Tape, Tensor, Var};
 }

@@ -112,7 +112,8 @@ fn hyperparameter_search_picks_the_best_cross_validated_setting() {
         assert!((10..=20).contains(&r.setting.iters));
     }
     // a larger step with the same budget learns more here: lr 1.0 beats lr 0.1 at 10 iterations
-    let at = |lr: f64| s.grid.iter().find(|g| g.setting.lr == lr && g.setting.reg == 1e-4 && g.setting.iters == 10).unwrap();
+    let at =
+        |lr: f64| s.grid.iter().find(|g| g.setting.lr == lr && g.setting.reg == 1e-4 && g.setting.iters == 10).unwrap();
     assert!(at(1.0).cv_mean > at(0.1).cv_mean);
     assert!(s.best_grid.1 > 0.7 && s.best_random.1 > 0.7, "{:?} {:?}", s.best_grid, s.best_random);
 }
@@ -128,7 +129,8 @@ fn batch_size_variance_falls_as_one_over_m() {
     // least-squares slope of log Var S against log m: -1 (theory: sigma^2/m, finite-population corrected)
     let pts: Vec<(f64, f64)> = s.variance.iter().map(|&(m, v, _)| ((m as f64).ln(), v.ln())).collect();
     let (mx, my) = (pts.iter().map(|p| p.0).sum::<f64>() / 9.0, pts.iter().map(|p| p.1).sum::<f64>() / 9.0);
-    let slope = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>() / pts.iter().map(|p| (p.0 - mx).powi(2)).sum::<f64>();
+    let slope =
+        pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>() / pts.iter().map(|p| (p.0 - mx).powi(2)).sum::<f64>();
     assert!((slope + 1.0).abs() < 0.1, "slope {slope}");
     for &(m, measured, theory) in &s.variance {
         assert!((0.5..2.0).contains(&(measured / theory)), "m = {m}: {measured} vs {theory}");

@@ -177,3 +177,17 @@ fn custom_loss_and_metric_on_regression_targets() {
     let w = model.weight.value().as_slice().to_vec();
     assert!((w[0] - 1.0).abs() < 1e-3 && (w[1] + 2.0).abs() < 1e-3, "{w:?}");
 }
+
+#[test]
+fn optim_schedules_plug_in() {
+    use wengert::optim::schedule::{LinearDecay, Schedule};
+    let train = blobs(20, 1);
+    let mut model = Linear::new(2, 3, &mut StdRng::seed_from_u64(3));
+    let mut opt = Sgd::new(SgdConfig::new(0.1));
+    let decay = LinearDecay::new(0.1, 0.01, 10);
+    let expected: Vec<f64> = (0..16).map(|k| decay.lr_at(k)).collect();
+    let report = Trainer::new(quiet(2)).schedule(decay).fit(&mut model, &mut opt, &train, None).unwrap();
+    let got: Vec<f64> = report.history.steps.iter().map(|s| s.lr).collect();
+    assert_eq!(got, expected);
+    assert_eq!(got[15], 0.01);
+}

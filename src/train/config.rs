@@ -152,7 +152,7 @@ impl TrainConfig {
         if !(0.0..1.0).contains(&self.ema_beta) {
             return Err(format!("ema_beta must be in [0, 1), got {}", self.ema_beta));
         }
-        if !(self.min_delta >= 0.0) {
+        if self.min_delta.is_nan() || self.min_delta < 0.0 {
             return Err(format!("min_delta must be >= 0, got {}", self.min_delta));
         }
         Ok(())

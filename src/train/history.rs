@@ -95,7 +95,13 @@ mod tests {
     fn sample() -> History {
         let mut h = History::new("accuracy");
         for i in 0..3 {
-            h.steps.push(StepRecord { iteration: i, epoch: 0, loss: 1.0 / (i + 1) as f64, smoothed_loss: 0.5, lr: 0.1 });
+            h.steps.push(StepRecord {
+                iteration: i,
+                epoch: 0,
+                loss: 1.0 / (i + 1) as f64,
+                smoothed_loss: 0.5,
+                lr: 0.1,
+            });
         }
         h.validations.push(ValRecord { iteration: 1, epoch: 0, loss: 0.7, metric: 0.5 });
         h.validations.push(ValRecord { iteration: 2, epoch: 0, loss: 0.3, metric: 0.8 });

@@ -9,6 +9,7 @@ use wengert_nn::loss::{cross_entropy, Reduction};
 use wengert_nn::metrics::accuracy;
 use wengert_nn::{Bound, Module, StateDict};
 use wengert_optim::first_order::Optimizer;
+use wengert_optim::schedule::Schedule;
 
 use super::progress::progress_bar;
 use super::{Ema, History, StepRecord, TrainConfig, TrainError, ValRecord};
@@ -130,6 +131,12 @@ impl<'a, T: Float> Trainer<'a, T> {
     pub fn lr_schedule<F: FnMut(u64) -> f64 + 'a>(mut self, schedule: F) -> Self {
         self.schedule = Some(Box::new(schedule));
         self
+    }
+
+    /// Sets the learning rate before every step from a [`Schedule`] of `wengert_optim::schedule` (the step
+    /// counter `k` is the iteration), e.g. `LinearDecay::new(lr0, lr_tau, tau)`.
+    pub fn schedule<S: Schedule + 'a>(self, schedule: S) -> Self {
+        self.lr_schedule(move |k| schedule.lr_at(k))
     }
 
     /// The configuration.
