@@ -8,6 +8,9 @@
 //! - [`nn`]: modules, layers, losses, data, datasets, checkpoints;
 //! - [`optim`]: optimisers, schedules, line searches, Newton-type methods, linear solvers.
 //!
+//! and adds [`train`], an optional training loop (epochs, validation, EMA-smoothed loss, early stopping,
+//! best checkpoint, schedules, progress bars, CSV and SVG curves); `examples/quickstart.rs` uses it.
+//!
 //! ```
 //! use wengert::prelude::*;
 //! let tape = Tape::<f64>::new();
