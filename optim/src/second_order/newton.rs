@@ -117,7 +117,9 @@ fn run<T: Float, O: Objective<T> + ?Sized>(
     let mut g = vec![T::ZERO; n];
     let mut prev: Option<(Vec<T>, T)> = None;
     for k in 0.. {
-        let (f, h) = obj.with_hessian(&x, &mut g, |_, h| dense_hessian(h));
+        // the n products are not spent at a point where the run stops anyway
+        let (grad_tol, last) = (config.tol.grad_tol, k >= config.tol.max_iter);
+        let (f, h) = obj.with_hessian(&x, &mut g, |g, h| (norm(g) > grad_tol && !last).then(|| dense_hessian(h)));
         match &prev {
             None => {
                 check_start(&x, f, &g)?;
@@ -132,6 +134,10 @@ fn run<T: Float, O: Objective<T> + ?Sized>(
                 }
             }
         }
+        let Some(h) = h else {
+            let s = if last { StopReason::MaxIterations } else { StopReason::GradientTolerance };
+            return Ok(report(x, f, &g, k, obj.counts(), s));
+        };
         let (chol, _) = modified_cholesky(&h, config.beta);
         let minus_g: Vec<T> = g.iter().map(|&v| -v).collect();
         let p = chol.solve(&minus_g);

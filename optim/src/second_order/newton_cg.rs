@@ -116,7 +116,10 @@ fn run<T: Float, O: Objective<T> + ?Sized>(
     let mut prev: Option<(Vec<T>, T)> = None;
     let max_cg = config.cg_max_iter_factor * n.max(1);
     for k in 0.. {
-        let (f, p) = obj.with_hessian(&x, &mut g, |g, h| newton_cg_direction(h, g, max_cg));
+        // the direction is not computed at a point where the run stops anyway
+        let (grad_tol, last) = (config.tol.grad_tol, k >= config.tol.max_iter);
+        let (f, p) = obj
+            .with_hessian(&x, &mut g, |g, h| (norm(g) > grad_tol && !last).then(|| newton_cg_direction(h, g, max_cg)));
         match &prev {
             None => {
                 check_start(&x, f, &g)?;
@@ -131,6 +134,10 @@ fn run<T: Float, O: Objective<T> + ?Sized>(
                 }
             }
         }
+        let Some(p) = p else {
+            let s = if last { StopReason::MaxIterations } else { StopReason::GradientTolerance };
+            return Ok(report(x, f, &g, k, obj.counts(), s));
+        };
         let Ok(ls) = config.line_search.search(&mut obj, &x, f, &g, &p, T::ONE) else {
             return Ok(report(x, f, &g, k, obj.counts(), StopReason::NoProgress));
         };

@@ -154,7 +154,10 @@ fn run<T: Float, O: Objective<T> + ?Sized>(
     let mut prev: Option<(Vec<T>, T)> = None;
     let mut k = 0;
     loop {
-        let (f, step) = obj.with_hessian(&x, &mut g, |g, h| steihaug(h, g, radius, max_cg));
+        // the subproblem is not solved at a point where the run stops anyway
+        let (grad_tol, last) = (config.tol.grad_tol, k >= config.tol.max_iter);
+        let (f, step) =
+            obj.with_hessian(&x, &mut g, |g, h| (norm(g) > grad_tol && !last).then(|| steihaug(h, g, radius, max_cg)));
         match &prev {
             None => {
                 check_start(&x, f, &g)?;
@@ -169,8 +172,11 @@ fn run<T: Float, O: Objective<T> + ?Sized>(
                 }
             }
         }
+        let Some(mut step) = step else {
+            let s = if last { StopReason::MaxIterations } else { StopReason::GradientTolerance };
+            return Ok(report(x, f, &g, k, obj.counts(), s));
+        };
         // Shrink the radius until a step is accepted (the Hessian session is re-recorded after a rejection).
-        let mut step = step;
         loop {
             k += 1;
             if step.predicted_decrease.is_nan() || step.predicted_decrease <= T::ZERO {
