@@ -9,6 +9,8 @@
 //! w  <- w - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
 //! ```
 //!
+//! (computed as `sqrt(v) * (1 / sqrt(1 - beta2^t))`, equal to PyTorch's iterates up to rounding)
+//!
 //! `eps` is added *outside* the square root, after bias correction, as in PyTorch and the original paper;
 //! Algorithm 8.7 writes `sqrt(r_hat + delta)` instead.
 
@@ -65,7 +67,7 @@ impl AdamConfig {
         let bc2 = 1.0 - self.betas.1.powi(t);
         AdamCoeffs {
             step_size: T::from_f64(self.lr / bc1),
-            bc2_sqrt: T::from_f64(bc2.sqrt()),
+            inv_bc2_sqrt: T::from_f64(1.0 / bc2.sqrt()),
             one_minus_b1: T::from_f64(1.0 - self.betas.0),
             b2: T::from_f64(self.betas.1),
             one_minus_b2: T::from_f64(1.0 - self.betas.1),
@@ -84,7 +86,7 @@ pub type Adam<T> = FirstOrder<T, AdamConfig>;
 #[doc(hidden)]
 pub struct AdamCoeffs<T> {
     step_size: T,
-    bc2_sqrt: T,
+    inv_bc2_sqrt: T,
     one_minus_b1: T,
     b2: T,
     one_minus_b2: T,
@@ -99,6 +101,10 @@ pub(crate) const ADAM_BUFFERS: &[&str] = &["exp_avg", "exp_avg_sq"];
 pub(crate) const AMSGRAD_BUFFERS: &[&str] = &["exp_avg", "exp_avg_sq", "max_exp_avg_sq"];
 
 /// The fused Adam/AdamW update over one chunk (shared with [`AdamW`](super::AdamW)).
+///
+/// The bias correction of `v` is applied as a multiplication by `1 / sqrt(1 - beta2^t)` (PyTorch divides by
+/// `sqrt(1 - beta2^t)`): the iterates agree with PyTorch's to rounding, and the loop has one division.
+/// The loop is written out for the common case (no weight decay, no AMSGrad) so that it vectorises.
 pub(crate) fn adam_kernel<T: Float>(c: &AdamCoeffs<T>, w: &mut [T], g: &[T], bufs: &mut [&mut [T]]) {
     #[inline(always)]
     fn moments<T: Float>(c: &AdamCoeffs<T>, w: &mut T, g: T, m: &mut T, v: &mut T) {
@@ -109,19 +115,29 @@ pub(crate) fn adam_kernel<T: Float>(c: &AdamCoeffs<T>, w: &mut [T], g: &[T], buf
         *m += (g - *m) * c.one_minus_b1;
         *v = c.b2 * *v + c.one_minus_b2 * g * g;
     }
+    let (s, inv, eps) = (c.step_size, c.inv_bc2_sqrt, c.eps);
     match bufs {
+        [m, v] if !c.decay && !c.decoupled => {
+            let (omb1, b2, omb2) = (c.one_minus_b1, c.b2, c.one_minus_b2);
+            for (((w, &g), m), v) in w.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+                *m += (g - *m) * omb1;
+                *v = b2 * *v + omb2 * g * g;
+                *w -= s * *m / (v.sqrt() * inv + eps);
+            }
+        }
         [m, v] => {
             for (((w, &g), m), v) in w.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
                 moments(c, w, g, m, v);
-                *w -= c.step_size * *m / (v.sqrt() / c.bc2_sqrt + c.eps);
+                *w -= s * *m / (v.sqrt() * inv + eps);
             }
         }
         [m, v, vmax] => {
-            for ((((w, &g), m), v), vmax) in w.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()).zip(vmax.iter_mut())
+            for ((((w, &g), m), v), vmax) in
+                w.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()).zip(vmax.iter_mut())
             {
                 moments(c, w, g, m, v);
                 *vmax = vmax.max(*v);
-                *w -= c.step_size * *m / (vmax.sqrt() / c.bc2_sqrt + c.eps);
+                *w -= s * *m / (vmax.sqrt() * inv + eps);
             }
         }
         _ => unreachable!("adam keeps two or three buffers"),
