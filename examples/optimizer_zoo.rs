@@ -183,8 +183,12 @@ fn zoo() -> Vec<Entry> {
         },
         Entry {
             name: "AdamW",
-            quadratic: ("lr=0.3 wd=1e-4", || plain(AdamW::new(AdamWConfig { weight_decay: 1e-4, ..AdamWConfig::new(0.3) }))),
-            rosenbrock: ("lr=0.1 wd=1e-4", || plain(AdamW::new(AdamWConfig { weight_decay: 1e-4, ..AdamWConfig::new(0.1) }))),
+            quadratic: ("lr=0.3 wd=1e-4", || {
+                plain(AdamW::new(AdamWConfig { weight_decay: 1e-4, ..AdamWConfig::new(0.3) }))
+            }),
+            rosenbrock: ("lr=0.1 wd=1e-4", || {
+                plain(AdamW::new(AdamWConfig { weight_decay: 1e-4, ..AdamWConfig::new(0.1) }))
+            }),
         },
         Entry {
             name: "Adamax",
@@ -207,7 +211,10 @@ fn zoo() -> Vec<Entry> {
                 Driver::Sign(SignDescent::new(SignDescentConfig::new(0.5)), Scheduler::new(InverseTime::new(0.5, 0.05)))
             }),
             rosenbrock: ("lr_k=1e-2/(1+1e-2k)", || {
-                Driver::Sign(SignDescent::new(SignDescentConfig::new(1e-2)), Scheduler::new(InverseTime::new(1e-2, 1e-2)))
+                Driver::Sign(
+                    SignDescent::new(SignDescentConfig::new(1e-2)),
+                    Scheduler::new(InverseTime::new(1e-2, 1e-2)),
+                )
             }),
         },
     ]
@@ -405,7 +412,8 @@ fn draw(path: &Path, rows: &[Row]) -> Result<(), Box<dyn std::error::Error>> {
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
         }
         let (s, m) = (problem.start(), problem.minimum());
-        chart.draw_series([Circle::new((s[0], s[1]), 5, BLACK.filled()), Circle::new((m[0], m[1]), 5, RED.filled())])?;
+        chart
+            .draw_series([Circle::new((s[0], s[1]), 5, BLACK.filled()), Circle::new((m[0], m[1]), 5, RED.filled())])?;
         if problem == Problem::Rosenbrock {
             chart
                 .configure_series_labels()

@@ -13,6 +13,9 @@ mod newton_regression;
 #[allow(dead_code)]
 #[path = "../examples/optimizer_zoo.rs"]
 mod optimizer_zoo;
+#[allow(dead_code)]
+#[path = "../examples/second_order.rs"]
+mod second_order;
 
 #[test]
 fn learning_rate_diagnostics_tells_the_four_regimes_apart() {
@@ -131,4 +134,65 @@ fn curve_fit_levenberg_marquardt_recovers_every_model_from_both_starts() {
             }
         }
     }
+}
+
+/// The anchor's closed-form gradient (`scipy_second_order.py`, `fg`):
+/// `G = [X^T (P - Y) / n + lambda W; sum_i (P - Y)_i / n]` with `P = softmax(X W + b)`.
+fn logreg_gradient(w: &[f64], x: &[f64], labels: &[usize]) -> Vec<f64> {
+    let (n, d, k) = (labels.len(), 64, 10);
+    let mut g = vec![0.0; (d + 1) * k];
+    for (i, &y) in labels.iter().enumerate() {
+        let z: Vec<f64> =
+            (0..k).map(|c| w[d * k + c] + (0..d).map(|j| x[i * d + j] * w[j * k + c]).sum::<f64>()).collect();
+        let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let e: Vec<f64> = z.iter().map(|v| (v - m).exp()).collect();
+        let s: f64 = e.iter().sum();
+        for c in 0..k {
+            let r = (e[c] / s - if c == y { 1.0 } else { 0.0 }) / n as f64;
+            for j in 0..d {
+                g[j * k + c] += x[i * d + j] * r;
+            }
+            g[d * k + c] += r;
+        }
+    }
+    for (j, gj) in g.iter_mut().enumerate().take(d * k) {
+        *gj += second_order::LAMBDA * w[j];
+    }
+    g
+}
+
+#[test]
+fn second_order_example_minimises_the_anchors_function() {
+    use rand::{Rng, SeedableRng};
+    use wengert_optim::objective::{Objective, TapeObjective};
+    let (x, labels) = second_order::data();
+    assert_eq!((x.shape(), labels.len()), (&[1797, 64][..], 1797));
+    let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+    let w: Vec<f64> = (0..650).map(|_| rng.gen_range(-0.5..0.5)).collect();
+    let (xc, lc) = (x.clone(), labels.clone());
+    let mut f = TapeObjective::new(move |v| second_order::loss(v, &xc, &lc));
+    let mut g = vec![0.0; 650];
+    f.value_grad(&w, &mut g);
+    let expected = logreg_gradient(&w, x.as_slice(), &labels);
+    for (a, b) in g.iter().zip(&expected) {
+        assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+    }
+}
+
+#[test]
+fn second_order_methods_beat_first_order_per_iteration_on_digits() {
+    let s = second_order::run(true);
+    let names: Vec<&str> = s.runs.iter().map(|r| r.name).collect();
+    assert_eq!(names, ["gradient descent (Armijo)", "L-BFGS", "Newton-CG", "trust-ncg", "Adam lr=0.05 (full batch)"]);
+    let ln10 = 10f64.ln();
+    for r in &s.runs {
+        // the zero start gives a uniform softmax: f(0) = ln 10
+        assert!((r.trace[0].1 - ln10).abs() < 1e-12, "{}", r.name);
+        assert!(r.loss < 0.7 && r.accuracy > 0.9, "{}: loss {}, accuracy {}", r.name, r.loss, r.accuracy);
+        assert_eq!(r.counts.hvp > 0, r.name.contains("Newton") || r.name == "trust-ncg", "{}", r.name);
+    }
+    let loss = |name: &str| s.runs.iter().find(|r| r.name == name).unwrap().loss;
+    // same 20-iteration budget: L-BFGS is ahead of gradient descent; 3 Newton-CG iterations are too
+    assert!(loss("L-BFGS") < loss("gradient descent (Armijo)"));
+    assert!(loss("Newton-CG") < loss("gradient descent (Armijo)"));
 }
