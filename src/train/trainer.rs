@@ -225,7 +225,11 @@ impl<'a, T: Float> Trainer<'a, T> {
                 history.steps.push(StepRecord { iteration, epoch, loss, smoothed_loss, lr });
                 iteration += 1;
                 bar.inc(1);
-                bar.set_message(format!("loss {smoothed_loss:.4} (EMA)"));
+                let val_part = history
+                    .validations
+                    .last()
+                    .map_or(String::new(), |v| format!("  val {} {:.4}", self.metric_name, v.metric));
+                bar.set_message(format!("loss {smoothed_loss:.4} (EMA){val_part}"));
                 if cfg.val_every > 0 && iteration % cfg.val_every == 0 {
                     if let Some(val) = val {
                         stop = self.validate(
