@@ -268,8 +268,8 @@ pub fn run(fast: bool) -> Summary {
         }
     }
     println!(
-        "{:<18} {:<23} {:<20} {:>6} {:>10}  {:<30} {:<15} {}",
-        "problem", "start", "method", "iters", "||r||", "parameters", "stop", "recovered"
+        "{:<18} {:<23} {:<20} {:>6} {:>10}  {:<30} {:<15} recovered",
+        "problem", "start", "method", "iters", "||r||", "parameters", "stop"
     );
     for f in &fits {
         let (good, poor) = f.model.starts();
@@ -294,7 +294,6 @@ pub fn run(fast: bool) -> Summary {
     Summary { fits }
 }
 
-#[allow(dead_code)]
 fn main() {
     let fast = std::env::var("WENGERT_FAST").is_ok_and(|v| v == "1");
     run(fast);

@@ -291,7 +291,6 @@ pub fn run(fast: bool) -> Summary {
     Summary { runs, schedules: schedule_runs }
 }
 
-#[allow(dead_code)]
 fn main() {
     let fast = std::env::var("WENGERT_FAST").is_ok_and(|v| v == "1");
     run(fast);

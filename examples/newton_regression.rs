@@ -238,7 +238,6 @@ pub fn run(fast: bool) -> Summary {
     Summary { normal_equations, qr, condition_number, methods }
 }
 
-#[allow(dead_code)]
 fn main() {
     let fast = std::env::var("WENGERT_FAST").is_ok_and(|v| v == "1");
     run(fast);
