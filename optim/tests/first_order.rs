@@ -171,7 +171,10 @@ fn shape_mismatch_is_refused() {
 
 #[test]
 fn invalid_configs_are_rejected() {
-    assert!(matches!(Adam::<f64>::try_new(AdamConfig { betas: (1.0, 0.9), ..Default::default() }), Err(OptimError::InvalidConfig(_))));
+    assert!(matches!(
+        Adam::<f64>::try_new(AdamConfig { betas: (1.0, 0.9), ..Default::default() }),
+        Err(OptimError::InvalidConfig(_))
+    ));
     assert!(Sgd::<f64>::try_new(SgdConfig::new(-1.0)).is_err());
     assert!(Sgd::<f64>::try_new(SgdConfig::new(0.1).nesterov(true)).is_err()); // nesterov without momentum
     assert!(RmsProp::<f32>::try_new(RmsPropConfig { alpha: 1.5, ..Default::default() }).is_err());
@@ -258,7 +261,8 @@ fn chunked_parallel_update_is_bit_identical() {
     let gs: Vec<Vec<f32>> = (0..3).map(|_| (0..n).map(|_| next()).collect()).collect();
     // one big parameter vs. the same numbers split into parameters of 1,000 (sequential path)
     let mut big = vec![Param::new(Tensor::from_vec(w.clone(), &[n]))];
-    let mut small: Vec<Param<f32>> = w.chunks(1000).map(|c| Param::new(Tensor::from_vec(c.to_vec(), &[c.len()]))).collect();
+    let mut small: Vec<Param<f32>> =
+        w.chunks(1000).map(|c| Param::new(Tensor::from_vec(c.to_vec(), &[c.len()]))).collect();
     let mut ob = Adam::new(AdamConfig::new(1e-2).amsgrad(true));
     let mut os = Adam::new(AdamConfig::new(1e-2).amsgrad(true));
     for g in &gs {

@@ -14,6 +14,8 @@ fn start() -> Vec<Param<f64>> {
 }
 
 /// `(L, dL/dw)` from the tape.
+// `&Vec` because `step_look_ahead` passes the model type itself to the gradient closure
+#[allow(clippy::ptr_arg)]
 fn loss_and_grad(p: &Vec<Param<f64>>) -> (f64, Grads<f64>) {
     let tape = Tape::new();
     let b = Bound::new(&tape, p);
@@ -77,7 +79,10 @@ fn momentum_and_adaptive_methods_converge() {
         ("momentum", Box::new(Momentum::new(MomentumConfig::new(0.05, 0.9)))),
         ("adagrad", Box::new(Adagrad::new(AdagradConfig::new(0.5)))),
         ("rmsprop", Box::new(RmsProp::new(RmsPropConfig::new(1e-3)))),
-        ("rmsprop centred momentum", Box::new(RmsProp::new(RmsPropConfig { centered: true, momentum: 0.9, ..RmsPropConfig::new(1e-3) }))),
+        (
+            "rmsprop centred momentum",
+            Box::new(RmsProp::new(RmsPropConfig { centered: true, momentum: 0.9, ..RmsPropConfig::new(1e-3) })),
+        ),
         ("adam", Box::new(Adam::new(AdamConfig::new(0.05)))),
         ("adamw", Box::new(AdamW::new(AdamWConfig { weight_decay: 0.0, ..AdamWConfig::new(0.05) }))),
         ("adamax", Box::new(Adamax::new(AdamaxConfig::new(0.05)))),

@@ -9,6 +9,8 @@ use wengert_optim::first_order::*;
 use wengert_optim::schedule::{InverseTime, Scheduler};
 
 /// Closed-form gradient (2(x - 1) - 400 x (y - x^2), 200 (y - x^2)).
+// `&Vec` because `step_look_ahead` passes the model type itself to the gradient closure
+#[allow(clippy::ptr_arg)]
 fn grads(p: &Vec<Param<f64>>) -> Grads<f64> {
     let w = p[0].value().as_slice();
     let (x, y) = (w[0], w[1]);
@@ -87,8 +89,18 @@ fn every_optimiser_reaches_the_rosenbrock_minimum() {
             3_600,
             1e-3,
         ),
-        ("momentum (Alg. 8.2) 0.9 lr 5e-4", plain(Box::new(Momentum::new(MomentumConfig::new(5e-4, 0.9)))), 3_600, 1e-3),
-        ("nesterov look-ahead 0.9 lr 5e-4", Driver::Nesterov(Nesterov::new(NesterovConfig::new(5e-4, 0.9))), 3_600, 1e-3),
+        (
+            "momentum (Alg. 8.2) 0.9 lr 5e-4",
+            plain(Box::new(Momentum::new(MomentumConfig::new(5e-4, 0.9)))),
+            3_600,
+            1e-3,
+        ),
+        (
+            "nesterov look-ahead 0.9 lr 5e-4",
+            Driver::Nesterov(Nesterov::new(NesterovConfig::new(5e-4, 0.9))),
+            3_600,
+            1e-3,
+        ),
         ("adagrad lr 0.5", plain(Box::new(Adagrad::new(AdagradConfig::new(0.5)))), 9_700, 1e-3),
         ("rmsprop lr 1e-3", plain(Box::new(RmsProp::new(RmsPropConfig::new(1e-3)))), 9_000, 1e-3),
         (

@@ -43,6 +43,8 @@ fn batch(k: usize) -> (Tensor<f32>, Tensor<f32>) {
     (Tensor::from_vec(x, &[5, 3]), Tensor::from_vec(t, &[5, 1]))
 }
 
+// `&Vec` because `step_look_ahead` passes the model type itself to the gradient closure
+#[allow(clippy::ptr_arg)]
 fn loss_and_grads(m: &Vec<Param<f32>>, k: usize) -> (f32, Grads<f32>) {
     let (x, t) = batch(k);
     let tape = Tape::new();
@@ -97,16 +99,35 @@ fn optimisers() -> Vec<(&'static str, Opt)> {
     let p = |o: Box<dyn Optimizer<f32>>| Opt::Plain(o);
     vec![
         ("sgd", p(Box::new(Sgd::new(SgdConfig::new(0.1))))),
-        ("sgd momentum groups", p(Box::new(Sgd::new(SgdConfig::new(0.1).momentum(0.9).dampening(0.1)).with_group("1", SgdConfig::new(0.05).momentum(0.5))))),
+        (
+            "sgd momentum groups",
+            p(Box::new(
+                Sgd::new(SgdConfig::new(0.1).momentum(0.9).dampening(0.1))
+                    .with_group("1", SgdConfig::new(0.05).momentum(0.5)),
+            )),
+        ),
         ("sgd nesterov wd", p(Box::new(Sgd::new(SgdConfig::new(0.1).momentum(0.9).nesterov(true).weight_decay(1e-2))))),
         ("momentum", p(Box::new(Momentum::new(MomentumConfig::new(0.1, 0.9))))),
         ("nesterov", Opt::Nesterov(Nesterov::new(NesterovConfig::new(0.1, 0.9)))),
-        ("adagrad", p(Box::new(Adagrad::new(AdagradConfig { lr_decay: 0.1, initial_accumulator_value: 0.1, ..AdagradConfig::new(0.1) })))),
+        (
+            "adagrad",
+            p(Box::new(Adagrad::new(AdagradConfig {
+                lr_decay: 0.1,
+                initial_accumulator_value: 0.1,
+                ..AdagradConfig::new(0.1)
+            }))),
+        ),
         ("rmsprop", p(Box::new(RmsProp::new(RmsPropConfig::new(0.01))))),
-        ("rmsprop centred momentum", p(Box::new(RmsProp::new(RmsPropConfig { centered: true, momentum: 0.9, ..RmsPropConfig::new(0.01) })))),
+        (
+            "rmsprop centred momentum",
+            p(Box::new(RmsProp::new(RmsPropConfig { centered: true, momentum: 0.9, ..RmsPropConfig::new(0.01) }))),
+        ),
         ("rmsprop nesterov", Opt::RmsPropNesterov(RmsPropNesterov::new(RmsPropNesterovConfig::new(0.01)))),
         ("adam", p(Box::new(Adam::new(AdamConfig::new(0.01))))),
-        ("adam amsgrad l2", p(Box::new(Adam::new(AdamConfig { weight_decay: 1e-2, ..AdamConfig::new(0.01).amsgrad(true) })))),
+        (
+            "adam amsgrad l2",
+            p(Box::new(Adam::new(AdamConfig { weight_decay: 1e-2, ..AdamConfig::new(0.01).amsgrad(true) }))),
+        ),
         ("adamw", p(Box::new(AdamW::new(AdamWConfig::new(0.01))))),
         ("adamax", p(Box::new(Adamax::new(AdamaxConfig::new(0.01))))),
         ("nadam", p(Box::new(NAdam::new(NAdamConfig::new(0.01))))),
@@ -159,7 +180,15 @@ fn schedules() -> Vec<(&'static str, Sched)> {
                 vec![3],
             ))),
         ),
-        ("plateau", Sched::Plateau(ReduceLrOnPlateau::new(PlateauConfig { patience: 0, factor: 0.5, threshold: 0.5, ..Default::default() }))),
+        (
+            "plateau",
+            Sched::Plateau(ReduceLrOnPlateau::new(PlateauConfig {
+                patience: 0,
+                factor: 0.5,
+                threshold: 0.5,
+                ..Default::default()
+            })),
+        ),
     ]
 }
 

@@ -125,7 +125,13 @@ fn plateau_waits_for_patience_then_reduces_and_cools_down() {
 
 #[test]
 fn plateau_max_mode_and_state_round_trip() {
-    let cfg = PlateauConfig { mode: Mode::Max, threshold_mode: ThresholdMode::Abs, threshold: 0.1, patience: 0, ..Default::default() };
+    let cfg = PlateauConfig {
+        mode: Mode::Max,
+        threshold_mode: ThresholdMode::Abs,
+        threshold: 0.1,
+        patience: 0,
+        ..Default::default()
+    };
     let mut p = ReduceLrOnPlateau::new(cfg.clone());
     let mut opt = sgd();
     assert!(!p.step(0.5, &mut opt)); // better than -inf

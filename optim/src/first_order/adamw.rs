@@ -41,7 +41,13 @@ impl AdamWConfig {
     }
 
     fn as_adam(&self) -> AdamConfig {
-        AdamConfig { lr: self.lr, betas: self.betas, eps: self.eps, weight_decay: self.weight_decay, amsgrad: self.amsgrad }
+        AdamConfig {
+            lr: self.lr,
+            betas: self.betas,
+            eps: self.eps,
+            weight_decay: self.weight_decay,
+            amsgrad: self.amsgrad,
+        }
     }
 }
 

@@ -238,7 +238,8 @@ impl<T: Float, A: LookAhead<T>> FirstOrder<T, A> {
     ) -> Result<Grads<T>, OptimError> {
         let mut saved: Vec<Tensor<T>> = Vec::new();
         let (groups, state) = (&self.groups, &self.state);
-        let group_of = |name: &str| groups.iter().skip(1).position(|g| name.starts_with(&g.prefix)).map_or(0, |i| i + 1);
+        let group_of =
+            |name: &str| groups.iter().skip(1).position(|g| name.starts_with(&g.prefix)).map_or(0, |i| i + 1);
         params.visit_mut("", &mut |name, p| {
             saved.push(p.value().clone());
             if p.is_frozen() {
@@ -285,6 +286,9 @@ fn all_finite<T: Float>(x: &[T]) -> bool {
     }
 }
 
+/// One chunk of a parallel update: parameter, gradient and state-buffer slices.
+type Task<'a, T> = (&'a mut [T], &'a [T], Vec<&'a mut [T]>);
+
 /// Runs `alg.update` over `w`, in parallel chunks when `w` is large.
 fn run_update<T: Float, A: Algorithm<T>>(alg: &A, c: &A::Coeffs, w: &mut [T], g: &[T], bufs: &mut [Vec<T>]) {
     if w.len() < PAR_MIN {
@@ -293,7 +297,7 @@ fn run_update<T: Float, A: Algorithm<T>>(alg: &A, c: &A::Coeffs, w: &mut [T], g:
         return;
     }
     let mut buf_chunks: Vec<_> = bufs.iter_mut().map(|b| b.chunks_mut(CHUNK)).collect();
-    let tasks: Vec<(&mut [T], &[T], Vec<&mut [T]>)> = w
+    let tasks: Vec<Task<'_, T>> = w
         .chunks_mut(CHUNK)
         .zip(g.chunks(CHUNK))
         .map(|(wc, gc)| (wc, gc, buf_chunks.iter_mut().map(|it| it.next().expect("buffer length checked")).collect()))
@@ -407,14 +411,19 @@ impl<T: Float, A: Algorithm<T>> Optimizer<T> for FirstOrder<T, A> {
             let names = self.groups[self.group_of(name)].config.buffers();
             let mut bufs = Vec::with_capacity(names.len());
             for b in names {
-                let t = sd.tensors.get(&format!("state.{name}.{b}")).ok_or_else(|| bad(format!("missing `state.{name}.{b}`")))?;
+                let t = sd
+                    .tensors
+                    .get(&format!("state.{name}.{b}"))
+                    .ok_or_else(|| bad(format!("missing `state.{name}.{b}`")))?;
                 if *shape.get_or_insert_with(|| t.shape().to_vec()) != t.shape() {
                     return Err(bad(format!("buffers of `{name}` have different shapes")));
                 }
                 bufs.push(t.to_vec());
             }
-            let scalars =
-                A::SCALARS.iter().map(|s| meta_f64(&sd.metadata, &format!("state.{name}.{s}"))).collect::<Result<_, _>>()?;
+            let scalars = A::SCALARS
+                .iter()
+                .map(|s| meta_f64(&sd.metadata, &format!("state.{name}.{s}")))
+                .collect::<Result<_, _>>()?;
             state.insert(name.to_string(), ParamState { step, shape: shape.unwrap_or_default(), bufs, scalars });
         }
         for (g, lr) in self.groups.iter_mut().zip(lrs) {

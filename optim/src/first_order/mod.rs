@@ -88,9 +88,9 @@ pub use adam::{Adam, AdamConfig};
 pub use adamax::{Adamax, AdamaxConfig};
 pub use adamw::{AdamW, AdamWConfig};
 pub use engine::{Algorithm, FirstOrder, LookAhead, Optimizer};
-pub use error::OptimError;
 #[doc(hidden)]
 pub use error::check as error_check;
+pub use error::OptimError;
 pub use momentum::{Momentum, MomentumConfig};
 pub use nadam::{NAdam, NAdamConfig};
 pub use nesterov::{Nesterov, NesterovConfig};
