@@ -28,12 +28,15 @@
 //!
 //! Expected output: one row per (problem, start, method) with iterations, final `||r||` (about
 //! `0.01 sqrt(m)`, the noise level, when recovered), recovered parameters, stop reason and whether the truth
-//! was recovered. From the good starts all three methods recover every model in 4 to 6 iterations. From the
+//! was recovered, and `target/examples/curve_fit.svg` with the data and the fits from the poor starts. From
+//! the good starts all three methods recover every model in 4 to 6 iterations. From the
 //! poor starts the damped methods recover all three, while Gauss-Newton fails on two: on the exponential decay
 //! it collapses `a` to 0 and stalls with `||r||` near 8, and on the Gaussian started narrow and off the peak
 //! (`mu = 2.5, s = 0.2`, where `J` is nearly rank deficient) its steps run away; Levenberg and
 //! Levenberg-Marquardt damp those steps until the model reaches the data (the sign of `s` may flip: the model
 //! is even in `s`).
+
+use std::path::Path;
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -42,6 +45,7 @@ use wengert::optim::objective::TapeLeastSquares;
 use wengert::optim::second_order::gauss_newton::{self, GaussNewtonConfig};
 use wengert::optim::second_order::levenberg_marquardt::{self, LmConfig};
 use wengert::optim::second_order::{Report, StopReason, Tolerances};
+use wengert::train::{plot_panels, Panel, Series};
 
 /// The three test models.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -291,7 +295,44 @@ pub fn run(fast: bool) -> Summary {
     for model in Model::ALL {
         println!("true parameters of the {}: {:?}", model.name(), model.truth());
     }
-    Summary { fits }
+    let summary = Summary { fits };
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join("examples").join("curve_fit.svg");
+    match plot_panels(&path, &panels(&summary)) {
+        Ok(()) => println!("wrote {}", path.display()),
+        Err(e) => eprintln!("could not write {}: {e}", path.display()),
+    }
+    summary
+}
+
+/// One panel per model: the data, and the curves fitted from the poor start by Gauss-Newton and by
+/// Levenberg-Marquardt (a failed fit is clipped to the data's range widened by half of it).
+fn panels(summary: &Summary) -> Vec<Panel> {
+    Model::ALL
+        .iter()
+        .map(|&model| {
+            let (t, y) = model.data(11);
+            let (lo, hi) =
+                y.as_slice().iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+            let clip = |v: f64| v.clamp(lo - 0.5 * (hi - lo), hi + 0.5 * (hi - lo));
+            let (t0, t1) = (t.as_slice()[0], t.as_slice()[t.numel() - 1]);
+            let curve = |method: Method| {
+                let p = &summary.get(model, true, method).params;
+                let p = [p[0], p[1], p[2]];
+                let pts = (0..=200).map(|i| t0 + (t1 - t0) * i as f64 / 200.0).map(|t| (t, clip(model.value(p, t))));
+                Series::new(&format!("{} from the poor start", method.name()), pts.collect())
+            };
+            Panel {
+                title: model.name().into(),
+                x_label: "t".into(),
+                y_label: "y".into(),
+                series: vec![
+                    Series::new("data", t.as_slice().iter().copied().zip(y.as_slice().iter().copied()).collect()),
+                    curve(Method::GaussNewton),
+                    curve(Method::LevenbergMarquardt),
+                ],
+            }
+        })
+        .collect()
 }
 
 fn main() {
