@@ -27,11 +27,11 @@
 //! ```
 //!
 //! Expected output (full mode): L-BFGS, Newton-CG and trust-ncg reach `||g|| <= 1e-6` at the same loss
-//! (0.2618646) - L-BFGS in about 200 iterations, Newton-CG and trust-ncg in about 10 iterations with 130-180
-//! Hessian-vector products, each in a few hundred milliseconds or less - while gradient descent and Adam, after
-//! 3,000 gradients and several seconds, are still above it (`||g||` about `3e-5` and `7e-4`); training accuracy
-//! 97.9% for all. The lecture's advice in numbers: "when you can [full batch], use 2nd order methods, it's
-//! just faster".
+//! (0.2618646) - L-BFGS in about 200 iterations, Newton-CG and trust-ncg in about 10 iterations with 100-200
+//! Hessian-vector products, each within about 100 ms - while gradient descent and Adam, after 3,000 gradients
+//! and one to several seconds, are still above it (`||g||` about `3e-5` and `7e-4`); training accuracy 97.9%
+//! for all. The lecture's advice in numbers: "when you can [full batch], use 2nd order methods, it's just
+//! faster".
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
