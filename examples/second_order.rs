@@ -56,11 +56,43 @@ const K: usize = 10;
 /// L2 penalty on the weights (not the bias).
 pub const LAMBDA: f64 = 1e-3;
 
+/// The methods compared, in table order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// Steepest descent with Armijo backtracking.
+    GradientDescent,
+    /// L-BFGS with a strong Wolfe line search.
+    Lbfgs,
+    /// Line-search Newton-CG on exact Hessian-vector products.
+    NewtonCg,
+    /// Trust-region Newton-CG (Steihaug).
+    TrustNcg,
+    /// Full-batch Adam, `lr = 0.05`.
+    Adam,
+}
+
+impl Method {
+    /// All methods, in table order.
+    pub const ALL: [Method; 5] =
+        [Method::GradientDescent, Method::Lbfgs, Method::NewtonCg, Method::TrustNcg, Method::Adam];
+
+    /// Name as printed.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::GradientDescent => "gradient descent (Armijo)",
+            Method::Lbfgs => "L-BFGS",
+            Method::NewtonCg => "Newton-CG",
+            Method::TrustNcg => "trust-ncg",
+            Method::Adam => "Adam lr=0.05 (full batch)",
+        }
+    }
+}
+
 /// One method's run.
 #[derive(Clone, Debug)]
 pub struct MethodRun {
-    /// Method name.
-    pub name: &'static str,
+    /// The method.
+    pub method: Method,
     /// Iterations.
     pub iterations: usize,
     /// Evaluation counts.
@@ -159,41 +191,41 @@ pub fn run(fast: bool) -> Summary {
     let budget = |full: usize, quick: usize| if fast { quick } else { full };
     let tol = |max_iter: usize| Tolerances::default().with_grad_tol(1e-6).with_max_iter(max_iter);
     let mut runs = Vec::new();
-    for name in ["gradient descent (Armijo)", "L-BFGS", "Newton-CG", "trust-ncg", "Adam lr=0.05 (full batch)"] {
+    for method in Method::ALL {
         let mut trace = vec![(0.0, f0)];
         let t0 = Instant::now();
         let mut observe = |it: &Iteration<'_, f64>| trace.push((t0.elapsed().as_secs_f64(), it.f));
-        let r = match name {
-            "gradient descent (Armijo)" => gradient_descent::minimize_observed(
+        let r = match method {
+            Method::GradientDescent => gradient_descent::minimize_observed(
                 &mut objective,
                 &x0,
                 &GdConfig { tol: tol(budget(3000, 20)), ..GdConfig::default() },
                 &mut observe,
             ),
-            "L-BFGS" => lbfgs::minimize_observed(
+            Method::Lbfgs => lbfgs::minimize_observed(
                 &mut objective,
                 &x0,
                 &LbfgsConfig { tol: tol(budget(2000, 20)), ..LbfgsConfig::default() },
                 &mut observe,
             ),
-            "Newton-CG" => newton_cg::minimize_observed(
+            Method::NewtonCg => newton_cg::minimize_observed(
                 &mut objective,
                 &x0,
                 &NewtonCgConfig { tol: tol(budget(200, 3)), ..NewtonCgConfig::default() },
                 &mut observe,
             ),
-            "trust-ncg" => trust_ncg::minimize_observed(
+            Method::TrustNcg => trust_ncg::minimize_observed(
                 &mut objective,
                 &x0,
                 &TrustNcgConfig { tol: tol(budget(200, 3)), ..TrustNcgConfig::default() },
                 &mut observe,
             ),
-            _ => Ok(adam(&mut objective, &x0, 0.05, budget(3000, 20), &mut trace, t0)),
+            Method::Adam => Ok(adam(&mut objective, &x0, 0.05, budget(3000, 20), &mut trace, t0)),
         }
         .expect("the objective is finite at zero");
         let seconds = t0.elapsed().as_secs_f64();
         runs.push(MethodRun {
-            name,
+            method,
             iterations: r.iterations,
             counts: r.counts,
             seconds,
@@ -212,7 +244,7 @@ pub fn run(fast: bool) -> Summary {
     for r in &runs {
         println!(
             "{:<27} {:>6} {:>7} {:>7} {:>7} {:>10.1} {:>12.8} {:>10.2e} {:>8.2}%",
-            r.name,
+            r.method.name(),
             r.iterations,
             r.counts.function,
             r.counts.gradient,
@@ -228,7 +260,9 @@ pub fn run(fast: bool) -> Summary {
     let series = |f: &dyn Fn(f64) -> f64| -> Vec<Series> {
         // time on a log scale (from 10 microseconds), so that runs of 50 ms and of 5 s both show
         let t = |s: f64| (1e3 * s).max(1e-2).log10();
-        runs.iter().map(|r| Series::new(r.name, r.trace.iter().map(|&(s, l)| (t(s), f(l))).collect())).collect()
+        runs.iter()
+            .map(|r| Series::new(r.method.name(), r.trace.iter().map(|&(s, l)| (t(s), f(l))).collect()))
+            .collect()
     };
     let panels = [
         Panel {
