@@ -26,8 +26,11 @@ const BATCH: usize = 32;
 const LR: f32 = 0.05;
 const MOMENTUM: f32 = 0.9;
 
+/// What a training run leaves: named parameters, test logits, test labels.
+type Trained = (Vec<(String, Tensor<f32>)>, Tensor<f32>, Vec<usize>);
+
 /// Trains from `seed` and returns the model's parameters and its test logits.
-fn train(seed: u64) -> (Vec<(String, Tensor<f32>)>, Tensor<f32>, Vec<usize>) {
+fn train(seed: u64) -> Trained {
     let split = digits_split::<f32>();
     let config = MlpConfig { dropout: DROPOUT, dropout_seed: seed, ..MlpConfig::new(&[64, 128, 10], Activation::Relu) };
     let mut model = Mlp::<f32>::from_config(&config, &mut StdRng::seed_from_u64(seed));
