@@ -76,12 +76,10 @@ fn hvp_with<'t>(
     g: &wengert::autodiff::Gradients<'t, f32>,
     dirs: &[Tensor<f32>],
 ) -> Vec<Tensor<f32>> {
-    let mut gv = None;
-    for (i, d) in dirs.iter().enumerate() {
-        let term = (g.dense(i) * tape.constant(d.clone())).sum();
-        gv = Some(gv.map_or(term, |acc| acc + term));
-    }
-    tape.grad(gv.expect("parameters"), theta).values()
+    // H v = sum_i v_i^T dg_i/dtheta, one backward sweep seeded with v at every gradient.
+    let outs: Vec<_> = (0..dirs.len()).map(|i| g.dense(i)).collect();
+    let seeds: Vec<_> = dirs.iter().map(|d| tape.constant(d.clone())).collect();
+    tape.vjp_many(&outs, &seeds, theta, false).expect("directions have the parameters' shapes").values()
 }
 
 fn bench(c: &mut Criterion) {

@@ -74,7 +74,7 @@ fn max_abs_diff(a: &Tensor<f64>, b: &Tensor<f64>) -> f64 {
     a.as_slice().iter().zip(b.as_slice()).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
 }
 
-fn main() -> Result<()> {
+pub fn main() -> Result<()> {
     let cfg = GradCheckConfig::default();
 
     let x = Tensor::from_vec(vec![-3.0_f64, -0.5, 0.0, 0.5, 3.0], &[5]);

@@ -12,6 +12,15 @@ mod quickstart;
 #[path = "../examples/bandit.rs"]
 mod bandit;
 
+#[path = "../examples/custom_op.rs"]
+mod custom_op;
+
+/// The custom-op example's own checks: it returns the gradient-check error if either fails.
+#[test]
+fn custom_op_example_passes_both_checks() {
+    custom_op::main().expect("custom SiLU passes gradcheck and hvp_check");
+}
+
 fn out_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("wengert-examples-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

@@ -316,20 +316,13 @@ fn hvp_from_recorded<'t, T: Float>(
     g: &crate::Gradients<'t, T>,
     vs: &[Tensor<T>],
 ) -> Vec<Tensor<T>> {
-    let mut total: Option<Var<'t, T>> = None;
-    for (i, v) in vs.iter().enumerate() {
-        if let Some(gi) = g.get(i) {
-            let term = (gi * tape.constant(v.clone())).sum();
-            total = Some(match total {
-                Some(acc) => acc + term,
-                None => term,
-            });
-        }
+    // H v = sum_i v_i^T dg_i/dx: one backward sweep seeded with v at every gradient.
+    let (outs, seeds): (Vec<_>, Vec<_>) =
+        vs.iter().enumerate().filter_map(|(i, v)| g.get(i).map(|gi| (gi, tape.constant(v.clone())))).unzip();
+    if outs.is_empty() {
+        return vars.iter().map(|x| Tensor::zeros(x.shape().as_slice())).collect();
     }
-    match total {
-        Some(s) => tape.grad(s, vars).values(),
-        None => vars.iter().map(|x| Tensor::zeros(x.shape().as_slice())).collect(),
-    }
+    tape.vjp_many(&outs, &seeds, vars, false).expect("seeds have the shapes of the gradients").values()
 }
 
 /// The exact Hessian-vector product `H v` of a scalar-valued `f` of one tensor, with
@@ -454,8 +447,8 @@ impl<T: Float> HessianOperator<T> {
         let Some(gid) = self.grad else { return Tensor::zeros(&self.shape) };
         let x = Var::from_id(&self.tape, self.x);
         let g = Var::from_id(&self.tape, gid);
-        let s = (g * self.tape.constant(v.clone())).sum();
-        let hv = self.tape.grad(s, &[x]).value(0);
+        let seed = self.tape.constant(v.clone());
+        let hv = self.tape.vjp(g, &[x], seed, false).expect("v has the shape of x").value(0);
         self.tape.truncate(self.mark);
         hv
     }

@@ -287,6 +287,31 @@ impl<T: Float> Tape<T> {
         self.backward(output, inputs, Some(u), create_graph)
     }
 
+    /// The vector-Jacobian product of several outputs at once: `sum_k u_k^T (d output_k / d input)`
+    /// for each input, in one backward sweep (`seeds[k]` has the shape of `outputs[k]`).
+    ///
+    /// This is how a Hessian-vector product is taken from a list of gradient variables
+    /// `g_k`: `vjp_many(g, v, x)` gives `sum_k v_k^T dg_k/dx = H v` without recording the
+    /// inner product `sum_k <g_k, v_k>` and the broadcasts its backward would need.
+    pub fn vjp_many<'t>(
+        &'t self,
+        outputs: &[Var<'t, T>],
+        seeds: &[Var<'t, T>],
+        inputs: &[Var<'t, T>],
+        create_graph: bool,
+    ) -> Result<Gradients<'t, T>> {
+        if outputs.len() != seeds.len() || outputs.is_empty() {
+            return arg_err("vjp_many", format!("{} outputs but {} seeds", outputs.len(), seeds.len()));
+        }
+        for (o, u) in outputs.iter().zip(seeds) {
+            if u.shape() != o.shape() {
+                return Err(AutodiffError::ShapeMismatch { op: "vjp_many", lhs: o.shape(), rhs: u.shape() });
+            }
+        }
+        let pairs: Vec<_> = outputs.iter().copied().zip(seeds.iter().copied()).collect();
+        self.backward_seeded(&pairs, inputs, create_graph)
+    }
+
     fn backward<'t>(
         &'t self,
         output: Var<'t, T>,
@@ -294,7 +319,6 @@ impl<T: Float> Tape<T> {
         seed: Option<Var<'t, T>>,
         create_graph: bool,
     ) -> Result<Gradients<'t, T>> {
-        let out = output.id();
         let seed = match seed {
             Some(u) => {
                 if u.shape() != output.shape() {
@@ -312,6 +336,17 @@ impl<T: Float> Tape<T> {
                 self.constant(Tensor::ones(output.shape().as_slice()))
             }
         };
+        self.backward_seeded(&[(output, seed)], inputs, create_graph)
+    }
+
+    /// Reverse mode from `(output, seed)` pairs whose shapes agree.
+    fn backward_seeded<'t>(
+        &'t self,
+        seeds: &[(Var<'t, T>, Var<'t, T>)],
+        inputs: &[Var<'t, T>],
+        create_graph: bool,
+    ) -> Result<Gradients<'t, T>> {
+        let out = seeds.iter().map(|(o, _)| o.id()).max().expect("at least one output");
         let lo = inputs.iter().map(|v| v.id()).min().unwrap_or(out).min(out);
         // on_path[i - lo]: node i depends on a requested input (forward reachability).
         let mut on_path = vec![false; out + 1 - lo];
@@ -330,8 +365,14 @@ impl<T: Float> Tape<T> {
             }
         }
         let mut grads: Vec<Option<Var<'t, T>>> = vec![None; out + 1 - lo];
-        if on_path[out - lo] {
-            grads[out - lo] = Some(seed);
+        for &(o, u) in seeds {
+            if o.id() >= lo && on_path[o.id() - lo] {
+                let slot = &mut grads[o.id() - lo];
+                *slot = Some(match *slot {
+                    Some(acc) => acc + u,
+                    None => u,
+                });
+            }
         }
         if !create_graph {
             self.no_grad.set(self.no_grad.get() + 1);

@@ -137,31 +137,27 @@ fn read_grad<T: Float>(g: Option<Var<'_, T>>, out: &mut [T]) {
 /// `H v` on a tape holding the recorded gradient `grads` of the inputs `xs`, with `v` split across them.
 fn tape_hvp<T: Float>(tape: &Tape<T>, xs: &[Var<'_, T>], grads: &[Option<Var<'_, T>>], v: &[T], out: &mut [T]) {
     let mark = tape.len();
-    let mut s: Option<Var<'_, T>> = None;
+    // H v = sum_i v_i^T dg_i/dx: one backward sweep seeded with v at every gradient.
+    let (mut outs, mut seeds) = (Vec::new(), Vec::new());
     let mut off = 0;
     for (x, g) in xs.iter().zip(grads) {
         let k = x.numel();
         if let Some(g) = g {
-            let vc = tape.constant(Tensor::from_vec(v[off..off + k].to_vec(), x.shape().as_slice()));
-            let t = (*g * vc).sum();
-            s = Some(match s {
-                Some(acc) => acc + t,
-                None => t,
-            });
+            outs.push(*g);
+            seeds.push(tape.constant(Tensor::from_vec(v[off..off + k].to_vec(), x.shape().as_slice())));
         }
         off += k;
     }
-    match s {
-        Some(s) => {
-            let h = tape.grad(s, xs);
-            let mut off = 0;
-            for (i, x) in xs.iter().enumerate() {
-                let k = x.numel();
-                read_grad(h.get(i), &mut out[off..off + k]);
-                off += k;
-            }
+    if outs.is_empty() {
+        out.fill(T::ZERO);
+    } else {
+        let h = tape.vjp_many(&outs, &seeds, xs, false).expect("seeds have the shapes of the gradients");
+        let mut off = 0;
+        for (i, x) in xs.iter().enumerate() {
+            let k = x.numel();
+            read_grad(h.get(i), &mut out[off..off + k]);
+            off += k;
         }
-        None => out.fill(T::ZERO),
     }
     tape.truncate(mark);
 }

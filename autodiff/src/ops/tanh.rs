@@ -1,9 +1,14 @@
-//! `tanh(x)`.
+//! `tanh(x)`, with a fused derivative op.
 //!
-//! Rule: `dx = g * (1 - out^2)`.
+//! Rule: `dx = tanh_grad(g, out) = g * (1 - out^2)`, recorded as one op rather than three
+//! (`square`, `mul`, `sub`): the HVP benchmark of a tanh MLP showed the elementwise passes
+//! of the composed rule dominating the second backward sweep.
+//!
+//! `tanh_grad(g, y)` is itself differentiable: `d/dg = tanh_grad(gbar, y)` (it is linear
+//! in `g`) and `d/dy = -2 g y gbar`.
 
 use super::{grads, record};
-use crate::tensor::kernels::map;
+use crate::tensor::kernels::{map, zip};
 use crate::{Float, InputGrads, Op, Result, Tensor, Var};
 
 struct Tanh;
@@ -16,7 +21,26 @@ impl<T: Float> Op<T> for Tanh {
         Ok(map(x[0], |v| v.tanh()))
     }
     fn backward<'t>(&self, _: &[Var<'t, T>], out: Var<'t, T>, g: Var<'t, T>, _: &[bool]) -> InputGrads<'t, T> {
-        grads([Some(g - g * out.square())])
+        grads([Some(record(TanhGrad, &[g, out]))])
+    }
+}
+
+/// `tanh_grad(g, y) = g * (1 - y^2)`: the derivative of `tanh` given its output `y`.
+struct TanhGrad;
+
+impl<T: Float> Op<T> for TanhGrad {
+    fn name(&self) -> &'static str {
+        "tanh_grad"
+    }
+    fn forward(&self, x: &[&Tensor<T>]) -> Result<Tensor<T>> {
+        zip("tanh_grad", x[0], x[1], |g, y| g * (T::ONE - y * y))
+    }
+    fn backward<'t>(&self, x: &[Var<'t, T>], _: Var<'t, T>, gbar: Var<'t, T>, needs: &[bool]) -> InputGrads<'t, T> {
+        let (g, y) = (x[0], x[1]);
+        grads([
+            needs[0].then(|| record(TanhGrad, &[gbar, y]).sum_to(&g.shape())),
+            needs[1].then(|| (gbar * g * y).mul_scalar(T::from_f64(-2.0)).sum_to(&y.shape())),
+        ])
     }
 }
 
