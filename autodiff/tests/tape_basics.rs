@@ -82,3 +82,18 @@ fn anomaly_mode_names_the_first_bad_op() {
     let msg = e.to_string();
     assert!(msg.contains("forward of `log`") && msg.contains("[[2]]") && msg.contains("tape_basics.rs"), "{msg}");
 }
+
+#[test]
+fn tanh_derivatives_to_third_order() {
+    // tanh's rule is a fused op (tanh_grad) with a rule of its own: check three levels exactly.
+    // t = tanh x: d1 = 1 - t^2, d2 = -2 t (1 - t^2), d3 = (1 - t^2)(6 t^2 - 2)
+    let tape = Tape::<f64>::new();
+    let x = tape.var(Tensor::scalar(0.5));
+    let t = 0.5f64.tanh();
+    let d1 = tape.grad_graph(x.tanh(), &[x]).get(0).unwrap();
+    let d2 = tape.grad_graph(d1, &[x]).get(0).unwrap();
+    let d3 = tape.grad(d2, &[x]).value(0).item();
+    assert!((d1.item() - (1.0 - t * t)).abs() < 1e-15);
+    assert!((d2.item() - (-2.0 * t * (1.0 - t * t))).abs() < 1e-15);
+    assert!((d3 - (1.0 - t * t) * (6.0 * t * t - 2.0)).abs() < 1e-14);
+}
