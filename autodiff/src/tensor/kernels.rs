@@ -306,21 +306,12 @@ pub fn matmul<T: Float>(a: &Tensor<T>, b: &Tensor<T>, ta: bool, tb: bool) -> Res
         // which `gemm` with `beta = 0` only writes (matrixmultiply: "if beta is zero,
         // then C does not need to be initialized"), also when `k = 0`.
         unsafe {
-            T::gemm(
-                m,
-                k,
-                n,
-                T::ONE,
-                pa.as_ptr().add(oa * ar * ac),
-                rsa,
-                csa,
-                pb.as_ptr().add(ob * br * bc),
-                rsb,
-                csb,
+            gemm_sized(
+                (m, k, n),
+                (pa.as_ptr().add(oa * ar * ac), rsa, csa),
+                (pb.as_ptr().add(ob * br * bc), rsb, csb),
                 T::ZERO,
-                c.as_mut_ptr().cast::<T>(),
-                n as isize,
-                1,
+                (c.as_mut_ptr().cast::<T>(), n as isize, 1),
             )
         }
     };
@@ -338,6 +329,57 @@ pub fn matmul<T: Float>(a: &Tensor<T>, b: &Tensor<T>, ta: bool, tb: bool) -> Res
     // (or there are none when `m * n == 0`).
     unsafe { out.set_len(batch * m * n) };
     Ok(Tensor::from_parts(out, out_shape))
+}
+
+/// A matrix operand: pointer, row stride, column stride.
+type Mat<T> = (*const T, isize, isize);
+
+/// Below this many flops a product runs on one thread: matrixmultiply decides its thread count from
+/// `m k + k n` alone, so thin products (`n = 10` output classes, a bias-sized operand) were handed to
+/// its thread pool, whose wake-up and yield cost more than the product (perf: ~40% of trust-region
+/// Newton-CG on digits logistic regression was scheduler time).
+const THREADED_FLOPS: usize = 1 << 23;
+/// matrixmultiply stays single-threaded while `m k + k n` is below this (its `threading.rs`).
+const SERIAL_SIZE: usize = 1 << 15;
+
+/// `C = op(A) op(B) + beta C` through matrixmultiply, cut into pieces small enough to stay on one
+/// thread when the whole product is too small to gain from threads (see [`THREADED_FLOPS`]).
+/// Pieces split the largest of `m`, `k`, `n`; a split of `k` accumulates (`beta = 1`) into the
+/// piece of `C` the first half wrote.
+///
+/// # Safety
+/// As [`Float::gemm`]: the pointers and strides describe valid `m x k`, `k x n` and `m x n`
+/// matrices, `c` aliases neither input, and with `beta = 0` `c` may be uninitialised.
+unsafe fn gemm_sized<T: Float>(
+    (m, k, n): (usize, usize, usize),
+    (a, rsa, csa): Mat<T>,
+    (b, rsb, csb): Mat<T>,
+    beta: T,
+    (c, rsc, csc): (*mut T, isize, isize),
+) {
+    let serial = m * k + k * n < SERIAL_SIZE || 2 * m * k * n >= THREADED_FLOPS;
+    // SAFETY (all calls below): each piece is a sub-matrix of the caller's valid matrices, offset
+    // by whole rows or columns within their bounds, and the pieces of `c` are disjoint.
+    unsafe {
+        if serial || (m <= 1 && k <= 1 && n <= 1) {
+            T::gemm(m, k, n, T::ONE, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc);
+        } else if m >= k && m >= n {
+            let h = m / 2;
+            gemm_sized((h, k, n), (a, rsa, csa), (b, rsb, csb), beta, (c, rsc, csc));
+            let (a2, c2) = (a.offset(h as isize * rsa), c.offset(h as isize * rsc));
+            gemm_sized((m - h, k, n), (a2, rsa, csa), (b, rsb, csb), beta, (c2, rsc, csc));
+        } else if k >= n {
+            let h = k / 2;
+            gemm_sized((m, h, n), (a, rsa, csa), (b, rsb, csb), beta, (c, rsc, csc));
+            let (a2, b2) = (a.offset(h as isize * csa), b.offset(h as isize * rsb));
+            gemm_sized((m, k - h, n), (a2, rsa, csa), (b2, rsb, csb), T::ONE, (c, rsc, csc));
+        } else {
+            let h = n / 2;
+            gemm_sized((m, k, h), (a, rsa, csa), (b, rsb, csb), beta, (c, rsc, csc));
+            let (b2, c2) = (b.offset(h as isize * csb), c.offset(h as isize * csc));
+            gemm_sized((m, k, n - h), (a, rsa, csa), (b2, rsb, csb), beta, (c2, rsc, csc));
+        }
+    }
 }
 
 fn batch_offsets(mut i: usize, shape: &[usize], astr: &[usize], bstr: &[usize]) -> (usize, usize) {
@@ -603,5 +645,28 @@ mod tests {
         let s = slice(&a, 1, 1, 2).unwrap();
         assert_eq!(pad(&s, 1, 1, 2).unwrap().to_vec(), vec![0., 2., 0., 4., 0., 6.]);
         assert_eq!(concat(&[&a, &a], 1).unwrap().shape(), &[3, 4]);
+    }
+
+    #[test]
+    fn thin_products_split_into_serial_pieces_agree_with_naive() {
+        // Shapes that take each split of `gemm_sized`: rows (m), inner (k, accumulating), columns (n).
+        for (m, k, n) in [(1797, 65, 10), (10, 4000, 3), (3, 50, 4000), (700, 700, 2)] {
+            let a: Vec<f64> = (0..m * k).map(|i| ((i * 7919) % 97) as f64 / 97.0 - 0.5).collect();
+            let b: Vec<f64> = (0..k * n).map(|i| ((i * 104729) % 89) as f64 / 89.0 - 0.5).collect();
+            let (ta, tb) = (Tensor::from_vec(a.clone(), &[m, k]), Tensor::from_vec(b.clone(), &[k, n]));
+            for (tra, trb) in [(false, false), (true, false), (false, true)] {
+                let at = if tra { permute(&ta, &[1, 0]).unwrap() } else { ta.clone() };
+                let bt = if trb { permute(&tb, &[1, 0]).unwrap() } else { tb.clone() };
+                let c = matmul(&at, &bt, tra, trb).unwrap();
+                for (i, j) in [(0, 0), (m - 1, n - 1), (m / 2, n / 2), (m / 3, n - 1)] {
+                    let want: f64 = (0..k).map(|l| a[i * k + l] * b[l * n + j]).sum();
+                    let got = c.get(&[i, j]);
+                    assert!(
+                        (got - want).abs() < 1e-9 * k as f64,
+                        "({m},{k},{n}) {tra} {trb} at ({i},{j}): {got} vs {want}"
+                    );
+                }
+            }
+        }
     }
 }
