@@ -102,7 +102,7 @@ impl<T: Float> Tape<T> {
     /// An empty tape.
     pub fn new() -> Self {
         Tape {
-            nodes: RefCell::new(Vec::with_capacity(1024)),
+            nodes: RefCell::new(Vec::with_capacity(64)),
             no_grad: Cell::new(0),
             anomaly: Cell::new(false),
             first_anomaly: RefCell::new(None),
