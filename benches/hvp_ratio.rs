@@ -1,7 +1,7 @@
 //! Cost of an exact Hessian-vector product relative to a gradient, on the loss of a
 //! 784-256-256-10 tanh MLP with softmax cross-entropy, batch 128, `f32`.
 //!
-//! The workload of `/work/shared/anchors/hvp_ratio.py` (PyTorch reverse-over-reverse
+//! The workload of `../shared/anchors/hvp_ratio.py` (PyTorch reverse-over-reverse
 //! 2.6x, JAX jit 1.4x). The HVP is reverse-over-reverse: `g = grad_graph(L, θ)`, then
 //! `Hv = grad(<g, v>, θ)`. Both timings include the forward pass and a fresh tape, as a
 //! user pays them; the ratio is `hvp / grad`.

@@ -1,6 +1,6 @@
 //! Full-batch second-order methods against scipy on the same problems, exact derivatives from the tape.
 //!
-//! The workloads of `/work/shared/anchors/scipy_second_order.py` (run it beside this bench and compare ratios):
+//! The workloads of `../shared/anchors/scipy_second_order.py` (run it beside this bench and compare ratios):
 //!
 //! * multinomial logistic regression on the digits data: 1797 x 64 features scaled by 1/16, plus a bias row,
 //!   10 classes, `f(W) = mean_i -log softmax(x_i W + b)_{y_i} + 1e-3 / 2 |W|^2` (the bias is not

@@ -1,6 +1,6 @@
 //! Tape overhead: a chain of 1000 small elementwise ops on 16 elements, forward + backward.
 //!
-//! The chain is the one of `/work/shared/anchors/torch_op_overhead.py`: odd steps record
+//! The chain is the one of `../shared/anchors/torch_op_overhead.py`: odd steps record
 //! `tanh(h * 0.999 + 0.001)` (3 ops), even steps `h * 1.0001 + 0.0001` (2 ops), then a
 //! `sum`, so 2501 recorded ops. Divide the time per iteration by 2501 for the time per
 //! recorded op (forward + backward); PyTorch eager takes 7.9 µs, candle 0.9 µs.

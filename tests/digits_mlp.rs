@@ -2,7 +2,7 @@
 //! reaches at least 92% accuracy on the held-out last 360 rows, deterministically from a seed.
 //!
 //! The last 360 rows are harder than a random split: scikit-learn's `MLPClassifier((128,))`
-//! reaches 91.9% there (`/work/shared/anchors/sklearn_digits.py`), and without regularisation
+//! reaches 91.9% there (`../shared/anchors/sklearn_digits.py`), and without regularisation
 //! this model lands at 91-92% too. Dropout 0.5 on the hidden layer for 60 epochs gives 93-94%
 //! over seeds 0, 1, 2, 42.
 //!

@@ -1,7 +1,7 @@
 //! Evaluation-count ceilings on the 2-D Rosenbrock function from (-1.2, 1), gradient norm <= 1e-8: regression
 //! tests in the spirit of scipy's "known good" call counts (a change that needs more evaluations fails here).
 //!
-//! scipy 1.x on the same problem with exact derivatives (`/work/shared/anchors/scipy_second_order.py`,
+//! scipy 1.x on the same problem with exact derivatives (`../shared/anchors/scipy_second_order.py`,
 //! `gtol = 1e-8` in the max-norm):
 //!
 //! | method | scipy it / fev (hessp) | wengert it / f / grad (hvp), recorded ceiling |
