@@ -82,6 +82,8 @@ pub trait Float:
     fn max(self, other: Self) -> Self;
     /// The smaller of two values (NaN-ignoring, as `f64::min`).
     fn min(self, other: Self) -> Self;
+    /// `self * a + b` with one rounding (a fused multiply-add instruction where the CPU has one).
+    fn mul_add(self, a: Self, b: Self) -> Self;
     /// `-1`, `0` or `1` (`0` for `±0`, NaN for NaN).
     fn signum0(self) -> Self {
         if self > Self::ZERO {
@@ -191,6 +193,10 @@ macro_rules! impl_float {
             #[inline]
             fn min(self, other: Self) -> Self {
                 $t::min(self, other)
+            }
+            #[inline(always)]
+            fn mul_add(self, a: Self, b: Self) -> Self {
+                $t::mul_add(self, a, b)
             }
             unsafe fn gemm(
                 m: usize,

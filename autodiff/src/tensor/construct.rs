@@ -11,7 +11,7 @@ impl<T: Float> Tensor<T> {
 
     /// A tensor of the given shape filled with `x`.
     pub fn full(shape: &[usize], x: T) -> Self {
-        Tensor::from_parts(vec![x; numel(shape)], Shape::from_slice(shape))
+        Tensor::from_parts(super::pool::full(numel(shape), x), Shape::from_slice(shape))
     }
 
     /// Zeros.

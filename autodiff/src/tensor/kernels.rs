@@ -10,7 +10,7 @@ use std::mem::MaybeUninit;
 use rayon::prelude::*;
 use smallvec::SmallVec;
 
-use super::{broadcast_shapes, numel, strides_of, Shape, Tensor};
+use super::{broadcast_shapes, numel, pool, strides_of, thin, Shape, Tensor};
 use crate::error::{arg_err, shape_err, AutodiffError, Result};
 use crate::Float;
 
@@ -22,7 +22,7 @@ const CHUNK: usize = 1 << 13;
 /// of `chunk` (the elements `start..start + chunk.len()`). Chunks go to rayon's pool when
 /// `n >= PAR_THRESHOLD`. The buffer is never zeroed first: every element is written once.
 fn filled<T: Float>(n: usize, fill: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync + Send) -> Vec<T> {
-    let mut out = Vec::with_capacity(n);
+    let mut out = pool::take(n);
     let spare = &mut out.spare_capacity_mut()[..n];
     if n >= PAR_THRESHOLD {
         spare.par_chunks_mut(CHUNK).enumerate().for_each(|(i, c)| fill(i * CHUNK, c));
@@ -74,7 +74,7 @@ pub fn zip<T: Float>(
     let n = numel(&shape);
     let astr = broadcast_strides(a.shape(), &shape);
     let bstr = broadcast_strides(b.shape(), &shape);
-    let mut out = vec![T::ZERO; n];
+    let mut out = pool::full(n, T::ZERO);
     let last = *shape.last().unwrap_or(&1);
     let (ia, ib) = (astr.last().copied().unwrap_or(0), bstr.last().copied().unwrap_or(0));
     let rows = n / last.max(1);
@@ -143,7 +143,7 @@ pub fn broadcast_to<T: Float>(x: &Tensor<T>, shape: &[usize]) -> Result<Tensor<T
     let s = x.as_slice();
     let last = *shape.last().unwrap_or(&1);
     let il = xs.last().copied().unwrap_or(0);
-    let mut out = vec![T::ZERO; numel(shape)];
+    let mut out = pool::full(numel(shape), T::ZERO);
     if last > 0 {
         for (r, o) in out.chunks_mut(last).enumerate() {
             let (ox, _) = row_offsets(r, shape, &xs, &xs);
@@ -207,7 +207,7 @@ pub fn reduce<T: Float>(x: &Tensor<T>, axes: &[usize], init: T, f: impl Fn(T, T)
     let r: usize = view_shape[lo..hi].iter().product();
     let inner: usize = view_shape[hi..].iter().product();
     let s = src.as_slice();
-    let mut out = vec![init; outer * inner];
+    let mut out = pool::full(outer * inner, init);
     if inner == 1 {
         let body = |(o, row): (&mut T, &[T])| *o = row.iter().fold(init, |acc, &v| f(acc, v));
         if s.len() >= PAR_THRESHOLD && r > 0 {
@@ -245,7 +245,7 @@ pub fn permute<T: Float>(x: &Tensor<T>, perm: &[usize]) -> Result<Tensor<T>> {
     let str_: Shape = perm.iter().map(|&p| in_str[p]).collect();
     let n = x.numel();
     let s = x.as_slice();
-    let mut out = Vec::with_capacity(n);
+    let mut out = pool::take(n);
     let mut idx: Shape = SmallVec::from_elem(0, nd);
     let mut off = 0usize;
     for _ in 0..n {
@@ -288,7 +288,7 @@ pub fn matmul<T: Float>(a: &Tensor<T>, b: &Tensor<T>, ta: bool, tb: bool) -> Res
     let k = if ta { a.shape()[a.ndim() - 2] } else { a.shape()[a.ndim() - 1] };
     let batch: usize = out_shape[..nd - 2].iter().product();
     // Not zeroed: with beta = 0 the gemm writes every element of C without reading it.
-    let mut out: Vec<T> = Vec::with_capacity(batch * m * n);
+    let mut out: Vec<T> = pool::take(batch * m * n);
     let (ar, ac) = (a.shape()[a.ndim() - 2], a.shape()[a.ndim() - 1]);
     let (br, bc) = (b.shape()[b.ndim() - 2], b.shape()[b.ndim() - 1]);
     // Row/column strides of op(a), op(b): a transpose is a swap of strides, never a copy.
@@ -357,6 +357,15 @@ unsafe fn gemm_sized<T: Float>(
     beta: T,
     (c, rsc, csc): (*mut T, isize, isize),
 ) {
+    // SAFETY: the caller's operands, as `thin::gemm` requires; `C^T = op(B)^T op(A)^T` is the same
+    // product with the roles and strides of the operands swapped.
+    unsafe {
+        if thin::gemm((m, k, n), (a, rsa, csa), (b, rsb, csb), beta, (c, rsc, csc))
+            || (n > thin::MAX_N && thin::gemm((n, k, m), (b, csb, rsb), (a, csa, rsa), beta, (c, csc, rsc)))
+        {
+            return;
+        }
+    }
     let serial = m * k + k * n < SERIAL_SIZE || 2 * m * k * n >= THREADED_FLOPS;
     // SAFETY (all calls below): each piece is a sub-matrix of the caller's valid matrices, offset
     // by whole rows or columns within their bounds, and the pieces of `c` are disjoint.
@@ -407,7 +416,7 @@ pub fn index_select<T: Float>(x: &Tensor<T>, axis: usize, indices: &[usize]) -> 
         return Err(AutodiffError::IndexOutOfRange { op: "index_select", index: bad, bound: n });
     }
     let s = x.as_slice();
-    let mut out = Vec::with_capacity(outer * indices.len() * inner);
+    let mut out = pool::take(outer * indices.len() * inner);
     for o in 0..outer {
         for &i in indices {
             let st = (o * n + i) * inner;
@@ -430,7 +439,7 @@ pub fn index_add<T: Float>(shape: &[usize], axis: usize, indices: &[usize], src:
     if src.shape() != expect.as_slice() {
         return shape_err("index_add", src.shape(), &expect);
     }
-    let mut out = vec![T::ZERO; numel(shape)];
+    let mut out = pool::full(numel(shape), T::ZERO);
     let s = src.as_slice();
     let k = indices.len();
     for o in 0..outer {
@@ -450,7 +459,7 @@ pub fn gather<T: Float>(x: &Tensor<T>, axis: usize, idx: &[usize], idx_shape: &[
     let (outer, n, inner) = outer_axis_inner(x.shape(), axis);
     let k = idx_shape[axis];
     let s = x.as_slice();
-    let mut out = Vec::with_capacity(idx.len());
+    let mut out = pool::take(idx.len());
     for o in 0..outer {
         for j in 0..k {
             for i in 0..inner {
@@ -468,7 +477,7 @@ pub fn scatter_add<T: Float>(shape: &[usize], axis: usize, idx: &[usize], src: &
     let (outer, n, inner) = outer_axis_inner(shape, axis);
     let k = src.shape()[axis];
     let s = src.as_slice();
-    let mut out = vec![T::ZERO; numel(shape)];
+    let mut out = pool::full(numel(shape), T::ZERO);
     for o in 0..outer {
         for j in 0..k {
             for i in 0..inner {
@@ -510,7 +519,7 @@ pub fn concat<T: Float>(xs: &[&Tensor<T>], axis: usize) -> Result<Tensor<T>> {
     }
     let (outer, _, inner) = outer_axis_inner(first.shape(), axis);
     let total: usize = xs.iter().map(|x| x.shape()[axis]).sum();
-    let mut out = Vec::with_capacity(outer * total * inner);
+    let mut out = pool::take(outer * total * inner);
     for o in 0..outer {
         for x in xs {
             let w = x.shape()[axis] * inner;
@@ -533,7 +542,7 @@ pub fn slice<T: Float>(x: &Tensor<T>, axis: usize, start: usize, end: usize) -> 
     }
     let (outer, _, inner) = outer_axis_inner(x.shape(), axis);
     let s = x.as_slice();
-    let mut out = Vec::with_capacity(outer * (end - start) * inner);
+    let mut out = pool::take(outer * (end - start) * inner);
     for o in 0..outer {
         out.extend_from_slice(&s[(o * n + start) * inner..(o * n + end) * inner]);
     }
@@ -549,7 +558,7 @@ pub fn pad<T: Float>(x: &Tensor<T>, axis: usize, start: usize, len: usize) -> Re
         return Err(AutodiffError::IndexOutOfRange { op: "pad", index: start + w, bound: len + 1 });
     }
     let (outer, _, inner) = outer_axis_inner(x.shape(), axis);
-    let mut out = vec![T::ZERO; outer * len * inner];
+    let mut out = pool::full(outer * len * inner, T::ZERO);
     let s = x.as_slice();
     for o in 0..outer {
         out[(o * len + start) * inner..(o * len + start + w) * inner]

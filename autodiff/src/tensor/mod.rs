@@ -8,11 +8,16 @@
 mod construct;
 mod display;
 pub mod kernels;
+mod pool;
 mod shape;
+mod thin;
 
 use std::sync::Arc;
 
+pub use pool::release_cached_buffers;
 pub use shape::{broadcast_shapes, normalize_axes, numel, strides_of, Shape};
+
+use pool::Buffer;
 
 use crate::error::{shape_err, Result};
 use crate::Float;
@@ -27,7 +32,7 @@ use crate::Float;
 /// ```
 #[derive(Clone)]
 pub struct Tensor<T> {
-    data: Arc<Vec<T>>,
+    data: Arc<Buffer<T>>,
     shape: Shape,
 }
 
@@ -46,12 +51,12 @@ impl<T: Float> Tensor<T> {
         if data.len() != numel(shape) {
             return shape_err("from_vec", &[data.len()], shape);
         }
-        Ok(Tensor { data: Arc::new(data), shape: Shape::from_slice(shape) })
+        Ok(Tensor { data: Arc::new(Buffer::new(data)), shape: Shape::from_slice(shape) })
     }
 
     pub(crate) fn from_parts(data: Vec<T>, shape: Shape) -> Self {
         debug_assert_eq!(data.len(), numel(&shape));
-        Tensor { data: Arc::new(data), shape }
+        Tensor { data: Arc::new(Buffer::new(data)), shape }
     }
 
     /// The shape.
@@ -71,12 +76,12 @@ impl<T: Float> Tensor<T> {
 
     /// Number of elements.
     pub fn numel(&self) -> usize {
-        self.data.len()
+        self.data.as_slice().len()
     }
 
     /// The elements, row-major.
     pub fn as_slice(&self) -> &[T] {
-        &self.data
+        self.data.as_slice()
     }
 
     /// The elements, row-major, for writing; copies the storage first if it is shared.
@@ -86,12 +91,12 @@ impl<T: Float> Tensor<T> {
 
     /// The elements as a `Vec` (no copy when the storage is not shared).
     pub fn into_vec(self) -> Vec<T> {
-        Arc::try_unwrap(self.data).unwrap_or_else(|a| (*a).clone())
+        Arc::try_unwrap(self.data).map_or_else(|a| a.as_slice().to_vec(), Buffer::into_vec)
     }
 
     /// The elements copied into a `Vec`.
     pub fn to_vec(&self) -> Vec<T> {
-        self.data.to_vec()
+        self.data.as_slice().to_vec()
     }
 
     /// The element at a multi-index.
@@ -106,7 +111,7 @@ impl<T: Float> Tensor<T> {
             assert!(i < n, "get: index {i} is out of range for bound {n} (axis {d})");
             off = off * n + i;
         }
-        self.data[off]
+        self.data.as_slice()[off]
     }
 
     /// The single value of a tensor with one element.
@@ -116,7 +121,7 @@ impl<T: Float> Tensor<T> {
     #[track_caller]
     pub fn item(&self) -> T {
         assert_eq!(self.numel(), 1, "item: tensor of shape {:?} has {} elements", self.shape(), self.numel());
-        self.data[0]
+        self.data.as_slice()[0]
     }
 
     /// Same data, new shape (no copy).
@@ -138,12 +143,12 @@ impl<T: Float> Tensor<T> {
 
     /// Converts the element type (`f32` <-> `f64`).
     pub fn cast<U: Float>(&self) -> Tensor<U> {
-        Tensor::from_parts(self.data.iter().map(|&x| U::from_f64(x.to_f64())).collect(), self.shape.clone())
+        Tensor::from_parts(self.as_slice().iter().map(|&x| U::from_f64(x.to_f64())).collect(), self.shape.clone())
     }
 
     /// `true` if every element is finite.
     pub fn all_finite(&self) -> bool {
-        self.data.iter().all(|x| x.is_finite())
+        self.as_slice().iter().all(|x| x.is_finite())
     }
 
     /// `true` if both tensors share storage (a clone of one another).
@@ -154,6 +159,6 @@ impl<T: Float> Tensor<T> {
 
 impl<T: Float> PartialEq for Tensor<T> {
     fn eq(&self, other: &Self) -> bool {
-        self.shape == other.shape && self.data == other.data
+        self.shape == other.shape && self.as_slice() == other.as_slice()
     }
 }

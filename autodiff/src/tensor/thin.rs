@@ -1,0 +1,457 @@
+//! Products with a thin right operand: `C = op(A) B + beta C` with `n <= 16` columns, without packing.
+//!
+//! `matrixmultiply` packs both operands into panels before its micro-kernel runs. For the products a
+//! classifier head and its derivatives make — `X W` with `W` of `k x 10`, and `X^T R` with `R` of `m x 10`
+//! — packing the large operand costs a quarter of the product, and its 4-wide AVX2 columns waste lanes on
+//! `n = 10`. The two kernels here read the large operand where it lies, once:
+//!
+//! * **rows of `A` contiguous** (`X W`): `B` is copied into a `k x (NV W)` zero-padded panel (a few KB,
+//!   `W` lanes per vector, `NV = ceil(n / W)` vectors), and `R` rows of `C` at a time are accumulated as
+//!   `C[i, :] += A[i, l] B[l, :]`: one broadcast and `NV` fused multiply-adds per row and `l`.
+//! * **columns of `A` contiguous** (`X^T R`, a transposed view of a row-major matrix): `W` rows of `C` are
+//!   one vector, and for each `l` the column piece `A[i..i + W, l]` is one load, multiplied by each
+//!   `B[l, j]` into the `n` accumulators `C[i..i + W, j]` (`n` is a compile-time constant, 1 to 16).
+//!
+//! Written once over a small [`Lanes`] vector trait, instantiated for AVX-512F (8 f64 or 16 f32 lanes) and
+//! AVX2 + FMA (4 or 8 lanes), and chosen at run time. Without either, or for an `A` strided both ways,
+//! [`gemm`] returns `false` and the caller uses `matrixmultiply`. Products above [`PAR_FLOPS`] split
+//! their rows across two rayon tasks.
+
+use std::any::TypeId;
+
+use crate::Float;
+
+/// Widest `n` the thin kernels take.
+pub const MAX_N: usize = 16;
+/// Products of at least this many flops split their rows across two rayon tasks.
+pub const PAR_FLOPS: usize = 1 << 23;
+
+/// A matrix operand: pointer, row stride, column stride.
+type Mat<T> = (*const T, isize, isize);
+/// The output operand.
+type MatMut<T> = (*mut T, isize, isize);
+
+/// A raw pointer that may cross to a rayon task: the tasks write disjoint rows of `C`.
+#[derive(Clone, Copy)]
+struct Shared<P>(P);
+// SAFETY: only used to hand the operands of one product to the two halves of a `rayon::join`, which read
+// `A` and `B` (never written while the product runs) and write disjoint row ranges of `C`.
+unsafe impl<P> Send for Shared<P> {}
+// SAFETY: as for `Send`.
+unsafe impl<P> Sync for Shared<P> {}
+
+impl<P: Copy> Shared<P> {
+    /// The pointer (a method, so closures capture the whole `Shared`, not its non-`Send` field).
+    fn get(self) -> P {
+        self.0
+    }
+}
+
+/// `C = op(A) B + beta C` for an `m x k` `A`, `k x n` `B`, when the thin kernels apply (`n <= 16`, one of
+/// `A`'s strides is 1, the CPU has AVX2 + FMA or AVX-512F). Returns `false`, having done nothing, otherwise.
+///
+/// # Safety
+/// The pointers and strides describe valid `m x k`, `k x n` and `m x n` matrices; `c` aliases neither input
+/// and, with `beta = 0`, may be uninitialised (it is then only written).
+pub(super) unsafe fn gemm<T: Float>(
+    (m, k, n): (usize, usize, usize),
+    a: Mat<T>,
+    b: Mat<T>,
+    beta: T,
+    c: MatMut<T>,
+) -> bool {
+    if n == 0 || n > MAX_N || m == 0 || k == 0 || (a.2 != 1 && a.1 != 1) {
+        return false;
+    }
+    let Some(kernel) = kernel::<T>() else { return false };
+    let (ap, bp, cp) = (Shared(a), Shared(b), Shared(c));
+    let rows = move |lo: usize, hi: usize| {
+        let (a, c) = (ap.get(), cp.get());
+        let a = (a.0.wrapping_offset(lo as isize * a.1), a.1, a.2);
+        let c = (c.0.wrapping_offset(lo as isize * c.1), c.1, c.2);
+        // SAFETY: rows `lo..hi` of the caller's valid `A` and `C`, and its `B`; the two tasks of the
+        // split below write disjoint rows of `C`. `kernel` was chosen for this CPU's features.
+        unsafe { kernel((hi - lo, k, n), a, bp.get(), beta, c) }
+    };
+    if 2 * m * k * n >= PAR_FLOPS && m >= 64 {
+        let half = (m / 2).div_ceil(16) * 16;
+        rayon::join(|| rows(0, half), || rows(half, m));
+    } else {
+        rows(0, m);
+    }
+    true
+}
+
+/// A kernel entry point: `(m, k, n)`, `A`, `B`, `beta`, `C`.
+type Kernel<T> = unsafe fn((usize, usize, usize), Mat<T>, Mat<T>, T, MatMut<T>);
+
+/// The kernel for `T` on this CPU, if any.
+fn kernel<T: Float>() -> Option<Kernel<T>> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use x86::*;
+        let f64s = TypeId::of::<T>() == TypeId::of::<f64>();
+        let f32s = TypeId::of::<T>() == TypeId::of::<f32>();
+        let pick = |k64: Kernel<f64>, k32: Kernel<f32>| -> Option<Kernel<T>> {
+            // SAFETY: `T` is the type the chosen pointer was instantiated for (checked by `TypeId`),
+            // so the two function-pointer types are the same type.
+            unsafe {
+                if f64s {
+                    Some(std::mem::transmute_copy::<Kernel<f64>, Kernel<T>>(&k64))
+                } else if f32s {
+                    Some(std::mem::transmute_copy::<Kernel<f32>, Kernel<T>>(&k32))
+                } else {
+                    None
+                }
+            }
+        };
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return pick(avx512_f64, avx512_f32);
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            return pick(avx2_f64, avx2_f32);
+        }
+    }
+    None
+}
+
+/// A SIMD vector of `W` lanes of `E`: what the kernels need of it.
+///
+/// # Safety
+/// Every method requires the CPU features of the implementing type; pointers must be valid for `W` lanes.
+trait Lanes: Copy {
+    type E: Float;
+    /// Lanes per vector.
+    const W: usize;
+    /// Vector registers of the instruction set (the kernels size their blocks to fit).
+    const REGS: usize;
+    unsafe fn splat(x: Self::E) -> Self;
+    unsafe fn load(p: *const Self::E) -> Self;
+    /// `self * b + c`, one rounding.
+    unsafe fn fma(self, b: Self, c: Self) -> Self;
+    unsafe fn store(self, p: *mut Self::E);
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::{portable, Kernel, Lanes, Mat, MatMut};
+
+    macro_rules! lanes {
+        ($name:ident, $v:ty, $e:ty, $w:literal, $regs:literal, $feat:literal,
+         $set1:ident, $load:ident, $fma:ident, $store:ident) => {
+            #[derive(Clone, Copy)]
+            pub(super) struct $name($v);
+            impl Lanes for $name {
+                type E = $e;
+                const W: usize = $w;
+                const REGS: usize = $regs;
+                #[inline]
+                #[target_feature(enable = $feat)]
+                unsafe fn splat(x: $e) -> Self {
+                    $name($set1(x))
+                }
+                #[inline]
+                #[target_feature(enable = $feat)]
+                unsafe fn load(p: *const $e) -> Self {
+                    // SAFETY: the caller's pointer is valid for `W` lanes.
+                    $name(unsafe { $load(p) })
+                }
+                #[inline]
+                #[target_feature(enable = $feat)]
+                unsafe fn fma(self, b: Self, c: Self) -> Self {
+                    $name($fma(self.0, b.0, c.0))
+                }
+                #[inline]
+                #[target_feature(enable = $feat)]
+                unsafe fn store(self, p: *mut $e) {
+                    // SAFETY: the caller's pointer is valid for `W` lanes.
+                    unsafe { $store(p, self.0) }
+                }
+            }
+        };
+    }
+    lanes!(F64x8, __m512d, f64, 8, 32, "avx512f", _mm512_set1_pd, _mm512_loadu_pd, _mm512_fmadd_pd, _mm512_storeu_pd);
+    lanes!(F32x16, __m512, f32, 16, 32, "avx512f", _mm512_set1_ps, _mm512_loadu_ps, _mm512_fmadd_ps, _mm512_storeu_ps);
+    lanes!(F64x4, __m256d, f64, 4, 16, "avx2,fma", _mm256_set1_pd, _mm256_loadu_pd, _mm256_fmadd_pd, _mm256_storeu_pd);
+    lanes!(F32x8, __m256, f32, 8, 16, "avx2,fma", _mm256_set1_ps, _mm256_loadu_ps, _mm256_fmadd_ps, _mm256_storeu_ps);
+
+    macro_rules! entry {
+        ($name:ident, $lanes:ident, $e:ty, $feat:literal) => {
+            /// # Safety
+            /// As [`super::gemm`], on a CPU with the features named here.
+            #[target_feature(enable = $feat)]
+            pub(super) unsafe fn $name(mkn: (usize, usize, usize), a: Mat<$e>, b: Mat<$e>, beta: $e, c: MatMut<$e>) {
+                // SAFETY: the caller's operands; the features are enabled here, so the lane methods inline.
+                unsafe { portable::<$lanes>(mkn, a, b, beta, c) }
+            }
+            const _: Kernel<$e> = $name;
+        };
+    }
+    entry!(avx512_f64, F64x8, f64, "avx512f");
+    entry!(avx512_f32, F32x16, f32, "avx512f");
+    entry!(avx2_f64, F64x4, f64, "avx2,fma");
+    entry!(avx2_f32, F32x8, f32, "avx2,fma");
+}
+
+/// Both kernels, for whichever of `A`'s strides is 1, sized to `V`'s lanes and registers.
+///
+/// # Safety
+/// As [`gemm`], with `V`'s features available.
+#[inline(always)]
+unsafe fn portable<V: Lanes>(
+    (m, k, n): (usize, usize, usize),
+    a: Mat<V::E>,
+    b: Mat<V::E>,
+    beta: V::E,
+    c: MatMut<V::E>,
+) {
+    // SAFETY (every arm): the caller's operands; `n <= MAX_N` was checked by `gemm`.
+    unsafe {
+        if a.2 == 1 {
+            let wide = V::REGS >= 32;
+            match (n.div_ceil(V::W), wide) {
+                (1, _) => rows_contiguous::<V, 1, 8>((m, k, n), a, b, beta, c),
+                (2, true) => rows_contiguous::<V, 2, 8>((m, k, n), a, b, beta, c),
+                (2, false) => rows_contiguous::<V, 2, 6>((m, k, n), a, b, beta, c),
+                (3, _) => rows_contiguous::<V, 3, 4>((m, k, n), a, b, beta, c),
+                _ => rows_contiguous::<V, 4, 3>((m, k, n), a, b, beta, c),
+            }
+        } else {
+            macro_rules! by_width {
+                ($($w:literal)*) => {
+                    match n {
+                        $($w => columns_contiguous::<V, $w>((m, k), a, b, beta, c),)*
+                        _ => unreachable!("n <= MAX_N was checked by gemm"),
+                    }
+                };
+            }
+            by_width!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
+        }
+    }
+}
+
+/// Writes one computed value: `C = acc` when `beta = 0` (`C` may be uninitialised), else `acc + beta C`.
+///
+/// # Safety
+/// `p` points into `C`.
+#[inline(always)]
+unsafe fn store<T: Float>(p: *mut T, acc: T, beta: T) {
+    // SAFETY: `p` is an element of `C`; it is read only when `beta != 0`, when `C` is initialised.
+    unsafe { *p = if beta == T::ZERO { acc } else { beta.mul_add(*p, acc) } }
+}
+
+/// Lanes of one kernel's vectors spilled for the scalar stores (at most 4 vectors of 16).
+type Spill<T> = [T; 64];
+
+/// `A` with contiguous rows (`a.2 == 1`): `B` in a `k x (NV W)` zero-padded panel, `R` rows of `C` per block.
+///
+/// # Safety
+/// As [`gemm`], with `a.2 == 1`, `n <= NV W`, and `V`'s features available.
+#[inline(always)]
+unsafe fn rows_contiguous<V: Lanes, const NV: usize, const R: usize>(
+    (m, k, n): (usize, usize, usize),
+    (pa, rsa, _): Mat<V::E>,
+    (pb, rsb, csb): Mat<V::E>,
+    beta: V::E,
+    c: MatMut<V::E>,
+) {
+    let width = NV * V::W;
+    let mut panel = vec![V::E::ZERO; k * width];
+    for (l, row) in panel.chunks_exact_mut(width).enumerate() {
+        for (j, v) in row[..n].iter_mut().enumerate() {
+            // SAFETY: `l < k`, `j < n`: an element of `B`.
+            *v = unsafe { *pb.offset(l as isize * rsb + j as isize * csb) };
+        }
+    }
+    let full = m / R * R;
+    // SAFETY (both loops): row blocks inside `0..m`; the panel holds `k` rows of `width`.
+    unsafe {
+        for i in (0..full).step_by(R) {
+            row_block::<V, NV, R>(i, (k, n), (pa, rsa), panel.as_ptr(), beta, c);
+        }
+        for i in full..m {
+            row_block::<V, NV, 1>(i, (k, n), (pa, rsa), panel.as_ptr(), beta, c);
+        }
+    }
+}
+
+/// Rows `i..i + R` of `C` from rows of `A` and the padded panel of `B`.
+///
+/// # Safety
+/// `i + R <= m`, the operands as [`rows_contiguous`].
+#[inline(always)]
+unsafe fn row_block<V: Lanes, const NV: usize, const R: usize>(
+    i: usize,
+    (k, n): (usize, usize),
+    (pa, rsa): (*const V::E, isize),
+    panel: *const V::E,
+    beta: V::E,
+    (pc, rsc, csc): MatMut<V::E>,
+) {
+    let width = NV * V::W;
+    // SAFETY (whole body): rows `i..i + R` of `A` hold `k` elements each; the panel `k x width`;
+    // `V`'s features are available (the caller's contract).
+    unsafe {
+        let zero = V::splat(V::E::ZERO);
+        let mut acc = [[zero; NV]; R];
+        let rows: [*const V::E; R] = std::array::from_fn(|r| pa.offset((i + r) as isize * rsa));
+        for l in 0..k {
+            let bl: [V; NV] = std::array::from_fn(|v| V::load(panel.add(l * width + v * V::W)));
+            for r in 0..R {
+                let x = V::splat(*rows[r].add(l));
+                for v in 0..NV {
+                    acc[r][v] = x.fma(bl[v], acc[r][v]);
+                }
+            }
+        }
+        let mut spill: Spill<V::E> = [V::E::ZERO; 64];
+        for (r, row) in acc.iter().enumerate() {
+            for (v, vec) in row.iter().enumerate() {
+                vec.store(spill.as_mut_ptr().add(v * V::W));
+            }
+            for (j, &value) in spill[..n].iter().enumerate() {
+                store(pc.offset((i + r) as isize * rsc + j as isize * csc), value, beta);
+            }
+        }
+    }
+}
+
+/// `A` with contiguous columns (`a.1 == 1`): `W` rows of `C` are one vector, `N` accumulators; the last
+/// `m mod W` rows are summed one by one.
+///
+/// # Safety
+/// As [`gemm`], with `a.1 == 1`, `n == N`, and `V`'s features available.
+#[inline(always)]
+unsafe fn columns_contiguous<V: Lanes, const N: usize>(
+    (m, k): (usize, usize),
+    (pa, _, csa): Mat<V::E>,
+    (pb, rsb, csb): Mat<V::E>,
+    beta: V::E,
+    (pc, rsc, csc): MatMut<V::E>,
+) {
+    let full = m / V::W * V::W;
+    // SAFETY (whole body): rows `i..i + W <= m` of column `l < k` of `A` are contiguous; `l < k`,
+    // `j < N = n` index `B`; rows `< m`, columns `< n` index `C`.
+    unsafe {
+        for i in (0..full).step_by(V::W) {
+            let zero = V::splat(V::E::ZERO);
+            let mut acc = [zero; N];
+            for l in 0..k {
+                let col = V::load(pa.offset(l as isize * csa + i as isize));
+                let bl = pb.offset(l as isize * rsb);
+                for (j, lanes) in acc.iter_mut().enumerate() {
+                    *lanes = col.fma(V::splat(*bl.offset(j as isize * csb)), *lanes);
+                }
+            }
+            let mut spill: Spill<V::E> = [V::E::ZERO; 64];
+            for (j, lanes) in acc.iter().enumerate() {
+                lanes.store(spill.as_mut_ptr());
+                for (r, &value) in spill[..V::W].iter().enumerate() {
+                    store(pc.offset((i + r) as isize * rsc + j as isize * csc), value, beta);
+                }
+            }
+        }
+        for i in full..m {
+            for j in 0..N {
+                let mut sum = V::E::ZERO;
+                for l in 0..k {
+                    let x = *pa.offset(l as isize * csa + i as isize);
+                    sum = x.mul_add(*pb.offset(l as isize * rsb + j as isize * csb), sum);
+                }
+                store(pc.offset(i as isize * rsc + j as isize * csc), sum, beta);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic values in `[-0.5, 0.5)`.
+    fn values<T: Float>(len: usize, seed: usize) -> Vec<T> {
+        (0..len).map(|i| T::from_f64(((i * 7919 + seed * 104729) % 101) as f64 / 101.0 - 0.5)).collect()
+    }
+
+    /// Every kernel path (both `A` layouts, tail rows, each width, `beta` 0 and not, both split halves)
+    /// against the naive triple loop, reading `C` back through its own strides.
+    fn agrees_with_naive<T: Float>(tol: f64) {
+        if kernel::<T>().is_none() {
+            return;
+        }
+        let mut checked = 0;
+        for (m, k) in [(1, 1), (7, 3), (8, 64), (9, 5), (23, 17), (300, 65), (1000, 300)] {
+            for n in 1..=MAX_N {
+                for a_rows in [true, false] {
+                    for (b_rows, c_rows) in [(true, true), (false, false), (true, false)] {
+                        for beta in [0.0, 0.5] {
+                            if m == 1000 && (n % 5 != 0 || !b_rows) {
+                                continue; // the threaded size: a few widths suffice
+                            }
+                            let (a, b) = (values::<T>(m * k, n), values::<T>(k * n, m));
+                            let c0 = values::<T>(m * n, k);
+                            let sa = if a_rows { (k as isize, 1) } else { (1, m as isize) };
+                            let sb = if b_rows { (n as isize, 1) } else { (1, k as isize) };
+                            let sc = if c_rows { (n as isize, 1) } else { (1, m as isize) };
+                            let at = |i: usize, l: usize| a[i * sa.0 as usize + l * sa.1 as usize];
+                            let bt = |l: usize, j: usize| b[l * sb.0 as usize + j * sb.1 as usize];
+                            let mut c = c0.clone();
+                            let beta = T::from_f64(beta);
+                            // SAFETY: the strides describe the vectors' own matrices.
+                            let done = unsafe {
+                                gemm(
+                                    (m, k, n),
+                                    (a.as_ptr(), sa.0, sa.1),
+                                    (b.as_ptr(), sb.0, sb.1),
+                                    beta,
+                                    (c.as_mut_ptr(), sc.0, sc.1),
+                                )
+                            };
+                            assert!(done, "({m},{k},{n}) not taken");
+                            for i in 0..m {
+                                for j in 0..n {
+                                    let at_c = i * sc.0 as usize + j * sc.1 as usize;
+                                    let dot: f64 = (0..k).map(|l| (at(i, l) * bt(l, j)).to_f64()).sum();
+                                    let want = dot + beta.to_f64() * c0[at_c].to_f64();
+                                    let got = c[at_c].to_f64();
+                                    assert!(
+                                        (got - want).abs() <= tol * (1.0 + k as f64),
+                                        "({m},{k},{n}) a_rows {a_rows} b_rows {b_rows} c_rows {c_rows} \
+                                         beta {beta:?} at ({i},{j}): {got} vs {want}"
+                                    );
+                                }
+                            }
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 1000);
+    }
+
+    #[test]
+    fn f64_products_agree_with_naive() {
+        agrees_with_naive::<f64>(1e-13);
+    }
+
+    #[test]
+    fn f32_products_agree_with_naive() {
+        agrees_with_naive::<f32>(1e-5);
+    }
+
+    #[test]
+    fn declines_wide_or_doubly_strided_operands() {
+        let (a, b) = (vec![1.0f64; 40 * 40], vec![1.0f64; 40 * 40]);
+        let mut c = vec![0.0f64; 40 * 40];
+        // SAFETY: 40 x 40 matrices over 1600-element vectors (the doubly strided `A` reads every other
+        // element of a 20 x 20 block).
+        unsafe {
+            assert!(!gemm((40, 40, 17), (a.as_ptr(), 40, 1), (b.as_ptr(), 17, 1), 0.0, (c.as_mut_ptr(), 17, 1)));
+            assert!(!gemm((20, 20, 4), (a.as_ptr(), 80, 2), (b.as_ptr(), 4, 1), 0.0, (c.as_mut_ptr(), 4, 1)));
+        }
+        assert!(c.iter().all(|&v| v == 0.0), "a declined product wrote C");
+    }
+}
