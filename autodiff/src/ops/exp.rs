@@ -3,7 +3,7 @@
 //! Rule: `dx = g * out`.
 
 use super::{grads, record};
-use crate::tensor::kernels::map;
+use crate::tensor::kernels;
 use crate::{Float, InputGrads, Op, Result, Tensor, Var};
 
 struct Exp;
@@ -13,7 +13,7 @@ impl<T: Float> Op<T> for Exp {
         "exp"
     }
     fn forward(&self, x: &[&Tensor<T>]) -> Result<Tensor<T>> {
-        Ok(map(x[0], |v| v.exp()))
+        Ok(kernels::exp(x[0]))
     }
     fn backward<'t>(&self, _: &[Var<'t, T>], out: Var<'t, T>, g: Var<'t, T>, _: &[bool]) -> InputGrads<'t, T> {
         grads([Some(g * out)])

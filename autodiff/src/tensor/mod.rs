@@ -11,6 +11,7 @@ pub mod kernels;
 mod pool;
 mod shape;
 mod thin;
+mod vmath;
 
 use std::sync::Arc;
 
