@@ -211,16 +211,47 @@ pub fn broadcast_to<T: Float>(x: &Tensor<T>, shape: &[usize]) -> Result<Tensor<T
     let s = x.as_slice();
     let last = *shape.last().unwrap_or(&1);
     let il = xs.last().copied().unwrap_or(0);
+    if last > 0 && shape.len() == 2 && (x.shape() == [1, last] || x.shape() == [last]) {
+        // A row repeated (a bias): a copy per row.
+        return Ok(Tensor::from_parts(
+            filled_rows(numel(shape), last, |_, o| {
+                for o in o.chunks_exact_mut(last) {
+                    o.iter_mut().zip(s).for_each(|(o, &v)| {
+                        o.write(v);
+                    });
+                }
+            }),
+            target,
+        ));
+    }
+    if last > 0 && shape.len() == 2 && x.shape() == [shape[0], 1] {
+        // A column repeated (a per-row statistic): a fill per row.
+        return Ok(Tensor::from_parts(
+            filled_rows(numel(shape), last, |r0, o| {
+                for (o, &v) in o.chunks_exact_mut(last).zip(&s[r0..]) {
+                    o.iter_mut().for_each(|o| {
+                        o.write(v);
+                    });
+                }
+            }),
+            target,
+        ));
+    }
     let fill_rows = |r0: usize, o: &mut [MaybeUninit<T>]| {
-        for_each_row(shape, &xs, &xs, r0, o.chunks_exact_mut(last), |o, ox, _| {
-            // The common cases (a bias row repeated, a column repeated) are a copy and a fill.
-            for (j, o) in o.iter_mut().enumerate() {
-                o.write(match il {
-                    1 => s[ox + j],
-                    0 => s[ox],
-                    _ => s[ox + j * il],
+        // The common cases (a bias row repeated, a column repeated) are a copy and a fill.
+        for_each_row(shape, &xs, &xs, r0, o.chunks_exact_mut(last), |o, ox, _| match il {
+            1 => o.iter_mut().zip(&s[ox..ox + last]).for_each(|(o, &v)| {
+                o.write(v);
+            }),
+            0 => {
+                let v = s[ox];
+                o.iter_mut().for_each(|o| {
+                    o.write(v);
                 });
             }
+            _ => o.iter_mut().enumerate().for_each(|(j, o)| {
+                o.write(s[ox + j * il]);
+            }),
         });
     };
     let out = if last == 0 { Vec::new() } else { filled_rows(numel(shape), last, fill_rows) };
@@ -278,11 +309,28 @@ pub fn reduce<T: Float>(x: &Tensor<T>, axes: &[usize], init: T, f: impl Fn(T, T)
     let s = src.as_slice();
     let mut out = pool::full(outer * inner, init);
     if inner == 1 {
-        let body = |(o, row): (&mut T, &[T])| *o = row.iter().fold(init, |acc, &v| f(acc, v));
+        // Rows reduced GROUP at a time, so short rows (a softmax over 10 classes) give GROUP
+        // independent chains of `f` instead of one chain of latency per row.
+        const GROUP: usize = 8;
+        let body = |(o, rows): (&mut [T], &[T])| {
+            if o.len() == GROUP {
+                let mut acc = [init; GROUP];
+                for j in 0..r {
+                    for (i, a) in acc.iter_mut().enumerate() {
+                        *a = f(*a, rows[i * r + j]);
+                    }
+                }
+                o.copy_from_slice(&acc);
+            } else {
+                for (o, row) in o.iter_mut().zip(rows.chunks(r)) {
+                    *o = row.iter().fold(init, |acc, &v| f(acc, v));
+                }
+            }
+        };
         if s.len() >= PAR_THRESHOLD && r > 0 {
-            out.par_iter_mut().zip(s.par_chunks(r)).for_each(body);
+            out.par_chunks_mut(GROUP).zip(s.par_chunks(GROUP * r)).for_each(body);
         } else if r > 0 {
-            out.iter_mut().zip(s.chunks(r)).for_each(body);
+            out.chunks_mut(GROUP).zip(s.chunks(GROUP * r)).for_each(body);
         }
     } else {
         let body = |(o_blk, blk): (&mut [T], &[T])| {
@@ -723,6 +771,31 @@ mod tests {
         let s = slice(&a, 1, 1, 2).unwrap();
         assert_eq!(pad(&s, 1, 1, 2).unwrap().to_vec(), vec![0., 2., 0., 4., 0., 6.]);
         assert_eq!(concat(&[&a, &a], 1).unwrap().shape(), &[3, 4]);
+    }
+
+    #[test]
+    fn short_row_reductions_and_2d_broadcasts_agree_with_naive() {
+        // Row counts around the group of 8 rows reduced together, and both 2-D broadcast fast paths.
+        for (rows, cols) in [(1, 5), (7, 10), (8, 3), (13, 10), (40_000, 2)] {
+            let v: Vec<f64> = (0..rows * cols).map(|i| ((i * 7919) % 101) as f64 - 50.0).collect();
+            let x = t(&v, &[rows, cols]);
+            let sums = sum_to(&x, &[rows, 1]).unwrap().to_vec();
+            let maxes = reduce(&x, &[1], f64::NEG_INFINITY, f64::max).to_vec();
+            for r in 0..rows {
+                let row = &v[r * cols..(r + 1) * cols];
+                assert_eq!(sums[r], row.iter().sum::<f64>(), "sum of row {r} of {rows}x{cols}");
+                assert_eq!(maxes[r], row.iter().copied().fold(f64::NEG_INFINITY, f64::max));
+            }
+            let col = t(&v[..rows], &[rows, 1]);
+            let row = t(&v[..cols], &[1, cols]);
+            let (bc, br) = (broadcast_to(&col, &[rows, cols]).unwrap(), broadcast_to(&row, &[rows, cols]).unwrap());
+            let flat = broadcast_to(&t(&v[..cols], &[cols]), &[rows, cols]).unwrap();
+            for (r, c) in [(0, 0), (rows - 1, cols - 1), (rows / 2, cols / 2)] {
+                assert_eq!(bc.get(&[r, c]), v[r]);
+                assert_eq!(br.get(&[r, c]), v[c]);
+                assert_eq!(flat.get(&[r, c]), v[c]);
+            }
+        }
     }
 
     #[test]

@@ -90,7 +90,7 @@ pub(crate) fn exp_f64(x: f64) -> f64 {
     // ln 2 = LN2_HI + LN2_LO, LN2_HI with 32 trailing zero bits (fdlibm's split): k LN2_HI is exact.
     const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000); // 6.93147180369123816490e-01
     const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76); // 1.90821492927058770002e-10
-    // 1.5 * 2^52: adding it rounds to an integer held in the low mantissa bits.
+                                                               // 1.5 * 2^52: adding it rounds to an integer held in the low mantissa bits.
     const SHIFTER: f64 = 6_755_399_441_055_744.0;
     let x = x.clamp(-746.0, 710.0);
     let kf = (x * LOG2E + SHIFTER) - SHIFTER;
