@@ -213,7 +213,7 @@ unsafe fn portable<V: Lanes>(
             let wide = V::REGS >= 32;
             match (n.div_ceil(V::W), wide) {
                 (1, _) => rows_contiguous::<V, 1, 8>((m, k, n), a, b, beta, c),
-                (2, true) => rows_contiguous::<V, 2, 8>((m, k, n), a, b, beta, c),
+                (2, true) => rows_contiguous::<V, 2, 12>((m, k, n), a, b, beta, c),
                 (2, false) => rows_contiguous::<V, 2, 6>((m, k, n), a, b, beta, c),
                 (3, _) => rows_contiguous::<V, 3, 4>((m, k, n), a, b, beta, c),
                 _ => rows_contiguous::<V, 4, 3>((m, k, n), a, b, beta, c),
@@ -331,27 +331,23 @@ unsafe fn columns_contiguous<V: Lanes, const N: usize>(
     beta: V::E,
     (pc, rsc, csc): MatMut<V::E>,
 ) {
-    let full = m / V::W * V::W;
-    // SAFETY (whole body): rows `i..i + W <= m` of column `l < k` of `A` are contiguous; `l < k`,
+    // Two vectors of rows share each broadcast of `B[l, j]` where the registers allow (2 N + 2 of them).
+    let pair = V::REGS >= 32 && 2 * N + 2 <= V::REGS;
+    let step = if pair { 2 * V::W } else { V::W };
+    let blocks = m / step * step;
+    // SAFETY (whole body): rows `i..i + step <= m` of column `l < k` of `A` are contiguous; `l < k`,
     // `j < N = n` index `B`; rows `< m`, columns `< n` index `C`.
     unsafe {
-        for i in (0..full).step_by(V::W) {
-            let zero = V::splat(V::E::ZERO);
-            let mut acc = [zero; N];
-            for l in 0..k {
-                let col = V::load(pa.offset(l as isize * csa + i as isize));
-                let bl = pb.offset(l as isize * rsb);
-                for (j, lanes) in acc.iter_mut().enumerate() {
-                    *lanes = col.fma(V::splat(*bl.offset(j as isize * csb)), *lanes);
-                }
+        for i in (0..blocks).step_by(step) {
+            if pair {
+                column_block::<V, N, 2>(i, k, (pa, csa), (pb, rsb, csb), beta, (pc, rsc, csc));
+            } else {
+                column_block::<V, N, 1>(i, k, (pa, csa), (pb, rsb, csb), beta, (pc, rsc, csc));
             }
-            let mut spill: Spill<V::E> = [V::E::ZERO; 64];
-            for (j, lanes) in acc.iter().enumerate() {
-                lanes.store(spill.as_mut_ptr());
-                for (r, &value) in spill[..V::W].iter().enumerate() {
-                    store(pc.offset((i + r) as isize * rsc + j as isize * csc), value, beta);
-                }
-            }
+        }
+        let full = m / V::W * V::W;
+        for i in (blocks..full).step_by(V::W) {
+            column_block::<V, N, 1>(i, k, (pa, csa), (pb, rsb, csb), beta, (pc, rsc, csc));
         }
         for i in full..m {
             for j in 0..N {
@@ -361,6 +357,46 @@ unsafe fn columns_contiguous<V: Lanes, const N: usize>(
                     sum = x.mul_add(*pb.offset(l as isize * rsb + j as isize * csb), sum);
                 }
                 store(pc.offset(i as isize * rsc + j as isize * csc), sum, beta);
+            }
+        }
+    }
+}
+
+/// Rows `i..i + RV W` of `C` (`RV` vectors of rows), `N` columns, from columns of `A`.
+///
+/// # Safety
+/// `i + RV W <= m`; the operands as [`columns_contiguous`].
+#[inline(always)]
+unsafe fn column_block<V: Lanes, const N: usize, const RV: usize>(
+    i: usize,
+    k: usize,
+    (pa, csa): (*const V::E, isize),
+    (pb, rsb, csb): Mat<V::E>,
+    beta: V::E,
+    (pc, rsc, csc): MatMut<V::E>,
+) {
+    // SAFETY (whole body): as the caller's contract states.
+    unsafe {
+        let zero = V::splat(V::E::ZERO);
+        let mut acc = [[zero; RV]; N];
+        for l in 0..k {
+            let base = pa.offset(l as isize * csa + i as isize);
+            let col: [V; RV] = std::array::from_fn(|v| V::load(base.add(v * V::W)));
+            let bl = pb.offset(l as isize * rsb);
+            for (j, lanes) in acc.iter_mut().enumerate() {
+                let b = V::splat(*bl.offset(j as isize * csb));
+                for v in 0..RV {
+                    lanes[v] = col[v].fma(b, lanes[v]);
+                }
+            }
+        }
+        let mut spill: Spill<V::E> = [V::E::ZERO; 64];
+        for (j, lanes) in acc.iter().enumerate() {
+            for (v, vec) in lanes.iter().enumerate() {
+                vec.store(spill.as_mut_ptr().add(v * V::W));
+            }
+            for (r, &value) in spill[..RV * V::W].iter().enumerate() {
+                store(pc.offset((i + r) as isize * rsc + j as isize * csc), value, beta);
             }
         }
     }
