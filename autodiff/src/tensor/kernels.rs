@@ -414,7 +414,15 @@ pub fn matmul<T: Float>(a: &Tensor<T>, b: &Tensor<T>, ta: bool, tb: bool) -> Res
     let bshape = &out_shape[..nd - 2];
     let astr = broadcast_strides(&a.shape()[..a.ndim() - 2], bshape);
     let bstr = broadcast_strides(&b.shape()[..b.ndim() - 2], bshape);
-    let (pa, pb) = (a.as_slice(), b.as_slice());
+    let (mut pa, pb) = (a.as_slice(), b.as_slice());
+    // A data matrix times thin right operands, again and again: read its column-major copy, which the
+    // thin kernel for contiguous columns uses without padding `n` to whole vectors.
+    let (mut rsa, mut csa) = (rsa, csa);
+    if !ta && a.ndim() == 2 && n <= thin::MAX_N && m >= 64 && k >= 8 && thin::available::<T>() {
+        if let Some(cm) = a.column_major() {
+            (pa, rsa, csa) = (cm, 1, m as isize);
+        }
+    }
     let run = |i: usize, c: &mut [MaybeUninit<T>]| {
         let (oa, ob) = batch_offsets(i, bshape, &astr, &bstr);
         // SAFETY: `oa`/`ob` index whole matrices inside `pa`/`pb` (broadcast strides are
@@ -795,6 +803,40 @@ mod tests {
                 assert_eq!(br.get(&[r, c]), v[c]);
                 assert_eq!(flat.get(&[r, c]), v[c]);
             }
+        }
+    }
+
+    #[test]
+    fn a_reused_data_matrix_gives_the_same_products_through_its_column_major_copy() {
+        let (m, k, n) = (300, 20, 10);
+        let x: Vec<f64> = (0..m * k).map(|i| ((i * 7919) % 97) as f64 / 97.0 - 0.5).collect();
+        let v: Vec<f64> = (0..k * n).map(|i| ((i * 104729) % 89) as f64 / 89.0 - 0.5).collect();
+        let (mut xt, vt) = (Tensor::from_vec(x.clone(), &[m, k]), Tensor::from_vec(v.clone(), &[k, n]));
+        let naive = |x: &[f64]| -> Vec<f64> {
+            (0..m * n).map(|e| (0..k).map(|l| x[e / n * k + l] * v[l * n + e % n]).sum()).collect()
+        };
+        let want = naive(&x);
+        for use_ in 0..6 {
+            let got = matmul(&xt, &vt, false, false).unwrap().to_vec();
+            let err = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+            assert!(err < 1e-12, "use {use_}: {err}");
+        }
+        // Writing to the matrix drops the copy: the next product sees the new data.
+        xt.data_mut()[0] = 5.0;
+        let mut x2 = x.clone();
+        x2[0] = 5.0;
+        let want2 = naive(&x2);
+        for _ in 0..4 {
+            let got = matmul(&xt, &vt, false, false).unwrap().to_vec();
+            assert!(got.iter().zip(&want2).all(|(a, b)| (a - b).abs() < 1e-12));
+        }
+        // A reshaped view of the same storage is a different matrix.
+        let flat = xt.reshape(&[m / 2, 2 * k]);
+        let w = Tensor::from_vec(vec![1.0; 2 * k * 3], &[2 * k, 3]);
+        let got = matmul(&flat, &w, false, false).unwrap();
+        for (i, &g) in got.as_slice().iter().enumerate().step_by(3) {
+            let row: f64 = x2[i / 3 * 2 * k..(i / 3 + 1) * 2 * k].iter().sum();
+            assert!((g - row).abs() < 1e-12);
         }
     }
 

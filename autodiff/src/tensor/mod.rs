@@ -90,6 +90,15 @@ impl<T: Float> Tensor<T> {
         Arc::make_mut(&mut self.data).as_mut_slice()
     }
 
+    /// For a 2-D tensor that is the left operand of thin products: its elements column-major, once it
+    /// has been used so often that keeping a second layout pays (see `pool::Buffer`).
+    pub(crate) fn column_major(&self) -> Option<&[T]> {
+        match *self.shape() {
+            [rows, cols] => self.data.column_major(rows, cols),
+            _ => None,
+        }
+    }
+
     /// The elements as a `Vec` (no copy when the storage is not shared).
     pub fn into_vec(self) -> Vec<T> {
         Arc::try_unwrap(self.data).map_or_else(|a| a.as_slice().to_vec(), Buffer::into_vec)

@@ -14,6 +14,8 @@
 
 use std::any::TypeId;
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
 
 use crate::Float;
 
@@ -139,14 +141,51 @@ pub fn release_cached_buffers() -> usize {
 ///
 /// The recycling function is stored with the data, so [`crate::Tensor`] needs no bound on its element
 /// type; it is set for the `Float` types and `None` for anything else.
+///
+/// A matrix that is the left operand of many thin products (a data matrix in full-batch training) also
+/// keeps a column-major copy, built on its [`COLUMN_MAJOR_AFTER`]-th such use: the thin kernel for
+/// contiguous columns wastes no vector lanes on `n = 10` (`X V`: 33.5 -> 26 µs for the digits data).
 pub(crate) struct Buffer<T> {
     data: Vec<T>,
     recycle: Option<fn(Vec<T>)>,
+    /// `(rows, cols, the data column-major)`; only ever set for data that no longer changes (writes go
+    /// through [`Buffer::as_mut_slice`], which drops it).
+    column_major: OnceLock<(usize, usize, Box<[T]>)>,
+    thin_uses: AtomicU32,
 }
+
+/// Uses as a thin product's row-major left operand before a column-major copy is kept.
+pub(crate) const COLUMN_MAJOR_AFTER: u32 = 3;
+/// Largest matrix (bytes) given a column-major copy.
+const COLUMN_MAJOR_MAX_BYTES: usize = 64 << 20;
 
 impl<T: Float> Buffer<T> {
     pub(crate) fn new(data: Vec<T>) -> Self {
-        Buffer { data, recycle: Some(give::<T>) }
+        Buffer { data, recycle: Some(give::<T>), column_major: OnceLock::new(), thin_uses: AtomicU32::new(0) }
+    }
+
+    /// The data read as a `rows x cols` row-major matrix, stored column-major, once this has been asked
+    /// for [`COLUMN_MAJOR_AFTER`] times (`None` before, and for matrices over 64 MiB).
+    pub(crate) fn column_major(&self, rows: usize, cols: usize) -> Option<&[T]> {
+        debug_assert_eq!(rows * cols, self.data.len());
+        if let Some((r, c, t)) = self.column_major.get() {
+            return (*r == rows && *c == cols).then_some(&t[..]);
+        }
+        if self.data.len() * size_of::<T>() > COLUMN_MAJOR_MAX_BYTES
+            || self.thin_uses.fetch_add(1, Ordering::Relaxed) + 1 < COLUMN_MAJOR_AFTER
+        {
+            return None;
+        }
+        let (_, _, t) = self.column_major.get_or_init(|| {
+            let mut t = vec![T::ZERO; rows * cols].into_boxed_slice();
+            for (i, row) in self.data.chunks_exact(cols.max(1)).enumerate() {
+                for (j, &v) in row.iter().enumerate() {
+                    t[j * rows + i] = v;
+                }
+            }
+            (rows, cols, t)
+        });
+        Some(&t[..])
     }
 }
 
@@ -156,6 +195,7 @@ impl<T> Buffer<T> {
     }
 
     pub(crate) fn as_mut_slice(&mut self) -> &mut [T] {
+        self.column_major.take();
         &mut self.data
     }
 
@@ -166,8 +206,14 @@ impl<T> Buffer<T> {
 }
 
 impl<T: Clone> Clone for Buffer<T> {
+    /// A copy of the data, made to be written: the column-major copy is not carried over.
     fn clone(&self) -> Self {
-        Buffer { data: self.data.clone(), recycle: self.recycle }
+        Buffer {
+            data: self.data.clone(),
+            recycle: self.recycle,
+            column_major: OnceLock::new(),
+            thin_uses: AtomicU32::new(0),
+        }
     }
 }
 

@@ -82,6 +82,11 @@ pub(super) unsafe fn gemm<T: Float>(
     true
 }
 
+/// Whether the thin kernels run for `T` on this CPU.
+pub(super) fn available<T: Float>() -> bool {
+    kernel::<T>().is_some()
+}
+
 /// A kernel entry point: `(m, k, n)`, `A`, `B`, `beta`, `C`.
 type Kernel<T> = unsafe fn((usize, usize, usize), Mat<T>, Mat<T>, T, MatMut<T>);
 
