@@ -388,10 +388,12 @@ impl<T: Float> Tape<T> {
     /// The backward sweep over nodes `out..=lo`. `grads[i - lo]` holds the gradient flowing into
     /// node `i`; each node's rule turns it into gradients for the node's inputs.
     ///
-    /// In a first-order pass (`accumulate_in_place`), a gradient that is the sum of several
-    /// contributions is accumulated into one buffer this sweep allocated itself, instead of
-    /// recording an `add` per contribution; nothing else can refer to that buffer, so it is
-    /// safe to write. In create-graph mode every sum is recorded, so it can be differentiated.
+    /// In a first-order pass (`accumulate_in_place`), a further contribution to a gradient is added
+    /// into the gradient's buffer instead of recording an `add`, when that buffer is a node this sweep
+    /// recorded and no other gradient slot has held it: nothing else can refer to the node then (its
+    /// storage may be shared, but writing copies shared storage first). Otherwise one `add` is
+    /// recorded, whose result is such a node. In create-graph mode every sum is recorded, so it can
+    /// be differentiated.
     fn sweep<'t>(
         &'t self,
         lo: usize,
@@ -402,8 +404,7 @@ impl<T: Float> Tape<T> {
     ) -> Result<()> {
         let mut in_vars: SmallVec<[Var<'t, T>; 4]> = SmallVec::new();
         let mut needs: SmallVec<[bool; 4]> = SmallVec::new();
-        // owned[i - lo]: grads[i - lo] is a sum this sweep recorded, referenced by nothing else.
-        let mut owned = vec![false; if accumulate_in_place { grads.len() } else { 0 }];
+        let mut held = accumulate_in_place.then(|| Held { first: self.len(), count: Vec::new() });
         for i in (lo..=out).rev() {
             let Some(g) = grads[i - lo] else { continue };
             // The op is taken out of its node while its rule runs (the rule records new nodes,
@@ -424,7 +425,7 @@ impl<T: Float> Tape<T> {
             let result = if needs.iter().any(|&n| n) {
                 let output = Var::from_id(self, i);
                 let gs = op.backward(&in_vars, output, g, &needs);
-                self.accumulate(&*op, gs, &in_vars, &needs, location, lo, grads, &mut owned)
+                self.accumulate(&*op, gs, &in_vars, &needs, location, lo, grads, held.as_mut())
             } else {
                 Ok(())
             };
@@ -448,7 +449,7 @@ impl<T: Float> Tape<T> {
         location: &'static Location<'static>,
         lo: usize,
         grads: &mut [Option<Var<'t, T>>],
-        owned: &mut [bool],
+        mut held: Option<&mut Held>,
     ) -> Result<()> {
         for ((gi, &x), &need) in gs.into_iter().zip(in_vars.iter()).zip(needs.iter()) {
             let (Some(gi), true) = (gi, need) else { continue };
@@ -467,23 +468,44 @@ impl<T: Float> Tape<T> {
                 self.report_anomaly(op.name(), "backward", in_vars, location);
             }
             let k = x.id() - lo;
-            grads[k] = Some(match grads[k] {
-                None => gi,
-                Some(acc) if !owned.is_empty() && owned[k] => {
+            let sum = match (grads[k], held.as_deref_mut()) {
+                (None, _) => gi,
+                (Some(acc), Some(h)) if h.sole(acc.id()) => {
                     let add = gi.value();
-                    let mut nodes = self.nodes.borrow_mut();
-                    let acc_val = &mut nodes[acc.id()].value;
-                    kernels::add_assign(acc_val, &add);
-                    acc
+                    kernels::add_assign(&mut self.nodes.borrow_mut()[acc.id()].value, &add);
+                    continue;
                 }
-                Some(acc) => {
-                    if !owned.is_empty() {
-                        owned[k] = true;
-                    }
-                    acc + gi
-                }
-            });
+                (Some(acc), _) => acc + gi,
+            };
+            if let Some(h) = held.as_deref_mut() {
+                h.hold(sum.id());
+            }
+            grads[k] = Some(sum);
         }
         Ok(())
+    }
+}
+
+/// For a first-order sweep: how many gradient slots have held each node the sweep recorded.
+struct Held {
+    /// The first node the sweep recorded.
+    first: usize,
+    /// `count[id - first]`.
+    count: Vec<u32>,
+}
+
+impl Held {
+    fn hold(&mut self, id: usize) {
+        if let Some(i) = id.checked_sub(self.first) {
+            if i >= self.count.len() {
+                self.count.resize(i + 1, 0);
+            }
+            self.count[i] += 1;
+        }
+    }
+
+    /// Whether node `id` was recorded by the sweep and has been held by one slot only.
+    fn sole(&self, id: usize) -> bool {
+        id.checked_sub(self.first).is_some_and(|i| self.count.get(i) == Some(&1))
     }
 }

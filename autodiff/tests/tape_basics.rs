@@ -30,6 +30,23 @@ fn fan_out_accumulates_and_off_path_is_none() {
 }
 
 #[test]
+fn in_place_accumulation_leaves_a_shared_gradient_alone() {
+    // f = sum(3a) + sum(a + b): the add hands one gradient node to both a and b; a then gets 3 more,
+    // which must not be added into the node b holds. df/da = 4, df/db = 1.
+    let tape = Tape::<f64>::new();
+    let a = tape.var(Tensor::from_vec(vec![1.0, 2.0], &[2]));
+    let b = tape.var(Tensor::from_vec(vec![3.0, 4.0], &[2]));
+    let f = a.mul_scalar(3.0).sum() + (a + b).sum();
+    let g = tape.grad(f, &[a, b]);
+    assert_eq!(g.value(0).to_vec(), vec![4.0, 4.0]);
+    assert_eq!(g.value(1).to_vec(), vec![1.0, 1.0]);
+    // x * x gives both of its inputs the same node g x: d/dx (x^2 + x) = 2x + 1
+    let x = tape.var(Tensor::from_vec(vec![1.0, -2.0], &[2]));
+    assert_eq!(tape.grad((x * x).sum(), &[x]).value(0).to_vec(), vec![2.0, -4.0]);
+    assert_eq!(tape.grad((x * x + x).sum(), &[x]).value(0).to_vec(), vec![3.0, -3.0]);
+}
+
+#[test]
 fn gradient_wrt_intermediate() {
     let tape = Tape::<f64>::new();
     let x = tape.var(Tensor::scalar(3.0));

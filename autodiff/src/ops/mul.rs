@@ -1,6 +1,7 @@
 //! `mul(a, b) = a * b` elementwise, with broadcasting.
 //!
-//! Rule: `da = sum_to(g * b, shape(a))`, `db = sum_to(g * a, shape(b))`.
+//! Rule: `da = sum_to(g * b, shape(a))`, `db = sum_to(g * a, shape(b))` (for `a * a`, the one product `g a`
+//! given to both).
 
 use super::{grads, record};
 use crate::tensor::kernels::zip;
@@ -16,6 +17,11 @@ impl<T: Float> Op<T> for Mul {
         zip("mul", x[0], x[1], |a, b| a * b)
     }
     fn backward<'t>(&self, x: &[Var<'t, T>], _: Var<'t, T>, g: Var<'t, T>, needs: &[bool]) -> InputGrads<'t, T> {
+        if x[0].id() == x[1].id() {
+            // x * x: both contributions are g x, computed once
+            let d = (g * x[0]).sum_to(&x[0].shape());
+            return grads([Some(d), Some(d)]);
+        }
         grads([needs[0].then(|| (g * x[1]).sum_to(&x[0].shape())), needs[1].then(|| (g * x[0]).sum_to(&x[1].shape()))])
     }
 }

@@ -1,6 +1,7 @@
 //! `sum(x, axes, keepdim)` and the composite `mean = sum / n`.
 //!
-//! Rule: `dx = broadcast_to(reshape(g, keepdim shape), shape(x))`.
+//! Rule: `dx = broadcast_to(reshape(g, keepdim shape), shape(x))` (no reshape when the reduced axes are
+//! leading ones, e.g. a sum of all elements).
 
 use smallvec::SmallVec;
 
@@ -36,8 +37,10 @@ impl<T: Float> Op<T> for Sum {
     }
     fn backward<'t>(&self, x: &[Var<'t, T>], _: Var<'t, T>, g: Var<'t, T>, _: &[bool]) -> InputGrads<'t, T> {
         let shape = x[0].shape();
-        let kept = reduced_shape(&shape, &self.axes, true);
-        grads([Some(g.reshape(&kept).broadcast_to(&shape))])
+        // Reducing leading axes leaves the trailing ones, against which `g` broadcasts as it is.
+        let leading = self.axes.iter().copied().eq(0..self.axes.len());
+        let g = if leading { g } else { g.reshape(&reduced_shape(&shape, &self.axes, true)) };
+        grads([Some(g.broadcast_to(&shape))])
     }
 }
 

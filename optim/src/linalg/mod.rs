@@ -37,6 +37,8 @@ pub mod lu;
 pub mod qr;
 
 mod dense;
+#[cfg(target_arch = "x86_64")]
+mod simd;
 pub use dense::DenseMatrix;
 
 /// A square linear operator applied without forming its matrix: `y = A x`.
@@ -145,23 +147,15 @@ pub struct SolveReport<T> {
 /// `sum_i a_i b_i`.
 pub fn dot<T: Float>(a: &[T], b: &[T]) -> T {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2, the only requirement of `dot_avx2`.
-        return unsafe { dot_avx2(a, b) };
+    if let Some(d) = simd::dot(a, b) {
+        return d;
     }
     dot_portable(a, b)
 }
 
-/// [`dot_portable`] compiled for AVX2 (4 doubles or 8 floats per instruction instead of SSE2's 2 or 4),
-/// chosen at run time: the L-BFGS two-loop is dominated by these dot products.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn dot_avx2<T: Float>(a: &[T], b: &[T]) -> T {
-    dot_portable(a, b)
-}
-
 /// Eight independent partial sums: a single running sum is a chain of dependent adds that cannot
-/// be vectorised (it was half of L-BFGS's time on the 1000-d Rosenbrock).
+/// be vectorised (it was half of L-BFGS's time on the 1000-d Rosenbrock). The AVX kernels in `simd`
+/// add in the same order.
 #[inline(always)]
 fn dot_portable<T: Float>(a: &[T], b: &[T]) -> T {
     const LANES: usize = 8;
@@ -194,7 +188,8 @@ pub fn axpy<T: Float>(alpha: T, x: &[T], y: &mut [T]) {
     axpy_portable(alpha, x, y)
 }
 
-/// [`axpy_portable`] compiled for AVX2, chosen at run time (see [`dot_avx2`]).
+/// [`axpy_portable`] compiled for AVX2 (4 doubles or 8 floats per instruction instead of SSE2's 2 or 4),
+/// chosen at run time.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn axpy_avx2<T: Float>(alpha: T, x: &[T], y: &mut [T]) {
@@ -206,6 +201,18 @@ fn axpy_portable<T: Float>(alpha: T, x: &[T], y: &mut [T]) {
     for (yi, &xi) in y.iter_mut().zip(x) {
         *yi += alpha * xi;
     }
+}
+
+/// `y += alpha x`, then returns `z^T y` with the updated `y` (all three of one length): [`axpy`] followed by
+/// [`dot`], with the same result, in one pass over the vectors instead of two (the L-BFGS two-loop is a
+/// chain of these).
+pub fn axpy_dot<T: Float>(alpha: T, x: &[T], y: &mut [T], z: &[T]) -> T {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(d) = simd::axpy_dot(alpha, x, y, z) {
+        return d;
+    }
+    axpy_portable(alpha, x, y);
+    dot_portable(z, y)
 }
 
 pub(crate) fn check_len(expected: usize, got: usize) -> Result<(), LinalgError> {

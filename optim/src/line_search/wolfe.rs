@@ -93,8 +93,9 @@ pub fn search<T: Float, O: Objective<T> + ?Sized>(
     let (c1, c2) = (config.c1, config.c2);
     let armijo = |t: &Trial<T>| t.f <= f0 + c1 * t.alpha * dphi0;
     let curvature = |t: &Trial<T>| t.dphi.abs() <= -c2 * dphi0;
-    // previous trial (alpha = 0 at the start)
-    let mut prev = Trial { alpha: T::ZERO, x: x.to_vec(), f: f0, g: g0.to_vec(), dphi: dphi0 };
+    // previous trial (alpha = 0 at the start); a trial at alpha = 0 is never returned, so its point and
+    // gradient are not copied
+    let mut prev = Trial { alpha: T::ZERO, x: Vec::new(), f: f0, g: Vec::new(), dphi: dphi0 };
     let mut alpha = alpha0.min(config.alpha_max);
     let mut evals = 0;
     // Phase 1: bracket.

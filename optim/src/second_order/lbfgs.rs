@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use wengert_autodiff::Float;
 
 use super::{check_start, observe, report, Observer, OptimError, Report, StopReason, Tolerances};
-use crate::linalg::{axpy, dot, norm};
+use crate::linalg::{axpy, axpy_dot, dot, norm};
 use crate::line_search::wolfe::WolfeConfig;
 use crate::line_search::LineSearch;
 use crate::objective::{Counted, Objective};
@@ -65,25 +65,51 @@ pub fn minimize_observed<T: Float, O: Objective<T> + ?Sized>(
     run(obj, x0, config, Some(observer))
 }
 
-/// `-H g` by the two-loop recursion over `pairs` (oldest first), each `(s, y, 1 / y^T s)`.
-pub fn two_loop<T: Float>(g: &[T], pairs: &VecDeque<(Vec<T>, Vec<T>, T)>) -> Vec<T> {
-    let mut q = g.to_vec();
-    let mut alphas = Vec::with_capacity(pairs.len());
-    for (s, y, rho) in pairs.iter().rev() {
-        let a = *rho * dot(s, &q);
-        axpy(-a, y, &mut q);
-        alphas.push(a);
-    }
-    if let Some((s, y, _)) = pairs.back() {
-        let gamma = dot(s, y) / dot(y, y);
+/// A stored pair `s = x_{k+1} - x_k`, `y = g_{k+1} - g_k`, with `y^T s` and `y^T y` (for the initial scaling,
+/// without recomputing them) and `rho = 1 / y^T s`.
+struct Pair<T> {
+    s: Vec<T>,
+    y: Vec<T>,
+    ys: T,
+    yy: T,
+    rho: T,
+}
+
+/// `p = -H g` by the two-loop recursion over `pairs` (oldest first); `alphas` is scratch space.
+///
+/// Each `axpy` is fused with the `dot` that follows it (the next pair's), so the recursion makes one pass
+/// per pair and loop instead of two; the arithmetic, and so the result, is the same.
+fn two_loop<T: Float>(g: &[T], pairs: &VecDeque<Pair<T>>, p: &mut [T], alphas: &mut Vec<T>) {
+    let q = p;
+    q.copy_from_slice(g);
+    let m = pairs.len();
+    if m > 0 {
+        alphas.clear();
+        alphas.resize(m, T::ZERO);
+        // newest to oldest: a_i = rho_i s_i^T q, q -= a_i y_i
+        let mut d = dot(&pairs[m - 1].s, q);
+        for i in (0..m).rev() {
+            let a = pairs[i].rho * d;
+            alphas[i] = a;
+            match i.checked_sub(1) {
+                Some(j) => d = axpy_dot(-a, &pairs[i].y, q, &pairs[j].s),
+                None => axpy(-a, &pairs[i].y, q),
+            }
+        }
+        let newest = &pairs[m - 1];
+        let gamma = newest.ys / newest.yy;
         q.iter_mut().for_each(|v| *v *= gamma);
-    }
-    for ((s, y, rho), a) in pairs.iter().zip(alphas.iter().rev()) {
-        let b = *rho * dot(y, &q);
-        axpy(*a - b, s, &mut q);
+        // oldest to newest: b_i = rho_i y_i^T q, q += (a_i - b_i) s_i
+        let mut d = dot(&pairs[0].y, q);
+        for i in 0..m {
+            let c = alphas[i] - pairs[i].rho * d;
+            match pairs.get(i + 1) {
+                Some(next) => d = axpy_dot(c, &pairs[i].s, q, &next.y),
+                None => axpy(c, &pairs[i].s, q),
+            }
+        }
     }
     q.iter_mut().for_each(|v| *v = -*v);
-    q
 }
 
 fn run<T: Float, O: Objective<T> + ?Sized>(
@@ -101,13 +127,14 @@ fn run<T: Float, O: Objective<T> + ?Sized>(
     if norm(&g) <= config.tol.grad_tol {
         return Ok(report(x, f, &g, 0, obj.counts(), StopReason::GradientTolerance));
     }
-    let mut pairs: VecDeque<(Vec<T>, Vec<T>, T)> = VecDeque::with_capacity(config.history + 1);
+    let mut pairs: VecDeque<Pair<T>> = VecDeque::with_capacity(config.history);
+    let (mut p, mut alphas) = (vec![T::ZERO; n], Vec::with_capacity(config.history));
     for k in 1.. {
-        let mut p = two_loop(&g, &pairs);
+        two_loop(&g, &pairs, &mut p, &mut alphas);
         if dot(&p, &g) >= T::ZERO {
             // lost descent (rounding): restart from steepest descent
             pairs.clear();
-            p = g.iter().map(|&v| -v).collect();
+            p.iter_mut().zip(&g).for_each(|(p, &g)| *p = -g);
         }
         let alpha0 = if pairs.is_empty() { T::ONE.min(T::ONE / norm(&g)) } else { T::ONE };
         let Ok(ls) = config.line_search.search(&mut obj, &x, f, &g, &p, alpha0) else {
@@ -121,19 +148,19 @@ fn run<T: Float, O: Objective<T> + ?Sized>(
                 gn
             }
         };
-        let s: Vec<T> = ls.x.iter().zip(&x).map(|(&a, &b)| a - b).collect();
-        let y: Vec<T> = gn.iter().zip(&g).map(|(&a, &b)| a - b).collect();
-        let ys = dot(&y, &s);
-        if ys > config.curvature_eps * dot(&y, &y) && config.history > 0 {
+        let stop = config.tol.check(k, &x, &ls.x, f, ls.f, norm(&gn), obj.counts().total());
+        // s = x_new - x and y = g_new - g, written over the old x and g
+        let (mut s, mut y) = (std::mem::replace(&mut x, ls.x), std::mem::replace(&mut g, gn));
+        s.iter_mut().zip(&x).for_each(|(s, &x)| *s = x - *s);
+        y.iter_mut().zip(&g).for_each(|(y, &g)| *y = g - *y);
+        f = ls.f;
+        let (ys, yy) = (dot(&y, &s), dot(&y, &y));
+        if ys > config.curvature_eps * yy && config.history > 0 {
             if pairs.len() == config.history {
                 pairs.pop_front();
             }
-            pairs.push_back((s, y, T::ONE / ys));
+            pairs.push_back(Pair { s, y, ys, yy, rho: T::ONE / ys });
         }
-        let stop = config.tol.check(k, &x, &ls.x, f, ls.f, norm(&gn), obj.counts().total());
-        x = ls.x;
-        f = ls.f;
-        g = gn;
         observe(&mut observer, k, f, &g, &x);
         if let Some(s) = stop {
             return Ok(report(x, f, &g, k, obj.counts(), s));
