@@ -149,10 +149,16 @@ pub fn release_cached_buffers() -> usize {
 pub(crate) struct Buffer<T> {
     data: Vec<T>,
     recycle: Option<fn(Vec<T>)>,
+    /// Allocated on the first thin-product use only, so the common tensor stays small.
+    thin: OnceLock<Box<ThinUse<T>>>,
+}
+
+/// How often a matrix was the row-major left operand of a thin product, and its column-major copy.
+struct ThinUse<T> {
+    uses: AtomicU32,
     /// `(rows, cols, the data column-major)`; only ever set for data that no longer changes (writes go
     /// through [`Buffer::as_mut_slice`], which drops it).
     column_major: OnceLock<(usize, usize, Box<[T]>)>,
-    thin_uses: AtomicU32,
 }
 
 /// Uses as a thin product's row-major left operand before a column-major copy is kept.
@@ -162,22 +168,25 @@ const COLUMN_MAJOR_MAX_BYTES: usize = 64 << 20;
 
 impl<T: Float> Buffer<T> {
     pub(crate) fn new(data: Vec<T>) -> Self {
-        Buffer { data, recycle: Some(give::<T>), column_major: OnceLock::new(), thin_uses: AtomicU32::new(0) }
+        Buffer { data, recycle: Some(give::<T>), thin: OnceLock::new() }
     }
 
     /// The data read as a `rows x cols` row-major matrix, stored column-major, once this has been asked
     /// for [`COLUMN_MAJOR_AFTER`] times (`None` before, and for matrices over 64 MiB).
     pub(crate) fn column_major(&self, rows: usize, cols: usize) -> Option<&[T]> {
         debug_assert_eq!(rows * cols, self.data.len());
-        if let Some((r, c, t)) = self.column_major.get() {
-            return (*r == rows && *c == cols).then_some(&t[..]);
-        }
-        if self.data.len() * size_of::<T>() > COLUMN_MAJOR_MAX_BYTES
-            || self.thin_uses.fetch_add(1, Ordering::Relaxed) + 1 < COLUMN_MAJOR_AFTER
-        {
+        if self.data.len() * size_of::<T>() > COLUMN_MAJOR_MAX_BYTES {
             return None;
         }
-        let (_, _, t) = self.column_major.get_or_init(|| {
+        let thin =
+            self.thin.get_or_init(|| Box::new(ThinUse { uses: AtomicU32::new(0), column_major: OnceLock::new() }));
+        if let Some((r, c, t)) = thin.column_major.get() {
+            return (*r == rows && *c == cols).then_some(&t[..]);
+        }
+        if thin.uses.fetch_add(1, Ordering::Relaxed) + 1 < COLUMN_MAJOR_AFTER {
+            return None;
+        }
+        let (_, _, t) = thin.column_major.get_or_init(|| {
             let mut t = vec![T::ZERO; rows * cols].into_boxed_slice();
             for (i, row) in self.data.chunks_exact(cols.max(1)).enumerate() {
                 for (j, &v) in row.iter().enumerate() {
@@ -196,7 +205,7 @@ impl<T> Buffer<T> {
     }
 
     pub(crate) fn as_mut_slice(&mut self) -> &mut [T] {
-        self.column_major.take();
+        self.thin.take();
         &mut self.data
     }
 
@@ -209,19 +218,15 @@ impl<T> Buffer<T> {
 impl<T: Clone> Clone for Buffer<T> {
     /// A copy of the data, made to be written: the column-major copy is not carried over.
     fn clone(&self) -> Self {
-        Buffer {
-            data: self.data.clone(),
-            recycle: self.recycle,
-            column_major: OnceLock::new(),
-            thin_uses: AtomicU32::new(0),
-        }
+        Buffer { data: self.data.clone(), recycle: self.recycle, thin: OnceLock::new() }
     }
 }
 
 impl<T> Drop for Buffer<T> {
     fn drop(&mut self) {
-        if let Some(recycle) = self.recycle {
-            if self.data.capacity() > 0 {
+        // The size test first: most tensors of a small model are too small to cache, and skip the call.
+        if self.data.capacity() * size_of::<T>() >= MIN_BYTES {
+            if let Some(recycle) = self.recycle {
                 recycle(std::mem::take(&mut self.data));
             }
         }
