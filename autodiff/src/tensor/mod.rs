@@ -5,6 +5,7 @@
 //! storage first if it is shared (copy-on-write), so a value recorded on a
 //! tape can never be changed behind the tape's back.
 
+mod assist;
 mod construct;
 mod display;
 pub mod kernels;

@@ -23,8 +23,9 @@ use crate::Float;
 
 /// Widest `n` the thin kernels take.
 pub const MAX_N: usize = 16;
-/// Products of at least this many flops split their rows across two rayon tasks.
-pub const PAR_FLOPS: usize = 1 << 23;
+/// Products of at least this many flops split their rows in two, the second half for the spinning
+/// assistant thread ([`super::assist`]).
+pub const PAR_FLOPS: usize = 1 << 20;
 
 /// A matrix operand: pointer, row stride, column stride.
 type Mat<T> = (*const T, isize, isize);
@@ -75,7 +76,7 @@ pub(super) unsafe fn gemm<T: Float>(
     };
     if 2 * m * k * n >= PAR_FLOPS && m >= 64 {
         let half = (m / 2).div_ceil(16) * 16;
-        rayon::join(|| rows(0, half), || rows(half, m));
+        super::assist::join(|| rows(0, half), || rows(half, m));
     } else {
         rows(0, m);
     }
