@@ -111,12 +111,21 @@ fn methods_never_report_nan_on_a_function_nan_beyond_a_radius() {
     use wengert_optim::second_order::{bfgs, gradient_descent, lbfgs, nonlinear_cg, StopReason, Tolerances};
     let tol = Tolerances::default().with_grad_tol(1e-8).with_max_iter(100_000);
     let mut total_nan = 0;
-    for method in 0..4 {
+    for method in 0..5 {
         let mut f = NanProbe { inner: TapeObjective::new(rosen_nan_beyond), nan_seen: 0 };
         let x0 = [-1.2, 0.9];
         let r = match method {
             0 => lbfgs::minimize(&mut f, &x0, &lbfgs::LbfgsConfig { tol: tol.clone(), ..Default::default() }),
             1 => bfgs::minimize(&mut f, &x0, &bfgs::BfgsConfig { tol: tol.clone(), ..Default::default() }),
+            4 => {
+                use wengert_optim::line_search::{more_thuente::MoreThuenteConfig, LineSearch};
+                let line_search = LineSearch::MoreThuente(MoreThuenteConfig::default());
+                lbfgs::minimize(
+                    &mut f,
+                    &x0,
+                    &lbfgs::LbfgsConfig { tol: tol.clone(), line_search, ..Default::default() },
+                )
+            }
             2 => nonlinear_cg::minimize(
                 &mut f,
                 &x0,

@@ -96,6 +96,16 @@ fn lbfgs_reaches_rosenbrock_minimum() {
 }
 
 #[test]
+fn lbfgs_with_more_thuente_reaches_rosenbrock_minimum() {
+    use wengert_optim::line_search::{more_thuente::MoreThuenteConfig, LineSearch};
+    let mut f = TapeObjective::new(rosen::<f64>);
+    let line_search = LineSearch::MoreThuente(MoreThuenteConfig::default());
+    let cfg = lbfgs::LbfgsConfig { tol: tol(1e-8), line_search, ..Default::default() };
+    let r = lbfgs::minimize(&mut f, &X0, &cfg).unwrap();
+    assert_at_rosen_min(&r, 1e-8, 1e-8);
+}
+
+#[test]
 fn nonlinear_cg_both_betas_reach_rosenbrock_minimum() {
     for beta in [nonlinear_cg::CgBeta::PolakRibierePlus, nonlinear_cg::CgBeta::FletcherReeves] {
         let mut f = TapeObjective::new(rosen::<f64>);

@@ -5,6 +5,7 @@
 //! |---|---|
 //! | [`armijo`] | backtracking to the sufficient-decrease (Armijo) condition, values only |
 //! | [`wolfe`] | strong Wolfe conditions by bracketing and cubic-interpolation zoom (Nocedal & Wright Alg. 3.5 / 3.6) |
+//! | [`more_thuente`] | strong Wolfe conditions by Moré and Thuente's safeguarded interval search (MINPACK-2 `dcsrch`, as in L-BFGS-B) |
 //! | [`exact`] | the exact minimiser along `d` of a quadratic, `alpha = -g^T d / d^T H d`, from one Hessian-vector product |
 //!
 //! A trial point whose value or gradient is NaN or infinite is treated as a step that is too long: the step
@@ -30,6 +31,7 @@ use crate::objective::Objective;
 
 pub mod armijo;
 pub mod exact;
+pub mod more_thuente;
 pub mod wolfe;
 
 /// An accepted step.
@@ -75,8 +77,10 @@ impl std::error::Error for LineSearchError {}
 pub enum LineSearch<T> {
     /// Backtracking to the Armijo condition.
     Armijo(armijo::ArmijoConfig<T>),
-    /// Strong Wolfe conditions.
+    /// Strong Wolfe conditions (bracketing and zoom).
     StrongWolfe(wolfe::WolfeConfig<T>),
+    /// Strong Wolfe conditions (Moré-Thuente).
+    MoreThuente(more_thuente::MoreThuenteConfig<T>),
 }
 
 impl<T: Float> LineSearch<T> {
@@ -96,6 +100,7 @@ impl<T: Float> LineSearch<T> {
         match self {
             LineSearch::Armijo(c) => armijo::search(obj, x, f0, g0, d, alpha0, c),
             LineSearch::StrongWolfe(c) => wolfe::search(obj, x, f0, g0, d, alpha0, c),
+            LineSearch::MoreThuente(c) => more_thuente::search(obj, x, f0, g0, d, alpha0, c),
         }
     }
 }

@@ -4,7 +4,9 @@
 //! The last `m` pairs `s_i = x_{i+1} - x_i`, `y_i = g_{i+1} - g_i` define `H_k` implicitly; `p = -H_k g` costs
 //! `O(m n)`. The initial matrix is `gamma I` with `gamma = s^T y / y^T y` of the newest pair (N&W eq. 7.20).
 //! A pair with `y^T s <= eps y^T y` is skipped (as L-BFGS-B). Steps come from a strong Wolfe line search tried
-//! from `alpha = 1` (from `min(1, 1 / ||g||)` on the first iteration).
+//! from `alpha = 1` (from `1 / ||g||` on the first iteration, as L-BFGS-B). The default search is the
+//! bracketing-and-zoom one; [`LineSearch::MoreThuente`] gives L-BFGS-B's own (on the 1000-d Rosenbrock it
+//! takes 4944 iterations to scipy's 4933 and the zoom's 4927; on the digits logistic regression 140 to 143).
 
 use std::collections::VecDeque;
 
@@ -136,7 +138,7 @@ fn run<T: Float, O: Objective<T> + ?Sized>(
             pairs.clear();
             p.iter_mut().zip(&g).for_each(|(p, &g)| *p = -g);
         }
-        let alpha0 = if pairs.is_empty() { T::ONE.min(T::ONE / norm(&g)) } else { T::ONE };
+        let alpha0 = if pairs.is_empty() { T::ONE / norm(&g) } else { T::ONE };
         let Ok(ls) = config.line_search.search(&mut obj, &x, f, &g, &p, alpha0) else {
             return Ok(report(x, f, &g, k, obj.counts(), StopReason::NoProgress));
         };
