@@ -3,7 +3,9 @@
 //! The differentiable ops in [`crate::ops`] call these for their forward
 //! values. Elementwise kernels split large tensors across rayon's pool;
 //! matmul goes to `matrixmultiply` with strides, so transposed operands are
-//! never copied.
+//! never copied, except products with at most 16 columns, which run on the
+//! packing-free SIMD kernels of `thin.rs`. Outputs come from the per-thread
+//! buffer cache of `pool.rs`.
 
 use std::mem::MaybeUninit;
 
