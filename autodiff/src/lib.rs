@@ -40,5 +40,5 @@ pub use float::Float;
 pub use op::{InputGrads, Op};
 pub use ops::{concat, stack, try_concat};
 pub use tape::{Gradients, Tape};
-pub use tensor::{kernels, release_cached_buffers, Shape, Tensor};
+pub use tensor::{kernels, release_cached_buffers, set_assist_thread, Shape, Tensor};
 pub use var::Var;

@@ -10,6 +10,10 @@
 //! if the assistant has not started it (a loaded machine never waits for a descheduled thread to pick
 //! it up), or waits for the assistant to finish it. One job at a time: a caller that finds the assistant
 //! busy (another thread's product) runs both halves itself.
+//!
+//! [`set_assist_thread`]`(false)`, or `WENGERT_ASSIST=0` in the environment, turns it off: every product
+//! then runs on its caller's thread (for machines shared with other heavy work, where a spinning thread
+//! takes CPU from others).
 
 use std::cell::UnsafeCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -49,9 +53,22 @@ unsafe impl Sync for Assistant {}
 // SAFETY: as above.
 unsafe impl Send for Assistant {}
 
+/// Whether [`join`] may use the assistant; see [`set_assist_thread`].
+static ENABLED: AtomicBool = AtomicBool::new(true);
+
+/// Lets thin products hand half their rows to the `wengert-assist` thread (`true`, the default unless the
+/// environment has `WENGERT_ASSIST=0`), or keeps every product on its caller's thread (`false`). Results
+/// are the same either way, bit for bit; only the speed differs.
+pub fn set_assist_thread(enabled: bool) {
+    ENABLED.store(enabled, Ordering::Relaxed);
+}
+
 fn assistant() -> Option<&'static Assistant> {
     static A: OnceLock<Option<&'static Assistant>> = OnceLock::new();
     *A.get_or_init(|| {
+        if std::env::var("WENGERT_ASSIST").is_ok_and(|v| v == "0" || v.eq_ignore_ascii_case("off")) {
+            ENABLED.store(false, Ordering::Relaxed);
+        }
         if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
             return None;
         }
@@ -111,7 +128,7 @@ fn serve(me: &'static Assistant) {
 /// # Panics
 /// If `a` or `b` panics (after both have finished).
 pub(super) fn join(a: impl FnOnce(), b: impl FnOnce() + Send) {
-    let Some(me) = assistant() else {
+    let Some(me) = assistant().filter(|_| ENABLED.load(Ordering::Relaxed)) else {
         a();
         b();
         return;
@@ -215,6 +232,16 @@ mod tests {
         let mut y = 0;
         join(|| (), || y = 7);
         assert_eq!(y, 7);
+    }
+
+    #[test]
+    fn switched_off_both_halves_run_on_the_caller() {
+        let me = std::thread::current().id();
+        set_assist_thread(false);
+        let mut on = None;
+        join(|| (), || on = Some(std::thread::current().id()));
+        set_assist_thread(true);
+        assert_eq!(on, Some(me));
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod vmath;
 
 use std::sync::Arc;
 
+pub use assist::set_assist_thread;
 pub use pool::release_cached_buffers;
 pub use shape::{broadcast_shapes, normalize_axes, numel, strides_of, Shape};
 
