@@ -8,7 +8,7 @@
 //! in `g`) and `d/dy = -2 g y gbar`.
 
 use super::{grads, record};
-use crate::tensor::kernels::{map, zip};
+use crate::tensor::kernels::{self, zip};
 use crate::{Float, InputGrads, Op, Result, Tensor, Var};
 
 struct Tanh;
@@ -18,7 +18,7 @@ impl<T: Float> Op<T> for Tanh {
         "tanh"
     }
     fn forward(&self, x: &[&Tensor<T>]) -> Result<Tensor<T>> {
-        Ok(map(x[0], |v| v.tanh()))
+        Ok(kernels::tanh(x[0]))
     }
     fn backward<'t>(&self, _: &[Var<'t, T>], out: Var<'t, T>, g: Var<'t, T>, _: &[bool]) -> InputGrads<'t, T> {
         grads([Some(record(TanhGrad, &[g, out]))])
