@@ -1,4 +1,4 @@
-//! Vectorised `exp` for f64 and f32.
+//! Vectorised `exp` and `tanh` for f64 and f32 (`tanh` is built on `exp`; see [`tanh_f64`]).
 //!
 //! libm's `exp` is a scalar call per element (50 µs for 18k f64 values here); softmax, log-sum-exp and
 //! the cross-entropy losses spend their forward pass in it. This is the textbook algorithm, written so
@@ -45,10 +45,10 @@ fn apply<T: Float>(
     // to their own element type.
     if t == TypeId::of::<f64>() {
         let (x, out) = unsafe { (cast::<T, f64>(x), cast_mut::<T, f64>(out)) };
-        exp_dispatch(x, out, f64s);
+        vectorised(x, out, f64s);
     } else if t == TypeId::of::<f32>() {
         let (x, out) = unsafe { (cast::<T, f32>(x), cast_mut::<T, f32>(out)) };
-        exp_dispatch(x, out, f32s);
+        vectorised(x, out, f32s);
     } else {
         out.iter_mut().zip(x).for_each(|(o, &v)| {
             o.write(other(v));
@@ -72,7 +72,7 @@ unsafe fn cast_mut<T, U>(x: &mut [std::mem::MaybeUninit<T>]) -> &mut [std::mem::
 
 /// Runs the element function over the slices, compiled for the widest vectors this CPU has. `f` is a
 /// generic parameter, not a function pointer, so it is inlined into the vectorised loop.
-fn exp_dispatch<E: Copy, F: Fn(E) -> E + Copy>(x: &[E], out: &mut [std::mem::MaybeUninit<E>], f: F) {
+fn vectorised<E: Copy, F: Fn(E) -> E + Copy>(x: &[E], out: &mut [std::mem::MaybeUninit<E>], f: F) {
     #[inline(always)]
     fn body<E: Copy, F: Fn(E) -> E>(x: &[E], out: &mut [std::mem::MaybeUninit<E>], f: F) {
         out.iter_mut().zip(x).for_each(|(o, &v)| {
