@@ -13,13 +13,13 @@ use wengert::optim::first_order::{Adam, AdamConfig, Optimizer};
 use wengert::prelude::*;
 
 fn setup(tensors: usize, len: usize) -> (Vec<Param<f32>>, Grads<f32>, Adam<f32>) {
-    let mut rng = rand::thread_rng();
+    let mut rng = rand::rng();
     let params: Vec<Param<f32>> = (0..tensors)
-        .map(|_| Param::new(Tensor::from_vec((0..len).map(|_| rng.gen_range(-1.0..1.0)).collect(), &[len])))
+        .map(|_| Param::new(Tensor::from_vec((0..len).map(|_| rng.random_range(-1.0..1.0)).collect(), &[len])))
         .collect();
     let mut grads = Grads::new();
     for p in &params {
-        grads.insert(p, Tensor::from_vec((0..len).map(|_| rng.gen_range(-1e-2..1e-2)).collect(), &[len]));
+        grads.insert(p, Tensor::from_vec((0..len).map(|_| rng.random_range(-1e-2..1e-2)).collect(), &[len]));
     }
     (params, grads, Adam::new(AdamConfig::default()))
 }

@@ -38,7 +38,7 @@ impl Problem {
             }
         }
         let x = Tensor::randn(&[BATCH, SIZES[0]], 0.0, 1.0, rng);
-        let labels = (0..BATCH).map(|_| rng.gen_range(0..SIZES[3])).collect();
+        let labels = (0..BATCH).map(|_| rng.random_range(0..SIZES[3])).collect();
         Problem { params, dirs, x, labels }
     }
 
@@ -83,7 +83,7 @@ fn hvp_with<'t>(
 }
 
 fn bench(c: &mut Criterion) {
-    let p = Problem::new(&mut rand::thread_rng());
+    let p = Problem::new(&mut rand::rng());
     // The HVP must be a derivative of the gradient: compare with a central difference of it.
     let hv = p.hvp();
     // A step of norm 1e-2 along v: small enough to stay in the quadratic regime, large

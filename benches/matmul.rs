@@ -11,7 +11,7 @@ use wengert::prelude::*;
 fn square<T: Float>(c: &mut Criterion, name: &str, sizes: &[usize]) {
     let mut g = c.benchmark_group(name);
     g.sample_size(10).measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
-    let mut rng = rand::thread_rng();
+    let mut rng = rand::rng();
     for &n in sizes {
         let a = Tensor::<T>::randn(&[n, n], T::ZERO, T::ONE, &mut rng);
         let b = Tensor::<T>::randn(&[n, n], T::ZERO, T::ONE, &mut rng);

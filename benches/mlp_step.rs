@@ -67,10 +67,10 @@ fn adam_step(model: &mut Vec<Param<f32>>, opt: &mut Adam<f32>, x: &Tensor<f32>, 
 }
 
 fn bench(c: &mut Criterion) {
-    let mut rng = rand::thread_rng();
+    let mut rng = rand::rng();
     let mut model = mlp(&mut rng);
     let x = Tensor::randn(&[BATCH, SIZES[0]], 0.0, 1.0, &mut rng);
-    let labels: Vec<usize> = (0..BATCH).map(|_| rng.gen_range(0..SIZES[3])).collect();
+    let labels: Vec<usize> = (0..BATCH).map(|_| rng.random_range(0..SIZES[3])).collect();
     // A few steps must lower the loss on a fixed batch, or the benchmark measures a broken step.
     let first = sgd_step(&mut model, &x, &labels, 0.05);
     let later = (0..5).map(|_| sgd_step(&mut model, &x, &labels, 0.05)).last().unwrap();

@@ -25,7 +25,7 @@ fn chain(x0: &Tensor<f32>) -> Tensor<f32> {
 }
 
 fn bench(c: &mut Criterion) {
-    let x0 = Tensor::randn(&[16], 0.0, 1.0, &mut rand::thread_rng());
+    let x0 = Tensor::randn(&[16], 0.0, 1.0, &mut rand::rng());
     assert_eq!(chain(&x0).shape(), &[16]);
     let mut g = c.benchmark_group("tape_overhead");
     g.sample_size(30).measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));

@@ -136,7 +136,7 @@ pub fn run(opts: &Options) -> Result<Summary, TrainError> {
     let sizes: &[usize] = if opts.fast { &[10, 1000] } else { &[10, 100, 1000, 10_000, 100_000] };
     let mut test_estimates = Vec::new();
     for &n in sizes {
-        let pulls: Vec<f64> = (0..n).map(|_| if rng.gen::<f64>() < P_TRUE { 1.0 } else { 0.0 }).collect();
+        let pulls: Vec<f64> = (0..n).map(|_| if rng.random::<f64>() < P_TRUE { 1.0 } else { 0.0 }).collect();
         let tape = Tape::<f64>::new();
         let e = cross_entropy(tape.constant(Tensor::scalar(lambda)), &pulls).value().item();
         test_estimates.push((n, e));

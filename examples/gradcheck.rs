@@ -90,7 +90,7 @@ pub fn grad_check_sparse(
     let mut x = x.to_vec();
     (0..num_checks)
         .map(|_| {
-            let ix = rng.gen_range(0..x.len());
+            let ix = rng.random_range(0..x.len());
             let old = x[ix];
             x[ix] = old + h;
             let fxph = f(&x);

@@ -160,9 +160,9 @@ pub fn run(fast: bool) -> Summary {
     let random: Vec<Scored> = (0..n)
         .map(|_| {
             let s = Setting {
-                lr: rng.gen_range(lr_lo..=lr_hi).exp(),
-                reg: rng.gen_range(reg_lo..=reg_hi).exp(),
-                iters: rng.gen_range(it_lo..=it_hi),
+                lr: rng.random_range(lr_lo..=lr_hi).exp(),
+                reg: rng.random_range(reg_lo..=reg_hi).exp(),
+                iters: rng.random_range(it_lo..=it_hi),
             };
             cross_validate(s, &split.train, k)
         })

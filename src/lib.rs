@@ -24,6 +24,9 @@
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
+/// The `rand` this library is built against (0.9): use `wengert::rand` (or the same major version in your
+/// `Cargo.toml`) for the RNGs you pass to initialisers, loaders and `Tensor::randn`, so trait bounds match.
+pub use rand;
 pub use wengert_autodiff as autodiff;
 pub use wengert_nn as nn;
 pub use wengert_optim as optim;

@@ -168,7 +168,7 @@ fn second_order_example_minimises_the_anchors_function() {
     let (x, labels) = second_order::data();
     assert_eq!((x.shape(), labels.len()), (&[1797, 64][..], 1797));
     let mut rng = rand::rngs::StdRng::seed_from_u64(3);
-    let w: Vec<f64> = (0..650).map(|_| rng.gen_range(-0.5..0.5)).collect();
+    let w: Vec<f64> = (0..650).map(|_| rng.random_range(-0.5..0.5)).collect();
     let (xc, lc) = (x.clone(), labels.clone());
     let mut f = TapeObjective::new(move |v| second_order::loss(v, &xc, &lc));
     let mut g = vec![0.0; 650];

@@ -43,7 +43,7 @@ fn sample(shape: &[usize], d: Domain, rng: &mut StdRng) -> Tensor<f64> {
         Away => {
             let mut t = Tensor::rand_uniform(shape, 0.2, 1.5, rng);
             for v in t.data_mut() {
-                if rng.gen::<bool>() {
+                if rng.random::<bool>() {
                     *v = -*v;
                 }
             }

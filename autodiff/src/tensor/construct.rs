@@ -66,7 +66,7 @@ impl<T: Float> Tensor<T> {
     /// Independent draws from `U[low, high)`, from the caller's (seeded) generator.
     pub fn rand_uniform<R: Rng + ?Sized>(shape: &[usize], low: T, high: T, rng: &mut R) -> Self {
         let (lo, hi) = (low.to_f64(), high.to_f64());
-        let d = (0..numel(shape)).map(|_| T::from_f64(lo + (hi - lo) * rng.gen::<f64>())).collect();
+        let d = (0..numel(shape)).map(|_| T::from_f64(lo + (hi - lo) * rng.random::<f64>())).collect();
         Tensor::from_parts(d, Shape::from_slice(shape))
     }
 
@@ -75,8 +75,8 @@ impl<T: Float> Tensor<T> {
         let n = numel(shape);
         let mut d = Vec::with_capacity(n);
         while d.len() < n {
-            let u1: f64 = 1.0 - rng.gen::<f64>(); // (0, 1]: ln is finite
-            let u2: f64 = rng.gen::<f64>();
+            let u1: f64 = 1.0 - rng.random::<f64>(); // (0, 1]: ln is finite
+            let u2: f64 = rng.random::<f64>();
             let r = (-2.0 * u1.ln()).sqrt();
             let th = std::f64::consts::TAU * u2;
             d.push(T::from_f64(mean.to_f64() + std.to_f64() * r * th.cos()));

@@ -12,8 +12,8 @@ use crate::data::{Targets, TensorDataset};
 
 /// One standard normal draw (Box-Muller).
 fn normal(rng: &mut StdRng) -> f64 {
-    let u1: f64 = 1.0 - rng.gen::<f64>(); // (0, 1]: ln is finite
-    let u2: f64 = rng.gen();
+    let u1: f64 = 1.0 - rng.random::<f64>(); // (0, 1]: ln is finite
+    let u2: f64 = rng.random();
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
@@ -84,7 +84,7 @@ pub fn linear_regression<T: Float>(n: usize, w: &[f64], b: f64, noise: f64, seed
 pub fn sine_regression<T: Float>(n: usize, noise: f64, seed: u64) -> TensorDataset<T> {
     let mut rng = StdRng::seed_from_u64(seed);
     let pi = std::f64::consts::PI;
-    let x: Vec<f64> = (0..n).map(|_| rng.gen_range(-pi..pi)).collect();
+    let x: Vec<f64> = (0..n).map(|_| rng.random_range(-pi..pi)).collect();
     let y: Vec<f64> = x.iter().map(|v| v.sin() + noise * normal(&mut rng)).collect();
     TensorDataset::new(tensor(x, &[n, 1]), Targets::Values(tensor(y, &[n, 1])))
 }
@@ -97,7 +97,7 @@ pub fn sine_regression<T: Float>(n: usize, noise: f64, seed: u64) -> TensorDatas
 pub fn bernoulli<T: Float>(n: usize, p: f64, seed: u64) -> Tensor<T> {
     assert!((0.0..=1.0).contains(&p), "bernoulli: p = {p} is not a probability");
     let mut rng = StdRng::seed_from_u64(seed);
-    tensor((0..n).map(|_| if rng.gen::<f64>() < p { 1.0 } else { 0.0 }).collect(), &[n])
+    tensor((0..n).map(|_| if rng.random::<f64>() < p { 1.0 } else { 0.0 }).collect(), &[n])
 }
 
 /// The one-armed bandit training set of the lectures: 10 draws `1, 0, 0, 0, 0, 0, 0, 1, 1, 0`

@@ -66,7 +66,7 @@ impl Dropout {
         let n: usize = shape.iter().product();
         let keep = T::from_f64(1.0 / (1.0 - self.p));
         let mut rng = self.rng.borrow_mut();
-        let d = (0..n).map(|_| if rng.gen::<f64>() < self.p { T::ZERO } else { keep }).collect();
+        let d = (0..n).map(|_| if rng.random::<f64>() < self.p { T::ZERO } else { keep }).collect();
         Tensor::from_vec(d, shape)
     }
 }
