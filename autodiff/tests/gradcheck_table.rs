@@ -10,6 +10,7 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use wengert_autodiff::gradcheck::{gradcheck, hvp_check, GradCheckConfig};
+use wengert_autodiff::ops::{Conv1dArgs, Conv2dArgs, Pool2dArgs};
 use wengert_autodiff::{concat, stack, Tape, Tensor, Var};
 
 /// Where an input's entries are drawn from, so that finite differences are valid.
@@ -93,6 +94,11 @@ fn table() -> Vec<Row> {
         row("relu", &[(&[2, 3], Away)], |x| x[0].relu()),
         row("leaky_relu", &[(&[2, 3], Away)], |x| x[0].leaky_relu(0.1)),
         row("softplus", &[(&[2, 3], Real)], |x| x[0].softplus()),
+        row("erf", &[(&[2, 3], Real)], |x| x[0].erf()),
+        row("erf (exact gelu)", &[(&[2, 3], Real)], |x| x[0] * (x[0] * std::f64::consts::FRAC_1_SQRT_2).erf().add_scalar(1.0) * 0.5),
+        row("log1p", &[(&[2, 3], Pos)], |x| (x[0] - 0.4).log1p()),
+        row("expm1", &[(&[2, 3], Real)], |x| x[0].expm1()),
+        row("rsqrt", &[(&[2, 3], Pos)], |x| x[0].rsqrt()),
         row("maximum", &[(&[3, 1], Real), (&[4], Real)], |x| x[0].maximum(x[1])),
         row("minimum", &[(&[3, 1], Real), (&[4], Real)], |x| x[0].minimum(x[1])),
         row("clamp", &[(&[3, 4], Real)], |x| x[0].clamp(-0.5, 0.5)),
@@ -140,9 +146,54 @@ fn table() -> Vec<Row> {
         row("min_axes keepdim", &[(&[3, 4], Real)], |x| x[0].min_axes(&[0], true)),
         row("min_axes no keepdim", &[(&[2, 3, 4], Real)], |x| x[0].min_axes(&[-1], false)),
         row("logsumexp", &[(&[3, 4], Real)], |x| x[0].logsumexp(1, false)),
+        row("var_axes correction 1", &[(&[2, 3, 4], Real)], |x| x[0].var_axes(&[0, 2], 1, false)),
+        row("var_axes correction 0 keepdim", &[(&[3, 4], Real)], |x| x[0].var_axes(&[-1], 0, true)),
+        row("std_axes", &[(&[3, 4], Real)], |x| x[0].std_axes(&[1], 1, false)),
         row("logsumexp keepdim", &[(&[3, 4], Real)], |x| x[0].logsumexp(0, true)),
         row("softmax", &[(&[3, 4], Real)], |x| x[0].softmax(-1)),
         row("log_softmax", &[(&[3, 4], Real)], |x| x[0].log_softmax(0)),
+        // Convolution and pooling.
+        row("conv2d", &[(&[2, 2, 5, 5], Real), (&[3, 2, 3, 3], Real), (&[3], Real)], |x| {
+            x[0].conv2d(x[1], Some(x[2]), &Conv2dArgs::new())
+        }),
+        row("conv2d stride 2 padding 1 dilation 2", &[(&[1, 2, 7, 6], Real), (&[2, 2, 2, 3], Real)], |x| {
+            x[0].conv2d(x[1], None, &Conv2dArgs::new().stride(2).padding(1).dilation(2))
+        }),
+        row("conv2d groups 2, stride (2, 1), padding (1, 0)", &[(&[1, 4, 5, 5], Real), (&[4, 2, 3, 2], Real)], |x| {
+            x[0].conv2d(x[1], None, &Conv2dArgs { stride: [2, 1], padding: [1, 0], dilation: [1, 1], groups: 2 })
+        }),
+        row("conv2d 1x1 pointwise", &[(&[2, 3, 3, 3], Real), (&[2, 3, 1, 1], Real)], |x| {
+            x[0].conv2d(x[1], None, &Conv2dArgs::new())
+        }),
+        row("conv2d weight gradient (recorded)", &[(&[1, 2, 4, 4], Real), (&[1, 2, 3, 3], Real)], |x| {
+            // d/dw <conv(x, w), c> = the correlation of x with c, whatever w is: the weight-gradient op
+            // alone, differentiated in x and c
+            let w = x[0].tape().var(Tensor::full(&[2, 2, 2, 2], 0.5));
+            let f = (x[0].conv2d(w, None, &Conv2dArgs::new()) * x[1]).sum();
+            x[0].tape().grad_graph(f, &[w]).get(0).unwrap()
+        }),
+        row("conv1d", &[(&[2, 3, 7], Real), (&[4, 3, 3], Real), (&[4], Real)], |x| {
+            x[0].conv1d(x[1], Some(x[2]), &Conv1dArgs::new().stride(2).padding(1))
+        }),
+        row("conv1d groups 3 dilation 2", &[(&[1, 3, 8], Real), (&[6, 1, 2], Real)], |x| {
+            x[0].conv1d(x[1], None, &Conv1dArgs::new().groups(3).dilation(2))
+        }),
+        row("conv_transpose2d", &[(&[1, 3, 3, 3], Real), (&[3, 2, 3, 3], Real), (&[2], Real)], |x| {
+            x[0].conv_transpose2d(x[1], Some(x[2]), &Conv2dArgs::new().stride(2).padding(1), [1, 1])
+        }),
+        row("max_pool2d", &[(&[2, 2, 4, 4], Real)], |x| x[0].max_pool2d(&Pool2dArgs::new(2))),
+        row("max_pool2d kernel 3 stride 2 padding 1", &[(&[1, 2, 5, 5], Real)], |x| {
+            x[0].max_pool2d(&Pool2dArgs::new(3).stride(2).padding(1))
+        }),
+        row("avg_pool2d", &[(&[2, 2, 4, 4], Real)], |x| x[0].avg_pool2d(&Pool2dArgs::new(2))),
+        row("avg_pool2d kernel 3 stride 2 padding 1", &[(&[1, 2, 5, 5], Real)], |x| {
+            x[0].avg_pool2d(&Pool2dArgs::new(3).stride(2).padding(1))
+        }),
+        row("avg_pool2d count_include_pad false", &[(&[1, 2, 5, 4], Real)], |x| {
+            x[0].avg_pool2d(&Pool2dArgs::new(2).padding(1).count_include_pad(false))
+        }),
+        row("adaptive_avg_pool2d", &[(&[2, 2, 5, 7], Real)], |x| x[0].adaptive_avg_pool2d([3, 2])),
+        row("adaptive_avg_pool2d to 1x1", &[(&[2, 3, 3, 2], Real)], |x| x[0].adaptive_avg_pool2d([1, 1])),
         // Indexing.
         row("gather", &[(&[3, 4], Real)], |x| x[0].gather(1, &[0, 3, 2, 2, 1, 0], &[3, 2])),
         row("gather pick", &[(&[3, 4], Real)], |x| x[0].pick(&[3, 0, 1])),
@@ -169,7 +220,8 @@ const REQUIRED: &[&str] = &[
     "mean_axes keepdim", "mean_axes no keepdim", "max", "max_axes keepdim", "max_axes no keepdim", "min",
     "min_axes keepdim", "min_axes no keepdim", "logsumexp", "softmax", "log_softmax", "gather", "index_select",
     "concat", "stack", "slice", "one_hot", "dot", "outer", "add_scalar", "mul_scalar", "scalar-lhs", "scalar-rhs",
-    "sum_to", "pad", "unsqueeze", "flatten",
+    "sum_to", "pad", "unsqueeze", "flatten", "conv2d", "conv1d", "conv_transpose2d", "max_pool2d", "avg_pool2d",
+    "adaptive_avg_pool2d", "var_axes", "std_axes", "erf", "log1p", "expm1", "rsqrt",
 ];
 
 #[test]

@@ -19,11 +19,15 @@ mod sub;
 mod abs;
 mod clamp;
 mod compare;
+mod erf;
 mod exp;
+mod expm1;
 mod leaky_relu;
 mod log;
+mod log1p;
 mod neg;
 mod relu;
+mod rsqrt;
 mod sigmoid;
 mod sign;
 mod sin_cos;
@@ -42,18 +46,24 @@ mod logsumexp;
 mod max_reduce;
 mod softmax;
 mod sum;
+mod var;
 // Linear algebra.
 mod dot;
 mod matmul;
+// Convolution and pooling.
+mod conv;
+mod pool2d;
 // Indexing.
 mod gather;
 mod index_select;
 mod one_hot;
 
 pub use concat::{concat, stack, try_concat};
+pub use conv::{Conv1dArgs, Conv2dArgs, ConvArgs};
 pub use gather::{Gather, ScatterAdd};
 pub use index_select::{IndexAdd, IndexSelect};
 pub use matmul::MatMul;
+pub use pool2d::Pool2dArgs;
 
 /// Records `op` on the tape of `inputs[0]`, panicking with the op's error (shape
 /// mismatch, index out of range) at the caller's location.
