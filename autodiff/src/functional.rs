@@ -1,10 +1,11 @@
 //! Derivatives of closures, in the spirit of JAX: [`grad`], [`value_and_grad`], [`vjp`],
-//! [`jvp`], [`hvp`], [`hessian`], [`jacobian`], and the matrix-free operators
-//! [`HessianOperator`] and [`Linearization`] that record a function once and apply its
-//! derivative many times.
+//! [`jvp`], [`hvp`], [`hessian`], [`jacobian`], [`jacfwd`], [`jacrev`], [`linearize`], and the
+//! matrix-free operators [`HessianOperator`] and [`Linearization`] that record a function once
+//! and apply its derivative many times.
 //!
-//! Each function records `f` on a fresh [`Tape`] and runs reverse mode on it, so the
-//! closures must work for any tape: they are generic over the tape lifetime,
+//! Each function records `f` on a fresh [`Tape`] and runs forward or reverse mode on it (every
+//! op has both rules, [`Op::backward`](crate::Op::backward) and [`Op::jvp`](crate::Op::jvp)),
+//! so the closures must work for any tape: they are generic over the tape lifetime,
 //! `F: for<'t> Fn(Var<'t, T>) -> Var<'t, T>` for one tensor argument, and
 //! `F: for<'t> Fn(&[Var<'t, T>]) -> Var<'t, T>` for the `_many` forms, which take one
 //! tensor per argument and return one result per argument.
@@ -17,10 +18,12 @@
 //! |---|---|---|
 //! | [`grad`] | `∇f(x)` for scalar `f` | 1 forward + 1 backward |
 //! | [`vjp`] | `uᵀ J` | 1 forward + 1 backward |
-//! | [`jvp`] | `J t`, by the double-vjp construction | 1 forward + 2 backward (one recorded) |
-//! | [`hvp`] | `H v`, reverse over reverse | 1 forward + 2 backward (one recorded) |
-//! | [`hessian`] | dense `H`, `n` HVPs on one recording | 1 forward + 1 recorded backward + `n` backward |
-//! | [`jacobian`] | dense `J`, by rows or by columns | 1 forward + 1 recorded backward + `min(m, n)` backward |
+//! | [`jvp`] | `J t`, true forward mode (nothing kept for reverse mode) | 1 forward carrying tangents |
+//! | [`hvp`] | `H v`, forward over reverse by default ([`HvpMode`]) | 1 forward + 1 backward, both carrying tangents |
+//! | [`linearize`] | `f(x)` and `t -> J t`, `u -> uᵀ J` reusable | 1 forward, then 1 tangent sweep per `J t` |
+//! | [`hessian`] | dense `H`, forward over reverse | 1 forward + 1 recorded backward + `n` tangent sweeps |
+//! | [`jacfwd`] / [`jacrev`] | dense `J` by columns / by rows | 1 forward + `n` tangent sweeps / `m` backward |
+//! | [`jacobian`] | dense `J`, whichever of the two is cheaper | 1 forward + `min(m, n)` sweeps |
 //!
 //! ```
 //! use wengert_autodiff::{functional, Tensor};
@@ -33,7 +36,7 @@
 //! assert_eq!(h.to_vec(), vec![6.0, 0.0, 0.0, 12.0]);
 //! ```
 
-use crate::{Float, Shape, Tape, Tensor, Var};
+use crate::{Float, Gradients, Shape, Tape, Tensor, Var};
 
 /// Records `f` on `tape` at trainable leaves holding `xs`.
 fn record<'t, T: Float, F>(tape: &'t Tape<T>, f: &F, xs: &[Tensor<T>]) -> (Vec<Var<'t, T>>, Var<'t, T>)
@@ -202,13 +205,11 @@ where
 }
 
 /// `(f(x), J t)` for `f` of several tensors, with one tangent per argument: the exact
-/// forward-mode (Jacobian-vector) product, obtained from reverse mode alone.
+/// Jacobian-vector product by true forward mode.
 ///
-/// The double-vjp construction: `g(u) = Jᵀ u` is recorded (create-graph mode) with a
-/// trainable `u`; it is linear in `u`, so `d/du <g(u), t> = J t` exactly, for any
-/// value of `u`. The cost is one forward, one recorded backward and one backward over
-/// that record, about twice a [`vjp`]; a dedicated forward mode would be cheaper, but
-/// this one works for every op that has a reverse rule, including user ops.
+/// Each argument is a [`Tape::dual`] leaf carrying its tangent; every op computes its output's
+/// tangent by its JVP rule ([`Op::jvp`](crate::Op::jvp)) in the same pass as its value, and no
+/// op is kept for reverse mode, so the memory is that of a forward pass (values and tangents).
 ///
 /// # Panics
 /// If the tangents do not match the arguments in number and shape.
@@ -228,37 +229,17 @@ where
 {
     assert_same_shapes("jvp", xs, ts);
     let tape = Tape::new();
-    let (vars, y) = record(&tape, &f, xs);
-    let u = tape.var(Tensor::zeros(y.shape().as_slice()));
-    let g = tape.vjp(y, &vars, u, true).unwrap_or_else(|e| panic!("jvp: {e}"));
-    (y.value(), jvp_from_recorded(&tape, &g, u, ts))
+    let vars: Vec<_> = xs.iter().zip(ts).map(|(x, t)| tape.dual(x.clone(), t.clone())).collect();
+    let y = f(&vars);
+    let jt = match y.tangent() {
+        Some(t) => t.value(),
+        None => Tensor::zeros(y.shape().as_slice()),
+    };
+    (y.value(), jt)
 }
 
-/// `d/du sum_i <g_i(u), t_i>` for recorded `g_i(u) = J_iᵀ u`.
-fn jvp_from_recorded<'t, T: Float>(
-    tape: &'t Tape<T>,
-    g: &crate::Gradients<'t, T>,
-    u: Var<'t, T>,
-    ts: &[Tensor<T>],
-) -> Tensor<T> {
-    let mut total: Option<Var<'t, T>> = None;
-    for (i, t) in ts.iter().enumerate() {
-        if let Some(gi) = g.get(i) {
-            let term = (gi * tape.constant(t.clone())).sum();
-            total = Some(match total {
-                Some(acc) => acc + term,
-                None => term,
-            });
-        }
-    }
-    match total {
-        Some(s) => tape.grad(s, &[u]).value(0),
-        None => Tensor::zeros(u.shape().as_slice()),
-    }
-}
-
-/// `(f(x), J t)` for `f` of one tensor; see [`jvp_many`] for how it is computed (the
-/// double-vjp construction) and its cost. The product has the shape of `f(x)`.
+/// `(f(x), J t)` for `f` of one tensor, by true forward mode (see [`jvp_many`]). The product
+/// has the shape of `f(x)`.
 ///
 /// # Panics
 /// If `t` does not have the shape of `x`.
@@ -279,12 +260,28 @@ where
     jvp_many(|xs| f(xs[0]), std::slice::from_ref(x), std::slice::from_ref(t))
 }
 
-/// The exact Hessian-vector product `H v` of a scalar-valued `f` of several tensors,
-/// `v` and the result given per argument (the Hessian is over all arguments jointly).
+/// How a Hessian-vector product `H v` is computed; all three are exact and agree to rounding.
 ///
-/// Reverse over reverse: the gradient `g(x)` is recorded with [`Tape::grad_graph`],
-/// then `H v = ∇_x <g(x), v>` by one more backward. Exact up to rounding, at about
-/// the cost of two gradients.
+/// Measured on the tanh-MLP benchmark (`benches/hvp_ratio.rs`), forward over reverse is the
+/// fastest from scratch, so it is the default.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HvpMode {
+    /// `H v = d/dε ∇f(x + ε v)`: the gradient's tangent, with `v` seeded as `x`'s tangent
+    /// ([`Tape::set_tangent`]) and carried through the forward and the backward sweep (as JAX's
+    /// `jvp(grad(f))`). On a recorded gradient it is one tangent sweep ([`Tape::jvp`]).
+    #[default]
+    ForwardOverReverse,
+    /// `H v = ∇_x <∇f(x), v>` where `<∇f, v> = J_f v` is the tangent of `f` by forward mode:
+    /// reverse mode over the recorded tangent (as JAX's `grad(lambda x: jvp(f, x, v))`).
+    ReverseOverForward,
+    /// `H v = ∇_x <g(x), v>` with the gradient `g` recorded by [`Tape::grad_graph`]: reverse
+    /// over reverse (as PyTorch's double backward).
+    ReverseOverReverse,
+}
+
+/// The exact Hessian-vector product `H v` of a scalar-valued `f` of several tensors,
+/// `v` and the result given per argument (the Hessian is over all arguments jointly),
+/// by the default [`HvpMode`] (forward over reverse).
 ///
 /// # Panics
 /// If `f` does not return a single element, or the vectors do not match the arguments.
@@ -301,33 +298,76 @@ pub fn hvp_many<T: Float, F>(f: F, xs: &[Tensor<T>], vs: &[Tensor<T>]) -> Vec<Te
 where
     F: for<'t> Fn(&[Var<'t, T>]) -> Var<'t, T>,
 {
-    assert_same_shapes("hvp", xs, vs);
-    let tape = Tape::new();
-    let (vars, y) = record(&tape, &f, xs);
-    assert_scalar("hvp", y);
-    let g = tape.grad_graph(y, &vars);
-    hvp_from_recorded(&tape, &vars, &g, vs)
+    hvp_many_with(HvpMode::default(), f, xs, vs)
 }
 
-/// `∇_x sum_i <g_i(x), v_i>` for a recorded gradient `g`.
-fn hvp_from_recorded<'t, T: Float>(
-    tape: &'t Tape<T>,
-    vars: &[Var<'t, T>],
-    g: &crate::Gradients<'t, T>,
-    vs: &[Tensor<T>],
-) -> Vec<Tensor<T>> {
-    // H v = sum_i v_i^T dg_i/dx: one backward sweep seeded with v at every gradient.
-    let (outs, seeds): (Vec<_>, Vec<_>) =
-        vs.iter().enumerate().filter_map(|(i, v)| g.get(i).map(|gi| (gi, tape.constant(v.clone())))).unzip();
-    if outs.is_empty() {
-        return vars.iter().map(|x| Tensor::zeros(x.shape().as_slice())).collect();
+/// [`hvp_many`] by the given [`HvpMode`]: the one from-scratch Hessian-vector product.
+///
+/// # Panics
+/// As [`hvp_many`].
+///
+/// ```
+/// use wengert_autodiff::functional::{hvp_many_with, HvpMode};
+/// use wengert_autodiff::Tensor;
+/// // f(x) = sum x^3: H = diag(6 x)
+/// let x = [Tensor::from_vec(vec![1.0_f64, 2.0], &[2])];
+/// let v = [Tensor::from_vec(vec![1.0, 1.0], &[2])];
+/// for mode in [HvpMode::ForwardOverReverse, HvpMode::ReverseOverForward, HvpMode::ReverseOverReverse] {
+///     assert_eq!(hvp_many_with(mode, |x| x[0].powf(3.0).sum(), &x, &v)[0].to_vec(), vec![6.0, 12.0]);
+/// }
+/// ```
+#[track_caller]
+pub fn hvp_many_with<T: Float, F>(mode: HvpMode, f: F, xs: &[Tensor<T>], vs: &[Tensor<T>]) -> Vec<Tensor<T>>
+where
+    F: for<'t> Fn(&[Var<'t, T>]) -> Var<'t, T>,
+{
+    assert_same_shapes("hvp", xs, vs);
+    let tape = Tape::new();
+    let vars: Vec<Var<'_, T>> = xs.iter().map(|x| tape.var(x.clone())).collect();
+    let seed = |vars: &[Var<'_, T>]| {
+        for (x, v) in vars.iter().zip(vs) {
+            tape.set_tangent(*x, tape.constant(v.clone())).expect("shapes checked");
+        }
+    };
+    let values = |g: Option<Gradients<'_, T>>| match g {
+        Some(g) => g.values(),
+        None => vars.iter().map(|x| Tensor::zeros(x.shape().as_slice())).collect(),
+    };
+    match mode {
+        HvpMode::ForwardOverReverse => {
+            seed(&vars);
+            let y = f(&vars);
+            assert_scalar("hvp", y);
+            let g = tape.grad(y, &vars);
+            (0..vars.len())
+                .map(|i| match g.get(i).and_then(|g| g.tangent()) {
+                    Some(hv) => hv.value(),
+                    None => Tensor::zeros(vars[i].shape().as_slice()),
+                })
+                .collect()
+        }
+        HvpMode::ReverseOverForward => {
+            seed(&vars);
+            let y = f(&vars);
+            assert_scalar("hvp", y);
+            values(y.tangent().map(|jv| tape.grad(jv, &vars)))
+        }
+        HvpMode::ReverseOverReverse => {
+            let y = f(&vars);
+            assert_scalar("hvp", y);
+            let g = tape.grad_graph(y, &vars);
+            // H v = sum_i v_i^T dg_i/dx: one backward sweep seeded with v at every gradient.
+            let (outs, seeds): (Vec<_>, Vec<_>) =
+                vs.iter().enumerate().filter_map(|(i, v)| g.get(i).map(|gi| (gi, tape.constant(v.clone())))).unzip();
+            values((!outs.is_empty()).then(|| tape.vjp_many(&outs, &seeds, &vars, false).expect("shapes checked")))
+        }
     }
-    tape.vjp_many(&outs, &seeds, vars, false).expect("seeds have the shapes of the gradients").values()
 }
 
 /// The exact Hessian-vector product `H v` of a scalar-valued `f` of one tensor, with
-/// the shape of `x`; see [`hvp_many`]. For repeated products at one point, as conjugate
-/// gradient does, use [`HessianOperator`], which records `f` and its gradient once.
+/// the shape of `x`, by forward over reverse; see [`hvp_many_with`] for the other modes. For
+/// repeated products at one point, as conjugate gradient does, use [`HessianOperator`], which
+/// records `f` and its gradient once.
 ///
 /// # Panics
 /// If `f` does not return a single element, or `v` does not have the shape of `x`.
@@ -351,10 +391,12 @@ where
 ///
 /// Construction records `f(x)` and its gradient graph once on a tape the operator
 /// owns ([`HessianOperator::value`] and [`HessianOperator::gradient`] are then free).
-/// Each [`HessianOperator::apply`] computes `H v = ∇_x <g(x), v>` by one backward over
-/// the recorded gradient graph, then truncates the tape back to its mark, so repeated
-/// products (conjugate gradient, Lanczos, [`HessianOperator::to_dense`]) do not grow
-/// memory.
+/// Each [`HessianOperator::apply`] computes `H v` over the recording, by the operator's
+/// [`HvpMode`]: forward over reverse (the default) is one tangent sweep ([`Tape::jvp`]) from
+/// `x` through `f` and its gradient graph; reverse over reverse one backward over the gradient
+/// graph; reverse over forward a recorded tangent sweep through `f` and one backward over it.
+/// The tape is then truncated back to its mark, so repeated products (conjugate gradient,
+/// Lanczos, [`HessianOperator::to_dense`]) do not grow memory.
 ///
 /// ```
 /// use wengert_autodiff::{functional::HessianOperator, Tensor};
@@ -378,15 +420,17 @@ where
 pub struct HessianOperator<T: Float> {
     tape: Tape<T>,
     x: usize,
+    y: usize,
     grad: Option<usize>,
     value: T,
     gradient: Tensor<T>,
     shape: Shape,
     mark: usize,
+    mode: HvpMode,
 }
 
 impl<T: Float> HessianOperator<T> {
-    /// Records `f(x)` and its gradient graph.
+    /// Records `f(x)` and its gradient graph; products by the default [`HvpMode`].
     ///
     /// # Panics
     /// If `f` does not return a single element.
@@ -395,16 +439,28 @@ impl<T: Float> HessianOperator<T> {
     where
         F: for<'t> Fn(Var<'t, T>) -> Var<'t, T>,
     {
+        Self::with_mode(HvpMode::default(), f, x)
+    }
+
+    /// Records `f(x)` and its gradient graph; products by `mode`.
+    ///
+    /// # Panics
+    /// If `f` does not return a single element.
+    #[track_caller]
+    pub fn with_mode<F>(mode: HvpMode, f: F, x: &Tensor<T>) -> Self
+    where
+        F: for<'t> Fn(Var<'t, T>) -> Var<'t, T>,
+    {
         let tape = Tape::new();
-        let (xi, grad, value, gradient) = {
+        let (xi, yi, grad, value, gradient) = {
             let xv = tape.var(x.clone());
             let y = f(xv);
             assert_scalar("HessianOperator", y);
             let g = tape.grad_graph(y, &[xv]);
-            (xv.id(), g.get(0).map(|g| g.id()), y.item(), g.value(0))
+            (xv.id(), y.id(), g.get(0).map(|g| g.id()), y.item(), g.value(0))
         };
         let mark = tape.len();
-        HessianOperator { tape, x: xi, grad, value, gradient, shape: x.shape_vec(), mark }
+        HessianOperator { tape, x: xi, y: yi, grad, value, gradient, shape: x.shape_vec(), mark, mode }
     }
 
     /// `f(x)`.
@@ -427,6 +483,11 @@ impl<T: Float> HessianOperator<T> {
         self.shape.iter().product()
     }
 
+    /// How [`HessianOperator::apply`] computes its products.
+    pub fn mode(&self) -> HvpMode {
+        self.mode
+    }
+
     /// Nodes on the owned tape: the same before and after [`HessianOperator::apply`].
     pub fn tape_len(&self) -> usize {
         self.tape.len()
@@ -445,11 +506,23 @@ impl<T: Float> HessianOperator<T> {
             self.shape
         );
         let Some(gid) = self.grad else { return Tensor::zeros(&self.shape) };
-        let x = Var::from_id(&self.tape, self.x);
-        let g = Var::from_id(&self.tape, gid);
-        let seed = self.tape.constant(v.clone());
-        let hv = self.tape.vjp(g, &[x], seed, false).expect("v has the shape of x").value(0);
-        self.tape.truncate(self.mark);
+        let tape = &self.tape;
+        let x = Var::from_id(tape, self.x);
+        let g = Var::from_id(tape, gid);
+        let v = tape.constant(v.clone());
+        let hv = match self.mode {
+            HvpMode::ForwardOverReverse => tape.jvp(&[g], &[x], &[v], false),
+            HvpMode::ReverseOverReverse => tape.vjp(g, &[x], v, false),
+            HvpMode::ReverseOverForward => {
+                let y = Var::from_id(tape, self.y);
+                tape.jvp(&[y], &[x], &[v], true).and_then(|jv| match jv.get(0) {
+                    Some(jv) => tape.vjp(jv, &[x], tape.scalar(T::ONE).broadcast_to(&jv.shape()), false),
+                    None => Ok(tape.grad(tape.scalar(T::ZERO), &[x])),
+                })
+            }
+        };
+        let hv = hv.expect("v has the shape of x").value(0);
+        tape.truncate(self.mark);
         hv
     }
 
@@ -468,13 +541,32 @@ impl<T: Float> HessianOperator<T> {
     }
 }
 
-/// The linearization of `f` at a point `x`: `f(x)`, and the products `uᵀ J` and `J t`
+/// The linearization of `f` at `x` ([`Linearization`]): `f(x)` recorded once, then `J t` for any
+/// number of tangents by forward mode and `uᵀ J` by reverse mode, as JAX's `linearize`.
+///
+/// ```
+/// use wengert_autodiff::{functional, Tensor};
+/// // f(x) = x^3 elementwise: J = diag(3 x^2)
+/// let lin = functional::linearize(|x| x.powf(3.0), &Tensor::from_vec(vec![1.0_f64, 2.0], &[2]));
+/// assert_eq!(lin.value().to_vec(), vec![1.0, 8.0]);
+/// for t in [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]] {
+///     let jt = lin.jvp(&Tensor::from_vec(t.to_vec(), &[2]));
+///     assert_eq!(jt.to_vec(), vec![3.0 * t[0], 12.0 * t[1]]);
+/// }
+/// ```
+pub fn linearize<T: Float, F>(f: F, x: &Tensor<T>) -> Linearization<T>
+where
+    F: for<'t> Fn(Var<'t, T>) -> Var<'t, T>,
+{
+    Linearization::new(f, x)
+}
+
+/// The linearization of `f` at a point `x`: `f(x)`, and the products `J t` and `uᵀ J`
 /// with its Jacobian, from one recording.
 ///
-/// Construction records `f(x)` and `g(u) = Jᵀ u` (create-graph mode, with a trainable
-/// `u`) on a tape the struct owns. [`Linearization::vjp`] is one backward from `f(x)`;
-/// [`Linearization::jvp`] is one backward over the recorded `g` (the double-vjp
-/// construction, see [`jvp_many`]). Both truncate the tape back to its mark afterwards.
+/// Construction records `f(x)` on a tape the struct owns. [`Linearization::jvp`] is one
+/// tangent sweep over the recording ([`Tape::jvp`], each op's JVP rule), and
+/// [`Linearization::vjp`] one backward sweep; both truncate the tape back to its mark afterwards.
 ///
 /// ```
 /// use wengert_autodiff::{functional::Linearization, Tensor};
@@ -488,29 +580,25 @@ pub struct Linearization<T: Float> {
     tape: Tape<T>,
     x: usize,
     y: usize,
-    u: usize,
-    g: Option<usize>,
     x_shape: Shape,
     y_shape: Shape,
     mark: usize,
 }
 
 impl<T: Float> Linearization<T> {
-    /// Records `f(x)` and its transposed Jacobian `g(u) = Jᵀ u`.
+    /// Records `f(x)`.
     pub fn new<F>(f: F, x: &Tensor<T>) -> Self
     where
         F: for<'t> Fn(Var<'t, T>) -> Var<'t, T>,
     {
         let tape = Tape::new();
-        let (xi, yi, ui, gi, y_shape) = {
+        let (xi, yi, y_shape) = {
             let xv = tape.var(x.clone());
             let y = f(xv);
-            let u = tape.var(Tensor::zeros(y.shape().as_slice()));
-            let g = tape.vjp(y, &[xv], u, true).expect("u has the shape of f(x)");
-            (xv.id(), y.id(), u.id(), g.get(0).map(|g| g.id()), y.shape())
+            (xv.id(), y.id(), y.shape())
         };
         let mark = tape.len();
-        Linearization { tape, x: xi, y: yi, u: ui, g: gi, x_shape: x.shape_vec(), y_shape, mark }
+        Linearization { tape, x: xi, y: yi, x_shape: x.shape_vec(), y_shape, mark }
     }
 
     /// `f(x)`.
@@ -581,31 +669,25 @@ impl<T: Float> Linearization<T> {
         r
     }
 
-    /// `J t`, with the shape of `f(x)`.
+    /// `J t`, with the shape of `f(x)`: one tangent sweep over the recording.
     ///
     /// # Panics
     /// If `t` does not have the shape of `x`.
     #[track_caller]
     pub fn jvp(&self, t: &Tensor<T>) -> Tensor<T> {
-        assert!(
-            t.shape() == &self.x_shape[..],
-            "Linearization::jvp: t has shape {:?}, x has {:?}",
-            t.shape(),
-            self.x_shape
-        );
-        let Some(gid) = self.g else { return Tensor::zeros(&self.y_shape) };
-        let g = Var::from_id(&self.tape, gid);
-        let u = Var::from_id(&self.tape, self.u);
-        let s = (g * self.tape.constant(t.clone())).sum();
-        let r = self.tape.grad(s, &[u]).value(0);
+        let x = Var::from_id(&self.tape, self.x);
+        let y = Var::from_id(&self.tape, self.y);
+        let t = self.tape.constant(t.clone());
+        let r = self.tape.jvp(&[y], &[x], &[t], false).unwrap_or_else(|e| panic!("Linearization::jvp: {e}")).value(0);
         self.tape.truncate(self.mark);
         r
     }
 }
 
 /// The dense Hessian of a scalar `f` at `x`, shape `[n, n]` with `n = numel(x)` (`x`
-/// flattened row-major): `n` Hessian-vector products with unit vectors on a single
-/// recording of `f` and its gradient ([`HessianOperator::to_dense`]).
+/// flattened row-major): forward over reverse, `n` tangent sweeps with unit vectors over one
+/// recording of `f` and its gradient ([`HessianOperator::to_dense`]), as JAX's
+/// `jacfwd(jacrev(f))`.
 ///
 /// # Panics
 /// If `f` does not return a single element.
@@ -622,16 +704,50 @@ pub fn hessian<T: Float, F>(f: F, x: &Tensor<T>) -> Tensor<T>
 where
     F: for<'t> Fn(Var<'t, T>) -> Var<'t, T>,
 {
-    HessianOperator::new(f, x).to_dense()
+    HessianOperator::with_mode(HvpMode::ForwardOverReverse, f, x).to_dense()
+}
+
+/// The dense Jacobian `[m, n]` of `f` at `x` by forward mode: `n` columns `J e_j`, each one
+/// tangent sweep over one recording of `f` ([`Linearization::jacobian_by_columns`]); the cheaper
+/// way when `f` has more outputs than inputs.
+///
+/// ```
+/// use wengert_autodiff::{functional, Tensor};
+/// // f(x) = [x0 x1, x0, x1^2]: J = [[x1, x0], [1, 0], [0, 2 x1]]
+/// let j = functional::jacfwd(|x| {
+///     let (a, b) = (x.slice(0, 0..1), x.slice(0, 1..2));
+///     wengert_autodiff::concat(&[a * b, a, b * b], 0)
+/// }, &Tensor::from_vec(vec![2.0_f64, 3.0], &[2]));
+/// assert_eq!(j.to_vec(), vec![3.0, 2.0, 1.0, 0.0, 0.0, 6.0]);
+/// ```
+pub fn jacfwd<T: Float, F>(f: F, x: &Tensor<T>) -> Tensor<T>
+where
+    F: for<'t> Fn(Var<'t, T>) -> Var<'t, T>,
+{
+    Linearization::new(f, x).jacobian_by_columns()
+}
+
+/// The dense Jacobian `[m, n]` of `f` at `x` by reverse mode: `m` rows `e_iᵀ J`, each one
+/// backward sweep over one recording of `f` ([`Linearization::jacobian_by_rows`]); the cheaper
+/// way when `f` has fewer outputs than inputs.
+///
+/// ```
+/// use wengert_autodiff::{functional, Tensor};
+/// // f(x) = [x0 x1 x2]: J = [[x1 x2, x0 x2, x0 x1]]
+/// let j = functional::jacrev(|x| x.slice(0, 0..1) * x.slice(0, 1..2) * x.slice(0, 2..3),
+///     &Tensor::from_vec(vec![1.0_f64, 2.0, 3.0], &[3]));
+/// assert_eq!(j.to_vec(), vec![6.0, 3.0, 2.0]);
+/// ```
+pub fn jacrev<T: Float, F>(f: F, x: &Tensor<T>) -> Tensor<T>
+where
+    F: for<'t> Fn(Var<'t, T>) -> Var<'t, T>,
+{
+    Linearization::new(f, x).jacobian_by_rows()
 }
 
 /// The dense Jacobian of `f` at `x`, shape `[m, n]` with `m = numel(f(x))` and
-/// `n = numel(x)` (both flattened row-major).
-///
-/// With `m <= n` it is built by rows, `m` vector-Jacobian products `e_iᵀ J`; otherwise
-/// by columns, `n` Jacobian-vector products `J e_j` (the double-vjp construction). Either
-/// way `f` and `Jᵀ u` are recorded once ([`Linearization`]) and each product costs one
-/// backward sweep.
+/// `n = numel(x)` (both flattened row-major): by rows ([`jacrev`]) when `m <= n`, else by
+/// columns ([`jacfwd`]), over one recording of `f`.
 ///
 /// ```
 /// use wengert_autodiff::{functional, Tensor};

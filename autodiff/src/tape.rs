@@ -19,6 +19,8 @@ pub(crate) struct Node<T: Float> {
     pub(crate) op: Option<Recorded<T>>,
     /// Whether gradients can flow into this node (trainable leaf, or an op on one).
     pub(crate) requires_grad: bool,
+    /// Forward mode: the id of the node holding this node's tangent, if it has one.
+    pub(crate) tangent: Option<u32>,
     pub(crate) location: &'static Location<'static>,
 }
 
@@ -43,6 +45,14 @@ pub struct Tape<T: Float> {
     no_grad: Cell<u32>,
     anomaly: Cell<bool>,
     first_anomaly: RefCell<Option<AutodiffError>>,
+    /// Whether a tangent was ever seeded ([`Tape::set_tangent`]): only then does `apply`
+    /// look for input tangents.
+    forward: Cell<bool>,
+    /// While positive, `apply` propagates no tangents: set while a JVP rule runs, whose
+    /// ops compute a tangent and must not get tangents of their own.
+    forward_off: Cell<u32>,
+    /// Names of the ops whose tangent came from the double-vjp default of [`Op::jvp`].
+    without_jvp: RefCell<Vec<&'static str>>,
 }
 
 impl<T: Float> Default for Tape<T> {
@@ -106,6 +116,9 @@ impl<T: Float> Tape<T> {
             no_grad: Cell::new(0),
             anomaly: Cell::new(false),
             first_anomaly: RefCell::new(None),
+            forward: Cell::new(false),
+            forward_off: Cell::new(0),
+            without_jvp: RefCell::new(Vec::new()),
         }
     }
 
@@ -146,7 +159,16 @@ impl<T: Float> Tape<T> {
     /// Variables created after the mark must not be used afterwards; doing so panics
     /// or reads a node recorded later.
     pub fn truncate(&self, len: usize) {
-        self.nodes.borrow_mut().truncate(len);
+        let mut nodes = self.nodes.borrow_mut();
+        nodes.truncate(len);
+        if self.forward.get() {
+            // A tangent seeded after the mark on a node before it goes with the mark.
+            for n in nodes.iter_mut() {
+                if n.tangent.is_some_and(|t| t as usize >= len) {
+                    n.tangent = None;
+                }
+            }
+        }
     }
 
     /// A trainable leaf: gradients flow into it.
@@ -167,6 +189,64 @@ impl<T: Float> Tape<T> {
         self.constant(Tensor::scalar(x))
     }
 
+    /// A constant leaf carrying a forward-mode tangent: every op applied to it (or to a result of
+    /// it) computes its tangent at once by its JVP rule ([`Op::jvp`]), read with [`Var::tangent`].
+    /// Nothing is kept for reverse mode, so this is forward mode with the memory of a forward pass.
+    ///
+    /// ```
+    /// use wengert_autodiff::{Tape, Tensor};
+    /// let tape = Tape::new();
+    /// let x = tape.dual(Tensor::scalar(2.0_f64), Tensor::scalar(1.0));
+    /// let y = x * x * x;                                 // dy = 3 x^2 dx
+    /// assert_eq!(y.tangent().unwrap().item(), 12.0);
+    /// assert_eq!(tape.recorded_ops(), 0);                // no reverse tape
+    /// ```
+    ///
+    /// # Panics
+    /// If the tangent's shape differs from the value's.
+    #[track_caller]
+    pub fn dual(&self, value: Tensor<T>, tangent: Tensor<T>) -> Var<'_, T> {
+        let x = self.constant(value);
+        let t = self.constant(tangent);
+        self.set_tangent(x, t).unwrap_or_else(|e| panic!("{e}"));
+        x
+    }
+
+    /// Seeds forward mode: `t` becomes the tangent of `x`, and every op recorded afterwards on a
+    /// variable with a tangent computes its own by its JVP rule ([`Op::jvp`]), in the same pass as
+    /// its value ("online" forward mode). The tangents are ordinary tape variables: when the tape
+    /// records (`x` trainable), they can be differentiated in reverse mode (reverse over forward);
+    /// a gradient taken afterwards with [`Tape::grad`] gets a tangent too, which is the
+    /// Hessian-vector product `H t` (forward over reverse).
+    ///
+    /// An error if the shapes differ.
+    pub fn set_tangent<'t>(&'t self, x: Var<'t, T>, t: Var<'t, T>) -> Result<()> {
+        let mut nodes = self.nodes.borrow_mut();
+        let (xs, ts) = (nodes[x.id()].value.shape(), nodes[t.id()].value.shape());
+        if xs != ts {
+            return Err(AutodiffError::ShapeMismatch { op: "set_tangent", lhs: xs.into(), rhs: ts.into() });
+        }
+        nodes[x.id()].tangent = Some(t.id() as u32);
+        self.forward.set(true);
+        Ok(())
+    }
+
+    pub(crate) fn tangent_of(&self, id: usize) -> Option<usize> {
+        self.nodes.borrow()[id].tangent.map(|t| t as usize)
+    }
+
+    /// Number of nodes that keep an op for reverse mode (zero after a forward-only run with
+    /// [`Tape::dual`]).
+    pub fn recorded_ops(&self) -> usize {
+        self.nodes.borrow().iter().filter(|n| n.op.is_some()).count()
+    }
+
+    /// The names of the ops whose tangent was computed by the double-vjp default of [`Op::jvp`]
+    /// (ops without a JVP rule of their own), each once, in order of first use.
+    pub fn ops_without_jvp(&self) -> Vec<&'static str> {
+        self.without_jvp.borrow().clone()
+    }
+
     /// Runs `f` with recording switched off: every op inside records a constant.
     pub fn no_grad<R>(&self, f: impl FnOnce() -> R) -> R {
         self.no_grad.set(self.no_grad.get() + 1);
@@ -184,7 +264,7 @@ impl<T: Float> Tape<T> {
     ) -> Var<'_, T> {
         let mut nodes = self.nodes.borrow_mut();
         let id = nodes.len();
-        nodes.push(Node { value, op, requires_grad, location });
+        nodes.push(Node { value, op, requires_grad, tangent: None, location });
         Var::from_id(self, id)
     }
 
@@ -219,14 +299,63 @@ impl<T: Float> Tape<T> {
             self.report_anomaly(op.name(), "forward", inputs, location);
             nodes = self.nodes.borrow_mut();
         }
-        let rec = if requires_grad {
-            Some((Box::new(op) as Box<dyn Op<T>>, inputs.iter().map(|v| v.id() as u32).collect()))
+        let id = nodes.len();
+        if !(self.forward.get() && self.forward_off.get() == 0) {
+            let rec = if requires_grad {
+                Some((Box::new(op) as Box<dyn Op<T>>, inputs.iter().map(|v| v.id() as u32).collect()))
+            } else {
+                None
+            };
+            nodes.push(Node { value, op: rec, requires_grad, tangent: None, location });
+            return Ok(Var::from_id(self, id));
+        }
+        // Forward mode: the output's tangent by the op's JVP rule, computed at once, whether or
+        // not the op is kept for reverse mode.
+        nodes.push(Node { value, op: None, requires_grad, tangent: None, location });
+        drop(nodes);
+        let tangents: SmallVec<[Option<Var<'t, T>>; 4]> = inputs.iter().map(|v| v.tangent()).collect();
+        let tangent = if tangents.iter().any(Option::is_some) {
+            self.run_jvp(&op, id, inputs, &tangents, location)?
         } else {
             None
         };
-        let id = nodes.len();
-        nodes.push(Node { value, op: rec, requires_grad, location });
+        let mut nodes = self.nodes.borrow_mut();
+        nodes[id].tangent = tangent.map(|t| t.id() as u32);
+        if requires_grad {
+            nodes[id].op = Some((Box::new(op), inputs.iter().map(|v| v.id() as u32).collect()));
+        }
         Ok(Var::from_id(self, id))
+    }
+
+    /// Runs `op`'s JVP rule for node `id` with forward propagation switched off (the rule's own
+    /// ops compute a tangent; they get none themselves), and checks the tangent's shape.
+    fn run_jvp<'t>(
+        &'t self,
+        op: &dyn Op<T>,
+        id: usize,
+        inputs: &[Var<'t, T>],
+        tangents: &[Option<Var<'t, T>>],
+        location: &'static Location<'static>,
+    ) -> Result<Option<Var<'t, T>>> {
+        self.forward_off.set(self.forward_off.get() + 1);
+        let t = op.jvp(inputs, Var::from_id(self, id), tangents);
+        self.forward_off.set(self.forward_off.get() - 1);
+        let Some(t) = t else { return Ok(None) };
+        {
+            let nodes = self.nodes.borrow();
+            let (ts, ys) = (nodes[t.id()].value.shape(), nodes[id].value.shape());
+            if ts != ys {
+                return Err(AutodiffError::ShapeMismatch {
+                    op: "jvp rule (tangent vs output shape)",
+                    lhs: ts.into(),
+                    rhs: ys.into(),
+                });
+            }
+        }
+        if self.anomaly.get() && !t.value().all_finite() {
+            self.report_anomaly(op.name(), "jvp", inputs, location);
+        }
+        Ok(Some(t))
     }
 
     fn report_anomaly(&self, op: &'static str, phase: &'static str, inputs: &[Var<'_, T>], loc: &Location<'_>) {
@@ -310,6 +439,102 @@ impl<T: Float> Tape<T> {
         }
         let pairs: Vec<_> = outputs.iter().copied().zip(seeds.iter().copied()).collect();
         self.backward_seeded(&pairs, inputs, create_graph)
+    }
+
+    /// The Jacobian-vector products `(d output_k / d inputs) t` for each output: forward mode
+    /// over the recorded part of the tape, one sweep from the inputs (tangents `tangents`, one per
+    /// input, of its shape) to the outputs, each node's tangent by its op's JVP rule ([`Op::jvp`]).
+    ///
+    /// The tape's linearisation primitive: `f` is recorded once and each tangent costs one sweep
+    /// (`functional::Linearization`); over a recorded gradient graph ([`Tape::grad_graph`]) it
+    /// gives Hessian-vector products by forward over reverse. As for [`Tape::grad`], the inputs must
+    /// require gradients (ops on constants are not recorded); an output the inputs do not reach has
+    /// no tangent (`None`). With `create_graph`, the tangents are recorded for further
+    /// differentiation.
+    ///
+    /// ```
+    /// use wengert_autodiff::{Tape, Tensor};
+    /// let tape = Tape::new();
+    /// let x = tape.var(Tensor::from_vec(vec![1.0_f64, 2.0], &[2]));
+    /// let y = x.sin() * x;                                  // J = diag(x cos x + sin x)
+    /// let t = tape.constant(Tensor::from_vec(vec![1.0, 0.0], &[2]));
+    /// let jt = tape.jvp(&[y], &[x], &[t], false).unwrap().value(0);
+    /// assert_eq!(jt.to_vec(), vec![1f64.cos() + 1f64.sin(), 0.0]);
+    /// ```
+    pub fn jvp<'t>(
+        &'t self,
+        outputs: &[Var<'t, T>],
+        inputs: &[Var<'t, T>],
+        tangents: &[Var<'t, T>],
+        create_graph: bool,
+    ) -> Result<Gradients<'t, T>> {
+        if inputs.len() != tangents.len() {
+            return arg_err("jvp", format!("{} inputs but {} tangents", inputs.len(), tangents.len()));
+        }
+        for (x, t) in inputs.iter().zip(tangents) {
+            if x.shape() != t.shape() {
+                return Err(AutodiffError::ShapeMismatch { op: "jvp", lhs: x.shape(), rhs: t.shape() });
+            }
+        }
+        let none = || Gradients { inputs: outputs.to_vec(), grads: vec![None; outputs.len()] };
+        let (Some(hi), Some(lo)) = (outputs.iter().map(|v| v.id()).max(), inputs.iter().map(|v| v.id()).min()) else {
+            return Ok(none());
+        };
+        if lo > hi {
+            return Ok(none());
+        }
+        let mut tan: Vec<Option<Var<'t, T>>> = vec![None; hi + 1 - lo];
+        for (x, &t) in inputs.iter().zip(tangents) {
+            if x.id() <= hi && self.requires_grad(x.id()) {
+                let slot = &mut tan[x.id() - lo];
+                *slot = Some(match *slot {
+                    Some(acc) => acc + t,
+                    None => t,
+                });
+            }
+        }
+        if !create_graph {
+            self.no_grad.set(self.no_grad.get() + 1);
+        }
+        let result = self.forward_sweep(lo, hi, &mut tan);
+        if !create_graph {
+            self.no_grad.set(self.no_grad.get() - 1);
+        }
+        result?;
+        let grads = outputs.iter().map(|o| o.id().checked_sub(lo).and_then(|k| tan[k])).collect();
+        Ok(Gradients { inputs: outputs.to_vec(), grads })
+    }
+
+    /// The forward sweep over nodes `lo..=hi`: `tan[i - lo]` is node `i`'s tangent (the seeds are set).
+    fn forward_sweep<'t>(&'t self, lo: usize, hi: usize, tan: &mut [Option<Var<'t, T>>]) -> Result<()> {
+        let mut in_vars: SmallVec<[Var<'t, T>; 4]> = SmallVec::new();
+        let mut ts: SmallVec<[Option<Var<'t, T>>; 4]> = SmallVec::new();
+        for i in lo..=hi {
+            if tan[i - lo].is_some() {
+                continue; // a seed
+            }
+            let (op, ins, location) = {
+                let mut nodes = self.nodes.borrow_mut();
+                let node = &mut nodes[i];
+                let Some((op, ins)) = node.op.take() else { continue };
+                (op, ins, node.location)
+            };
+            in_vars.clear();
+            ts.clear();
+            for &j in &ins {
+                let j = j as usize;
+                in_vars.push(Var::from_id(self, j));
+                ts.push(j.checked_sub(lo).and_then(|k| tan[k]));
+            }
+            let result =
+                if ts.iter().any(Option::is_some) { self.run_jvp(&*op, i, &in_vars, &ts, location) } else { Ok(None) };
+            self.nodes.borrow_mut()[i].op = Some((op, ins));
+            tan[i - lo] = result?;
+        }
+        if self.anomaly.get() {
+            self.check()?;
+        }
+        Ok(())
     }
 
     fn backward<'t>(
@@ -404,7 +629,9 @@ impl<T: Float> Tape<T> {
     ) -> Result<()> {
         let mut in_vars: SmallVec<[Var<'t, T>; 4]> = SmallVec::new();
         let mut needs: SmallVec<[bool; 4]> = SmallVec::new();
-        let mut held = accumulate_in_place.then(|| Held { first: self.len(), count: Vec::new() });
+        // In forward mode a gradient may carry a tangent, which an in-place sum would not update.
+        let in_place = accumulate_in_place && !self.forward.get();
+        let mut held = in_place.then(|| Held { first: self.len(), count: Vec::new() });
         for i in (lo..=out).rev() {
             let Some(g) = grads[i - lo] else { continue };
             // The op is taken out of its node while its rule runs (the rule records new nodes,
@@ -508,4 +735,35 @@ impl Held {
     fn sole(&self, id: usize) -> bool {
         id.checked_sub(self.first).is_some_and(|i| self.count.get(i) == Some(&1))
     }
+}
+
+/// The double-vjp default of [`Op::jvp`]: `g(u) = Jᵀ u` recorded by the op's backward rule with a
+/// trainable `u`, then `J t = d/du sum_i <g_i(u), t_i>` by a reverse sweep over that record
+/// (recorded itself when the tape records, so it can be differentiated again).
+pub(crate) fn jvp_by_double_vjp<'t, T: Float, O: Op<T> + ?Sized>(
+    op: &O,
+    inputs: &[Var<'t, T>],
+    output: Var<'t, T>,
+    tangents: &[Option<Var<'t, T>>],
+) -> Option<Var<'t, T>> {
+    let tape = output.tape();
+    {
+        let mut names = tape.without_jvp.borrow_mut();
+        if !names.contains(&op.name()) {
+            names.push(op.name());
+        }
+    }
+    // The backward rule must be recorded whatever the tape's state, so that it can be swept.
+    let recording = tape.no_grad.replace(0);
+    let u = tape.var(Tensor::zeros(output.shape().as_slice()));
+    let needs: SmallVec<[bool; 4]> = tangents.iter().map(Option::is_some).collect();
+    let gs = op.backward(inputs, output, u, &needs);
+    tape.no_grad.set(recording);
+    let (outs, seeds): (Vec<_>, Vec<_>) =
+        gs.into_iter().zip(tangents).filter_map(|(g, t)| Some((g?, (*t)?))).filter(|(g, _)| g.requires_grad()).unzip();
+    if outs.is_empty() {
+        return None;
+    }
+    let jt = tape.vjp_many(&outs, &seeds, &[u], recording == 0).unwrap_or_else(|e| panic!("{} (jvp): {e}", op.name()));
+    jt.get(0)
 }

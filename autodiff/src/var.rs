@@ -61,6 +61,12 @@ impl<'t, T: Float> Var<'t, T> {
         self.tape.requires_grad(self.id)
     }
 
+    /// The forward-mode tangent of this variable, if it has one (see [`Tape::set_tangent`] and
+    /// [`Tape::dual`]).
+    pub fn tangent(&self) -> Option<Self> {
+        self.tape.tangent_of(self.id).map(|t| Var::from_id(self.tape, t))
+    }
+
     /// A constant on the same tape.
     #[track_caller]
     pub fn constant_like(&self, value: Tensor<T>) -> Self {

@@ -18,6 +18,9 @@ impl<T: Float> Op<T> for Add {
     fn backward<'t>(&self, x: &[Var<'t, T>], _: Var<'t, T>, g: Var<'t, T>, needs: &[bool]) -> InputGrads<'t, T> {
         grads([needs[0].then(|| g.sum_to(&x[0].shape())), needs[1].then(|| g.sum_to(&x[1].shape()))])
     }
+    fn jvp<'t>(&self, _: &[Var<'t, T>], out: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
+        super::tangent_sum([t[0], t[1]], out)
+    }
 }
 
 impl<'t, T: Float> Var<'t, T> {

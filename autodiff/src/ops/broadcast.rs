@@ -21,6 +21,9 @@ impl<T: Float> Op<T> for BroadcastTo {
     fn backward<'t>(&self, x: &[Var<'t, T>], _: Var<'t, T>, g: Var<'t, T>, _: &[bool]) -> InputGrads<'t, T> {
         grads([Some(g.sum_to(&x[0].shape()))])
     }
+    fn jvp<'t>(&self, _: &[Var<'t, T>], _: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
+        t[0].map(|t| t.broadcast_to(&self.0))
+    }
 }
 
 impl<T: Float> Op<T> for SumTo {
@@ -32,6 +35,9 @@ impl<T: Float> Op<T> for SumTo {
     }
     fn backward<'t>(&self, x: &[Var<'t, T>], _: Var<'t, T>, g: Var<'t, T>, _: &[bool]) -> InputGrads<'t, T> {
         grads([Some(g.broadcast_to(&x[0].shape()))])
+    }
+    fn jvp<'t>(&self, _: &[Var<'t, T>], _: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
+        t[0].map(|t| t.sum_to(&self.0))
     }
 }
 

@@ -12,6 +12,14 @@ struct Clamp<T> {
     hi: T,
 }
 
+impl<T: Float> Clamp<T> {
+    /// `[lo <= x <= hi]`.
+    fn mask(&self, x: &Tensor<T>) -> Tensor<T> {
+        let (lo, hi) = (self.lo, self.hi);
+        map(x, |v| if v >= lo && v <= hi { T::ONE } else { T::ZERO })
+    }
+}
+
 impl<T: Float> Op<T> for Clamp<T> {
     fn name(&self) -> &'static str {
         "clamp"
@@ -32,9 +40,10 @@ impl<T: Float> Op<T> for Clamp<T> {
         }))
     }
     fn backward<'t>(&self, x: &[Var<'t, T>], _: Var<'t, T>, g: Var<'t, T>, _: &[bool]) -> InputGrads<'t, T> {
-        let (lo, hi) = (self.lo, self.hi);
-        let mask = map(&x[0].value(), |v| if v >= lo && v <= hi { T::ONE } else { T::ZERO });
-        grads([Some(g * g.constant_like(mask))])
+        grads([Some(g * g.constant_like(self.mask(&x[0].value())))])
+    }
+    fn jvp<'t>(&self, x: &[Var<'t, T>], _: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
+        t[0].map(|t| t * t.constant_like(self.mask(&x[0].value())))
     }
 }
 

@@ -27,6 +27,14 @@ impl<T: Float> Op<T> for Concat {
         }
         out
     }
+    fn jvp<'t>(&self, x: &[Var<'t, T>], _: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
+        let parts: Vec<_> = x
+            .iter()
+            .zip(t)
+            .map(|(xi, ti)| ti.unwrap_or_else(|| xi.constant_like(Tensor::zeros(&xi.shape()))))
+            .collect();
+        Some(concat(&parts, self.0))
+    }
 }
 
 /// The variables joined along `axis` (all other axes must agree).

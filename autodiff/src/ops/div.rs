@@ -19,6 +19,10 @@ impl<T: Float> Op<T> for Div {
         let gb = g / x[1];
         grads([needs[0].then(|| gb.sum_to(&x[0].shape())), needs[1].then(|| (-(gb * out)).sum_to(&x[1].shape()))])
     }
+    fn jvp<'t>(&self, x: &[Var<'t, T>], out: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
+        // d(a/b) = ta / b - tb out / b
+        super::tangent_sum([t[0].map(|ta| ta / x[1]), t[1].map(|tb| -(tb * out / x[1]))], out)
+    }
 }
 
 impl<'t, T: Float> Var<'t, T> {

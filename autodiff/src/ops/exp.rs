@@ -18,6 +18,9 @@ impl<T: Float> Op<T> for Exp {
     fn backward<'t>(&self, _: &[Var<'t, T>], out: Var<'t, T>, g: Var<'t, T>, _: &[bool]) -> InputGrads<'t, T> {
         grads([Some(g * out)])
     }
+    fn jvp<'t>(&self, _: &[Var<'t, T>], out: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
+        t[0].map(|t| t * out)
+    }
 }
 
 impl<'t, T: Float> Var<'t, T> {

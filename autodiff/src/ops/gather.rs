@@ -35,6 +35,9 @@ impl<T: Float> Op<T> for Gather {
         let op = ScatterAdd { axis: self.axis, idx: self.idx.clone(), shape: x[0].shape() };
         grads([Some(record(op, &[g]))])
     }
+    fn jvp<'t>(&self, _: &[Var<'t, T>], _: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
+        t[0].map(|t| record(Gather { axis: self.axis, idx: self.idx.clone(), idx_shape: self.idx_shape.clone() }, &[t]))
+    }
 }
 
 impl<T: Float> Op<T> for ScatterAdd {
@@ -47,6 +50,9 @@ impl<T: Float> Op<T> for ScatterAdd {
     fn backward<'t>(&self, x: &[Var<'t, T>], _: Var<'t, T>, g: Var<'t, T>, _: &[bool]) -> InputGrads<'t, T> {
         let op = Gather { axis: self.axis, idx: self.idx.clone(), idx_shape: x[0].shape() };
         grads([Some(record(op, &[g]))])
+    }
+    fn jvp<'t>(&self, _: &[Var<'t, T>], _: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
+        t[0].map(|t| record(ScatterAdd { axis: self.axis, idx: self.idx.clone(), shape: self.shape.clone() }, &[t]))
     }
 }
 

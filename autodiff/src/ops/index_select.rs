@@ -33,6 +33,9 @@ impl<T: Float> Op<T> for IndexSelect {
         let op = IndexAdd { axis: self.axis, idx: self.idx.clone(), shape: x[0].shape() };
         grads([Some(record(op, &[g]))])
     }
+    fn jvp<'t>(&self, _: &[Var<'t, T>], _: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
+        t[0].map(|t| record(IndexSelect { axis: self.axis, idx: self.idx.clone() }, &[t]))
+    }
 }
 
 impl<T: Float> Op<T> for IndexAdd {
@@ -44,6 +47,9 @@ impl<T: Float> Op<T> for IndexAdd {
     }
     fn backward<'t>(&self, _: &[Var<'t, T>], _: Var<'t, T>, g: Var<'t, T>, _: &[bool]) -> InputGrads<'t, T> {
         grads([Some(record(IndexSelect { axis: self.axis, idx: self.idx.clone() }, &[g]))])
+    }
+    fn jvp<'t>(&self, _: &[Var<'t, T>], _: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
+        t[0].map(|t| record(IndexAdd { axis: self.axis, idx: self.idx.clone(), shape: self.shape.clone() }, &[t]))
     }
 }
 

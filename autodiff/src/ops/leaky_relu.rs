@@ -8,6 +8,14 @@ use crate::{Float, InputGrads, Op, Result, Tensor, Var};
 
 struct LeakyRelu<T>(T);
 
+impl<T: Float> LeakyRelu<T> {
+    /// The derivative `[x > 0] + slope [x <= 0]`.
+    fn factor(&self, x: &Tensor<T>) -> Tensor<T> {
+        let s = self.0;
+        map(x, |v| if v > T::ZERO { T::ONE } else { s })
+    }
+}
+
 impl<T: Float> Op<T> for LeakyRelu<T> {
     fn name(&self) -> &'static str {
         "leaky_relu"
@@ -17,9 +25,10 @@ impl<T: Float> Op<T> for LeakyRelu<T> {
         Ok(map(x[0], |v| if v > T::ZERO { v } else { s * v }))
     }
     fn backward<'t>(&self, x: &[Var<'t, T>], _: Var<'t, T>, g: Var<'t, T>, _: &[bool]) -> InputGrads<'t, T> {
-        let s = self.0;
-        let factor = map(&x[0].value(), |v| if v > T::ZERO { T::ONE } else { s });
-        grads([Some(g * g.constant_like(factor))])
+        grads([Some(g * g.constant_like(self.factor(&x[0].value())))])
+    }
+    fn jvp<'t>(&self, x: &[Var<'t, T>], _: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
+        t[0].map(|t| t * t.constant_like(self.factor(&x[0].value())))
     }
 }
 

@@ -42,6 +42,11 @@ impl<T: Float> Op<T> for MatMul {
         };
         grads([needs[0].then(|| da().sum_to(&a.shape())), needs[1].then(|| db().sum_to(&b.shape()))])
     }
+    fn jvp<'t>(&self, x: &[Var<'t, T>], out: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
+        // d(op(A) op(B)) = op(dA) op(B) + op(A) op(dB)
+        let (ta, tb) = (self.ta, self.tb);
+        super::tangent_sum([t[0].map(|da| da.matmul_t(x[1], ta, tb)), t[1].map(|db| x[0].matmul_t(db, ta, tb))], out)
+    }
 }
 
 impl<'t, T: Float> Var<'t, T> {

@@ -7,6 +7,7 @@
 use smallvec::SmallVec;
 
 use super::sum::reduced_shape;
+use super::sum::Sum;
 use super::{grads, record};
 use crate::error::arg_err;
 use crate::tensor::{kernels, normalize_axes};
@@ -16,6 +17,16 @@ struct Extreme {
     axes: SmallVec<[usize; 4]>,
     keepdim: bool,
     max: bool,
+}
+
+impl Extreme {
+    /// `[x == out] / count`: each extreme entry's share of the gradient, ties splitting it evenly.
+    fn share<T: Float>(&self, x: &Tensor<T>, out: &Tensor<T>) -> Tensor<T> {
+        let out = out.reshape(&reduced_shape(x.shape(), &self.axes, true));
+        let hit = kernels::zip("max", x, &out, |a, m| if a == m { T::ONE } else { T::ZERO }).expect("broadcasts");
+        let count = kernels::reduce(&hit, &self.axes, T::ZERO, |a, b| a + b);
+        kernels::zip("max", &hit, &count, |h, c| h / c).expect("broadcasts")
+    }
 }
 
 impl<T: Float> Op<T> for Extreme {
@@ -40,12 +51,13 @@ impl<T: Float> Op<T> for Extreme {
     fn backward<'t>(&self, x: &[Var<'t, T>], out: Var<'t, T>, g: Var<'t, T>, _: &[bool]) -> InputGrads<'t, T> {
         let shape = x[0].shape();
         let kept = reduced_shape(&shape, &self.axes, true);
-        let xv = x[0].value();
-        let ov = out.value().reshape(&kept);
-        let hit = kernels::zip("max", &xv, &ov, |a, m| if a == m { T::ONE } else { T::ZERO }).expect("broadcasts");
-        let count = kernels::reduce(&hit, &self.axes, T::ZERO, |a, b| a + b);
-        let share = kernels::zip("max", &hit, &count, |h, c| h / c).expect("broadcasts");
+        let share = self.share(&x[0].value(), &out.value());
         grads([Some(g.reshape(&kept).broadcast_to(&shape) * g.constant_like(share))])
+    }
+    fn jvp<'t>(&self, x: &[Var<'t, T>], out: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
+        // The tangent of the extreme entries, shared evenly among ties: sum(t * [x == out] / count).
+        let share = self.share(&x[0].value(), &out.value());
+        t[0].map(|t| record(Sum { axes: self.axes.clone(), keepdim: self.keepdim }, &[t * t.constant_like(share)]))
     }
 }
 

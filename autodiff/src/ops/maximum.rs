@@ -12,6 +12,24 @@ struct Extremum {
     max: bool,
 }
 
+impl Extremum {
+    /// `m = [a > b] + 0.5 [a == b]` (`<` for the minimum): the share of the gradient going to `a`.
+    fn mask<T: Float>(&self, a: &Tensor<T>, b: &Tensor<T>) -> Tensor<T> {
+        let half = T::from_f64(0.5);
+        let sel = if self.max { |a: T, b: T| a > b } else { |a: T, b: T| a < b };
+        zip("maximum", a, b, |a, b| {
+            if a == b {
+                half
+            } else if sel(a, b) {
+                T::ONE
+            } else {
+                T::ZERO
+            }
+        })
+        .expect("shapes broadcast in forward")
+    }
+}
+
 impl<T: Float> Op<T> for Extremum {
     fn name(&self) -> &'static str {
         if self.max {
@@ -28,21 +46,13 @@ impl<T: Float> Op<T> for Extremum {
         }
     }
     fn backward<'t>(&self, x: &[Var<'t, T>], _: Var<'t, T>, g: Var<'t, T>, needs: &[bool]) -> InputGrads<'t, T> {
-        let (a, b) = (x[0].value(), x[1].value());
-        let half = T::from_f64(0.5);
-        let sel = if self.max { |a: T, b: T| a > b } else { |a: T, b: T| a < b };
-        let mask = zip("maximum", &a, &b, |a, b| {
-            if a == b {
-                half
-            } else if sel(a, b) {
-                T::ONE
-            } else {
-                T::ZERO
-            }
-        })
-        .expect("shapes broadcast in forward");
-        let m = g.constant_like(mask);
+        let m = g.constant_like(self.mask(&x[0].value(), &x[1].value()));
         grads([needs[0].then(|| (g * m).sum_to(&x[0].shape())), needs[1].then(|| (g - g * m).sum_to(&x[1].shape()))])
+    }
+    fn jvp<'t>(&self, x: &[Var<'t, T>], out: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
+        let m = out.constant_like(self.mask(&x[0].value(), &x[1].value()));
+        // d max(a, b) = m ta + (1 - m) tb
+        super::tangent_sum([t[0].map(|ta| ta * m), t[1].map(|tb| tb - tb * m)], out)
     }
 }
 

@@ -72,6 +72,16 @@ pub(crate) fn record<'t, T: Float>(op: impl Op<T>, inputs: &[Var<'t, T>]) -> Var
     inputs[0].tape().apply(op, inputs).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// The output tangent of an op whose tangent is a sum of one term per input (`None`: no term),
+/// broadcast to the output's shape (a term may have an input's smaller, broadcasting shape).
+pub(crate) fn tangent_sum<'t, T: Float, const N: usize>(
+    terms: [Option<Var<'t, T>>; N],
+    out: Var<'t, T>,
+) -> Option<Var<'t, T>> {
+    let sum = terms.into_iter().flatten().reduce(|a, b| a + b)?;
+    Some(sum.broadcast_to(&out.shape()))
+}
+
 /// Builds an [`InputGrads`] from a fixed list.
 pub(crate) fn grads<'t, T: Float, const N: usize>(g: [Option<Var<'t, T>>; N]) -> InputGrads<'t, T> {
     g.into_iter().collect()

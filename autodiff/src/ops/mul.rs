@@ -24,6 +24,9 @@ impl<T: Float> Op<T> for Mul {
         }
         grads([needs[0].then(|| (g * x[1]).sum_to(&x[0].shape())), needs[1].then(|| (g * x[0]).sum_to(&x[1].shape()))])
     }
+    fn jvp<'t>(&self, x: &[Var<'t, T>], out: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
+        super::tangent_sum([t[0].map(|ta| ta * x[1]), t[1].map(|tb| x[0] * tb)], out)
+    }
 }
 
 impl<'t, T: Float> Var<'t, T> {

@@ -22,6 +22,9 @@ impl<T: Float> Op<T> for Permute {
         }
         grads([Some(g.permute(&inv))])
     }
+    fn jvp<'t>(&self, _: &[Var<'t, T>], _: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
+        t[0].map(|t| t.permute(&self.0))
+    }
 }
 
 impl<'t, T: Float> Var<'t, T> {

@@ -33,6 +33,14 @@ impl<T: Float> Op<T> for PowScalar<T> {
         let d = if p == T::from_f64(2.0) { x[0] } else { x[0].powf(p - T::ONE) };
         grads([Some(record(ScaledMul(p), &[g, d]))])
     }
+    fn jvp<'t>(&self, x: &[Var<'t, T>], _: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
+        let p = self.0;
+        if p == T::ZERO {
+            return None;
+        }
+        let d = if p == T::from_f64(2.0) { x[0] } else { x[0].powf(p - T::ONE) };
+        t[0].map(|t| record(ScaledMul(p), &[t, d]))
+    }
 }
 
 /// `scaled_mul(g, y) = g * (y * c)`: the rule of `x^p` (with `y = x^(p-1)`, `c = p`) as one op rather than
@@ -55,6 +63,14 @@ impl<T: Float> Op<T> for ScaledMul<T> {
             needs[0].then(|| record(ScaledMul(c), &[gbar, x[1]]).sum_to(&x[0].shape())),
             needs[1].then(|| record(ScaledMul(c), &[gbar, x[0]]).sum_to(&x[1].shape())),
         ])
+    }
+    fn jvp<'t>(&self, x: &[Var<'t, T>], out: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
+        let c = self.0;
+        let (g, y) = (x[0], x[1]);
+        super::tangent_sum(
+            [t[0].map(|tg| record(ScaledMul(c), &[tg, y])), t[1].map(|ty| record(ScaledMul(c), &[g, ty]))],
+            out,
+        )
     }
 }
 
@@ -84,6 +100,11 @@ impl<T: Float> Op<T> for Pow {
             needs[0].then(|| (g * b * a.pow(b - T::ONE)).sum_to(&a.shape())),
             needs[1].then(|| (g * out * log_base(a)).sum_to(&b.shape())),
         ])
+    }
+    fn jvp<'t>(&self, x: &[Var<'t, T>], out: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
+        let (a, b) = (x[0], x[1]);
+        // d a^b = b a^(b-1) ta + a^b ln(a) tb
+        super::tangent_sum([t[0].map(|ta| ta * b * a.pow(b - T::ONE)), t[1].map(|tb| tb * out * log_base(a))], out)
     }
 }
 

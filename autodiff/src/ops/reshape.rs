@@ -18,6 +18,9 @@ impl<T: Float> Op<T> for Reshape {
     fn backward<'t>(&self, x: &[Var<'t, T>], _: Var<'t, T>, g: Var<'t, T>, _: &[bool]) -> InputGrads<'t, T> {
         grads([Some(g.reshape(&x[0].shape()))])
     }
+    fn jvp<'t>(&self, _: &[Var<'t, T>], _: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
+        t[0].map(|t| t.reshape(&self.0))
+    }
 }
 
 impl<'t, T: Float> Var<'t, T> {

@@ -19,6 +19,9 @@ impl<T: Float> Op<T> for AddScalar<T> {
     fn backward<'t>(&self, _: &[Var<'t, T>], _: Var<'t, T>, g: Var<'t, T>, _: &[bool]) -> InputGrads<'t, T> {
         grads([Some(g)])
     }
+    fn jvp<'t>(&self, _: &[Var<'t, T>], _: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
+        t[0]
+    }
 }
 
 struct MulScalar<T>(T);
@@ -33,6 +36,9 @@ impl<T: Float> Op<T> for MulScalar<T> {
     }
     fn backward<'t>(&self, _: &[Var<'t, T>], _: Var<'t, T>, g: Var<'t, T>, _: &[bool]) -> InputGrads<'t, T> {
         grads([Some(g.mul_scalar(self.0))])
+    }
+    fn jvp<'t>(&self, _: &[Var<'t, T>], _: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
+        t[0].map(|t| t.mul_scalar(self.0))
     }
 }
 

@@ -25,6 +25,9 @@ impl<T: Float> Op<T> for Sigmoid {
     fn backward<'t>(&self, _: &[Var<'t, T>], out: Var<'t, T>, g: Var<'t, T>, _: &[bool]) -> InputGrads<'t, T> {
         grads([Some(g * (out - out.square()))])
     }
+    fn jvp<'t>(&self, _: &[Var<'t, T>], out: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
+        t[0].map(|t| t * (out - out.square()))
+    }
 }
 
 impl<'t, T: Float> Var<'t, T> {

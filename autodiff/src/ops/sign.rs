@@ -18,6 +18,9 @@ impl<T: Float> Op<T> for Sign {
     fn backward<'t>(&self, _: &[Var<'t, T>], _: Var<'t, T>, _: Var<'t, T>, _: &[bool]) -> InputGrads<'t, T> {
         grads([None])
     }
+    fn jvp<'t>(&self, _: &[Var<'t, T>], _: Var<'t, T>, _: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
+        None
+    }
 }
 
 impl<'t, T: Float> Var<'t, T> {

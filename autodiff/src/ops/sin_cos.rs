@@ -19,6 +19,9 @@ impl<T: Float> Op<T> for Sin {
     fn backward<'t>(&self, x: &[Var<'t, T>], _: Var<'t, T>, g: Var<'t, T>, _: &[bool]) -> InputGrads<'t, T> {
         grads([Some(g * x[0].cos())])
     }
+    fn jvp<'t>(&self, x: &[Var<'t, T>], _: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
+        t[0].map(|t| t * x[0].cos())
+    }
 }
 
 impl<T: Float> Op<T> for Cos {
@@ -30,6 +33,9 @@ impl<T: Float> Op<T> for Cos {
     }
     fn backward<'t>(&self, x: &[Var<'t, T>], _: Var<'t, T>, g: Var<'t, T>, _: &[bool]) -> InputGrads<'t, T> {
         grads([Some(-(g * x[0].sin()))])
+    }
+    fn jvp<'t>(&self, x: &[Var<'t, T>], _: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
+        t[0].map(|t| -(t * x[0].sin()))
     }
 }
 

@@ -29,6 +29,9 @@ impl<T: Float> Op<T> for Slice {
     fn backward<'t>(&self, x: &[Var<'t, T>], _: Var<'t, T>, g: Var<'t, T>, _: &[bool]) -> InputGrads<'t, T> {
         grads([Some(g.pad(self.axis, self.range.start, x[0].shape()[self.axis]))])
     }
+    fn jvp<'t>(&self, _: &[Var<'t, T>], _: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
+        t[0].map(|t| t.slice(self.axis, self.range.clone()))
+    }
 }
 
 impl<T: Float> Op<T> for Pad {
@@ -44,6 +47,9 @@ impl<T: Float> Op<T> for Pad {
     fn backward<'t>(&self, x: &[Var<'t, T>], _: Var<'t, T>, g: Var<'t, T>, _: &[bool]) -> InputGrads<'t, T> {
         let w = x[0].shape()[self.axis];
         grads([Some(g.slice(self.axis, self.start..self.start + w))])
+    }
+    fn jvp<'t>(&self, _: &[Var<'t, T>], _: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
+        t[0].map(|t| t.pad(self.axis, self.start, self.len))
     }
 }
 

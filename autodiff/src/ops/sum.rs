@@ -9,9 +9,9 @@ use super::{grads, record};
 use crate::tensor::{kernels, normalize_axes};
 use crate::{Float, InputGrads, Op, Result, Shape, Tensor, Var};
 
-struct Sum {
-    axes: SmallVec<[usize; 4]>,
-    keepdim: bool,
+pub(crate) struct Sum {
+    pub(crate) axes: SmallVec<[usize; 4]>,
+    pub(crate) keepdim: bool,
 }
 
 /// Shape after reducing `axes` of `shape`, with or without keeping them as size 1.
@@ -41,6 +41,9 @@ impl<T: Float> Op<T> for Sum {
         let leading = self.axes.iter().copied().eq(0..self.axes.len());
         let g = if leading { g } else { g.reshape(&reduced_shape(&shape, &self.axes, true)) };
         grads([Some(g.broadcast_to(&shape))])
+    }
+    fn jvp<'t>(&self, _: &[Var<'t, T>], _: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
+        t[0].map(|t| record(Sum { axes: self.axes.clone(), keepdim: self.keepdim }, &[t]))
     }
 }
 

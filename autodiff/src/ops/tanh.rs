@@ -23,6 +23,9 @@ impl<T: Float> Op<T> for Tanh {
     fn backward<'t>(&self, _: &[Var<'t, T>], out: Var<'t, T>, g: Var<'t, T>, _: &[bool]) -> InputGrads<'t, T> {
         grads([Some(record(TanhGrad, &[g, out]))])
     }
+    fn jvp<'t>(&self, _: &[Var<'t, T>], out: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
+        t[0].map(|t| record(TanhGrad, &[t, out]))
+    }
 }
 
 /// `tanh_grad(g, y) = g * (1 - y^2)`: the derivative of `tanh` given its output `y`.
@@ -41,6 +44,14 @@ impl<T: Float> Op<T> for TanhGrad {
             needs[0].then(|| record(TanhGrad, &[gbar, y]).sum_to(&g.shape())),
             needs[1].then(|| (gbar * g * y).mul_scalar(T::from_f64(-2.0)).sum_to(&y.shape())),
         ])
+    }
+    fn jvp<'t>(&self, x: &[Var<'t, T>], out: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
+        let (g, y) = (x[0], x[1]);
+        // d tanh_grad(g, y) = tanh_grad(tg, y) - 2 g y ty
+        super::tangent_sum(
+            [t[0].map(|tg| record(TanhGrad, &[tg, y])), t[1].map(|ty| (g * y * ty).mul_scalar(T::from_f64(-2.0)))],
+            out,
+        )
     }
 }
 

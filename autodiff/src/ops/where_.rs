@@ -31,6 +31,11 @@ impl<T: Float> Op<T> for Where<T> {
             needs[1].then(|| zero.where_(&self.0, g).sum_to(&x[1].shape())),
         ])
     }
+    fn jvp<'t>(&self, _: &[Var<'t, T>], out: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
+        let zero = out.tape().scalar(T::ZERO);
+        let (ta, tb) = (t[0].unwrap_or(zero), t[1].unwrap_or(zero));
+        Some(ta.where_(&self.0, tb).broadcast_to(&out.shape()))
+    }
 }
 
 impl<'t, T: Float> Var<'t, T> {
