@@ -197,3 +197,95 @@ fn hvp_many_is_the_joint_hessian() {
 fn grad_of_non_scalar_panics_with_a_message() {
     functional::grad(|x| x * 2.0, &Tensor::from_vec(vec![1.0_f64, 2.0], &[2]));
 }
+
+/// `y = x^3` with only a reverse rule: forward mode falls back to the double-vjp construction.
+struct CubeWithoutJvp;
+
+impl wengert_autodiff::Op<f64> for CubeWithoutJvp {
+    fn name(&self) -> &'static str {
+        "cube_without_jvp"
+    }
+    fn forward(&self, x: &[&Tensor<f64>]) -> wengert_autodiff::Result<Tensor<f64>> {
+        Ok(wengert_autodiff::kernels::map(x[0], |v| v * v * v))
+    }
+    fn backward<'t>(
+        &self,
+        x: &[Var<'t, f64>],
+        _: Var<'t, f64>,
+        g: Var<'t, f64>,
+        _: &[bool],
+    ) -> wengert_autodiff::InputGrads<'t, f64> {
+        [Some(g * x[0] * x[0] * 3.0)].into_iter().collect()
+    }
+}
+
+fn cube_op<'t>(x: Var<'t, f64>) -> Var<'t, f64> {
+    x.tape().apply(CubeWithoutJvp, &[x]).unwrap()
+}
+
+#[test]
+fn an_op_without_a_jvp_rule_falls_back_to_double_vjp_at_orders_1_and_2() {
+    // f(x) = x^3: J t = 3 x^2 t; for sum x^3, H = diag(6 x)
+    let x = Tensor::from_vec(vec![1.0, -2.0], &[2]);
+    let t = Tensor::from_vec(vec![0.5, 1.0], &[2]);
+    assert_eq!(functional::jvp(cube_op, &x, &t).1.to_vec(), vec![1.5, 12.0]);
+    for mode in [functional::HvpMode::ForwardOverReverse, functional::HvpMode::ReverseOverForward] {
+        let hv = functional::hvp_many_with(mode, |x| cube_op(x[0]).sum(), std::slice::from_ref(&x), &[t.clone()]);
+        assert_eq!(hv[0].to_vec(), vec![3.0, -12.0], "{mode:?}");
+    }
+    let tape = Tape::new();
+    let xv = tape.dual(x.clone(), t.clone());
+    let _ = cube_op(xv);
+    assert_eq!(tape.ops_without_jvp(), vec!["cube_without_jvp"]);
+    let tape = Tape::new();
+    let xv = tape.dual(x, t);
+    let _ = xv * xv * xv;
+    assert!(tape.ops_without_jvp().is_empty());
+}
+
+#[test]
+fn forward_mode_keeps_no_reverse_tape() {
+    // A 3-layer tanh chain: the forward-mode run records no op; the reverse-ready run records all of them.
+    fn f<'t>(x: Var<'t, f64>) -> Var<'t, f64> {
+        let w = x.constant_like(Tensor::from_vec((0..16).map(|i| (i as f64 * 0.37).sin()).collect(), &[4, 4]));
+        let h = w.matmul(x.reshape(&[4, 1])).tanh();
+        let h = w.matmul(h).tanh();
+        w.matmul(h).tanh().sum()
+    }
+    let x = Tensor::from_vec(vec![0.1, -0.2, 0.3, 0.4], &[4]);
+    let t = Tensor::from_vec(vec![1.0, 0.0, -1.0, 2.0], &[4]);
+    let tape = Tape::new();
+    let y = f(tape.dual(x.clone(), t.clone()));
+    assert_eq!(tape.recorded_ops(), 0);
+    let jt = y.tangent().unwrap().item();
+    // <∇f, t> by reverse mode
+    let g = functional::grad(f, &x);
+    let expect: f64 = g.as_slice().iter().zip(t.as_slice()).map(|(a, b)| a * b).sum();
+    assert!((jt - expect).abs() < 1e-14, "{jt} vs {expect}");
+    let tape = Tape::new();
+    let _ = f(tape.var(x));
+    assert!(tape.recorded_ops() >= 7);
+}
+
+#[test]
+fn the_three_hvp_modes_agree_and_hessian_operator_modes_too() {
+    use functional::HvpMode::*;
+    fn f<'t>(x: Var<'t, f64>) -> Var<'t, f64> {
+        (x.tanh() * x.exp()).sum() + (x.sin() * x.slice(0, 0..1)).sum()
+    }
+    let x = Tensor::from_vec(vec![0.3, -0.7, 1.1], &[3]);
+    let v = Tensor::from_vec(vec![1.0, 2.0, -0.5], &[3]);
+    let hv: Vec<_> = [ForwardOverReverse, ReverseOverForward, ReverseOverReverse]
+        .into_iter()
+        .map(|m| {
+            functional::hvp_many_with(m, |x| f(x[0]), std::slice::from_ref(&x), std::slice::from_ref(&v)).remove(0)
+        })
+        .collect();
+    let ops: Vec<_> = [ForwardOverReverse, ReverseOverForward, ReverseOverReverse]
+        .into_iter()
+        .map(|m| HessianOperator::with_mode(m, f, &x).apply(&v))
+        .collect();
+    for h in hv.iter().chain(&ops) {
+        close(h, &hv[2].to_vec(), 1e-13);
+    }
+}
