@@ -230,7 +230,12 @@ fn an_op_without_a_jvp_rule_falls_back_to_double_vjp_at_orders_1_and_2() {
     let t = Tensor::from_vec(vec![0.5, 1.0], &[2]);
     assert_eq!(functional::jvp(cube_op, &x, &t).1.to_vec(), vec![1.5, 12.0]);
     for mode in [functional::HvpMode::ForwardOverReverse, functional::HvpMode::ReverseOverForward] {
-        let hv = functional::hvp_many_with(mode, |x| cube_op(x[0]).sum(), std::slice::from_ref(&x), &[t.clone()]);
+        let hv = functional::hvp_many_with(
+            mode,
+            |x| cube_op(x[0]).sum(),
+            std::slice::from_ref(&x),
+            std::slice::from_ref(&t),
+        );
         assert_eq!(hv[0].to_vec(), vec![3.0, -12.0], "{mode:?}");
     }
     let tape = Tape::new();
