@@ -138,7 +138,7 @@ fn frozen_and_gradient_free_parameters_are_skipped() {
     assert!(value(&ps, 0) < 1.0);
     assert_eq!((value(&ps, 1), value(&ps, 2)), (2.0, 3.0));
     assert_eq!((opt.param_steps("0"), opt.param_steps("1"), opt.param_steps("2")), (1, 0, 0));
-    assert!(opt.buffer("1", "exp_avg").is_none());
+    assert!(opt.buffer("1", Buffer::ExpAvg).is_none());
 }
 
 #[test]
@@ -323,7 +323,7 @@ fn nesterov_forms_are_related_by_the_look_ahead_point() {
         o_pt.step(&mut pt, &g).unwrap();
         o_la.step_look_ahead(&mut la, |p: &Vec<Param<f64>>| grads_for(p, &grad(&[value(p, 0), value(p, 1)]))).unwrap();
         for i in 0..2 {
-            let v = o_la.buffer(&i.to_string(), "velocity").unwrap()[0];
+            let v = o_la.buffer(&i.to_string(), Buffer::Velocity).unwrap()[0];
             let phi = value(&la, i) + mu * v;
             assert!((phi - value(&pt, i)).abs() < 1e-12, "{phi} vs {}", value(&pt, i));
         }
@@ -345,13 +345,13 @@ fn look_ahead_with_tape_gradients() {
     let mut seen = Vec::new();
     for _ in 0..3 {
         let before = ps[0].value().to_vec();
-        let v_before = opt.buffer("0", "velocity").map(|v| v.to_vec()).unwrap_or(vec![0.0; 2]);
+        let v_before = opt.buffer("0", Buffer::Velocity).map(|v| v.to_vec()).unwrap_or(vec![0.0; 2]);
         let g = opt.step_look_ahead(&mut ps, loss_grad).unwrap();
         // gradient of sum w^2 at theta~ = theta + 0.9 v is 2 theta~
         let gv = g.get(&ps[0]).unwrap().as_slice().to_vec();
         for i in 0..2 {
             assert!((gv[i] - 2.0 * (before[i] + 0.9 * v_before[i])).abs() < 1e-15);
-            let v = opt.buffer("0", "velocity").unwrap()[i];
+            let v = opt.buffer("0", Buffer::Velocity).unwrap()[i];
             assert_eq!(ps[0].value().as_slice()[i], before[i] + v); // theta <- theta + v from the restored theta
         }
         seen.push(gv);

@@ -10,8 +10,8 @@
 
 use wengert_autodiff::Float;
 
-use super::engine::{Algorithm, FirstOrder};
-use super::error::{check, OptimError};
+use super::engine::{Algorithm, Buffer, FirstOrder};
+use super::error::{check, check_nonneg, OptimError};
 
 /// Hyperparameters of [`Adadelta`]. Defaults as PyTorch: `lr = 1.0`, `rho = 0.9`, `eps = 1e-6`,
 /// `weight_decay = 0`.
@@ -47,8 +47,8 @@ impl<T: Float> Algorithm<T> for AdadeltaConfig {
     type Coeffs = [T; 4];
     const NAME: &'static str = "adadelta";
 
-    fn buffers(&self) -> &'static [&'static str] {
-        &["square_avg", "acc_delta"]
+    fn buffers(&self) -> &'static [Buffer] {
+        &[Buffer::SquareAvg, Buffer::AccDelta]
     }
     fn lr(&self) -> f64 {
         self.lr
@@ -57,10 +57,10 @@ impl<T: Float> Algorithm<T> for AdadeltaConfig {
         self.lr = lr
     }
     fn validate(&self) -> Result<(), OptimError> {
-        check(self.lr >= 0.0, || format!("lr = {} must be >= 0", self.lr))?;
+        check_nonneg("lr", self.lr)?;
         check((0.0..=1.0).contains(&self.rho), || format!("rho = {} must be in [0, 1]", self.rho))?;
-        check(self.eps >= 0.0, || format!("eps = {} must be >= 0", self.eps))?;
-        check(self.weight_decay >= 0.0, || format!("weight_decay = {} must be >= 0", self.weight_decay))
+        check_nonneg("eps", self.eps)?;
+        check_nonneg("weight_decay", self.weight_decay)
     }
     fn coeffs(&self, _: u64, _: &mut [f64]) -> [T; 4] {
         [self.lr, self.rho, self.eps, self.weight_decay].map(T::from_f64)

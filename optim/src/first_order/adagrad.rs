@@ -9,8 +9,8 @@
 
 use wengert_autodiff::Float;
 
-use super::engine::{Algorithm, FirstOrder};
-use super::error::{check, OptimError};
+use super::engine::{Algorithm, Buffer, FirstOrder};
+use super::error::{check_nonneg, OptimError};
 
 /// Hyperparameters of [`Adagrad`]. Defaults as PyTorch: `lr = 1e-2`, `lr_decay = 0`, `weight_decay = 0`,
 /// `initial_accumulator_value = 0`, `eps = 1e-10`.
@@ -48,8 +48,8 @@ impl<T: Float> Algorithm<T> for AdagradConfig {
     type Coeffs = (T, T, T);
     const NAME: &'static str = "adagrad";
 
-    fn buffers(&self) -> &'static [&'static str] {
-        &["sum"]
+    fn buffers(&self) -> &'static [Buffer] {
+        &[Buffer::Sum]
     }
     fn lr(&self) -> f64 {
         self.lr
@@ -58,11 +58,11 @@ impl<T: Float> Algorithm<T> for AdagradConfig {
         self.lr = lr
     }
     fn validate(&self) -> Result<(), OptimError> {
-        check(self.lr >= 0.0, || format!("lr = {} must be >= 0", self.lr))?;
-        check(self.lr_decay >= 0.0, || format!("lr_decay = {} must be >= 0", self.lr_decay))?;
-        check(self.weight_decay >= 0.0, || format!("weight_decay = {} must be >= 0", self.weight_decay))?;
-        check(self.initial_accumulator_value >= 0.0, || "initial_accumulator_value must be >= 0".into())?;
-        check(self.eps >= 0.0, || format!("eps = {} must be >= 0", self.eps))
+        check_nonneg("lr", self.lr)?;
+        check_nonneg("lr_decay", self.lr_decay)?;
+        check_nonneg("weight_decay", self.weight_decay)?;
+        check_nonneg("initial_accumulator_value", self.initial_accumulator_value)?;
+        check_nonneg("eps", self.eps)
     }
     fn init_buffer(&self, _: usize) -> T {
         T::from_f64(self.initial_accumulator_value)

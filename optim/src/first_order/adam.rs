@@ -16,8 +16,8 @@
 
 use wengert_autodiff::Float;
 
-use super::engine::{Algorithm, FirstOrder};
-use super::error::{check, OptimError};
+use super::engine::{beta_pow, Algorithm, Buffer, FirstOrder};
+use super::error::{check_nonneg, check_unit, OptimError};
 
 /// Hyperparameters of [`Adam`]. Defaults as PyTorch (and Algorithm 8.7): `lr = 1e-3`, `betas = (0.9, 0.999)`,
 /// `eps = 1e-8`, `weight_decay = 0`, `amsgrad = false`.
@@ -54,17 +54,16 @@ impl AdamConfig {
     }
 
     pub(crate) fn validate_common(&self) -> Result<(), OptimError> {
-        check(self.lr >= 0.0, || format!("lr = {} must be >= 0", self.lr))?;
-        check(self.eps >= 0.0, || format!("eps = {} must be >= 0", self.eps))?;
-        check((0.0..1.0).contains(&self.betas.0), || format!("beta1 = {} must be in [0, 1)", self.betas.0))?;
-        check((0.0..1.0).contains(&self.betas.1), || format!("beta2 = {} must be in [0, 1)", self.betas.1))?;
-        check(self.weight_decay >= 0.0, || format!("weight_decay = {} must be >= 0", self.weight_decay))
+        check_nonneg("lr", self.lr)?;
+        check_nonneg("eps", self.eps)?;
+        check_unit("beta1", self.betas.0)?;
+        check_unit("beta2", self.betas.1)?;
+        check_nonneg("weight_decay", self.weight_decay)
     }
 
     pub(crate) fn adam_coeffs<T: Float>(&self, step: u64, l2: f64, shrink: f64) -> AdamCoeffs<T> {
-        let t = step as i32;
-        let bc1 = 1.0 - self.betas.0.powi(t);
-        let bc2 = 1.0 - self.betas.1.powi(t);
+        let bc1 = 1.0 - beta_pow(self.betas.0, step);
+        let bc2 = 1.0 - beta_pow(self.betas.1, step);
         AdamCoeffs {
             step_size: T::from_f64(self.lr / bc1),
             inv_bc2_sqrt: T::from_f64(1.0 / bc2.sqrt()),
@@ -97,8 +96,8 @@ pub struct AdamCoeffs<T> {
     decoupled: bool,
 }
 
-pub(crate) const ADAM_BUFFERS: &[&str] = &["exp_avg", "exp_avg_sq"];
-pub(crate) const AMSGRAD_BUFFERS: &[&str] = &["exp_avg", "exp_avg_sq", "max_exp_avg_sq"];
+pub(crate) const ADAM_BUFFERS: &[Buffer] = &[Buffer::ExpAvg, Buffer::ExpAvgSq];
+pub(crate) const AMSGRAD_BUFFERS: &[Buffer] = &[Buffer::ExpAvg, Buffer::ExpAvgSq, Buffer::MaxExpAvgSq];
 
 /// The fused Adam/AdamW update over one chunk (shared with [`AdamW`](super::AdamW)).
 ///
@@ -148,7 +147,7 @@ impl<T: Float> Algorithm<T> for AdamConfig {
     type Coeffs = AdamCoeffs<T>;
     const NAME: &'static str = "adam";
 
-    fn buffers(&self) -> &'static [&'static str] {
+    fn buffers(&self) -> &'static [Buffer] {
         if self.amsgrad {
             AMSGRAD_BUFFERS
         } else {

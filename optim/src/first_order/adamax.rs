@@ -9,8 +9,8 @@
 
 use wengert_autodiff::Float;
 
-use super::engine::{Algorithm, FirstOrder};
-use super::error::{check, OptimError};
+use super::engine::{beta_pow, Algorithm, Buffer, FirstOrder};
+use super::error::{check_nonneg, check_unit, OptimError};
 
 /// Hyperparameters of [`Adamax`]. Defaults as PyTorch: `lr = 2e-3`, `betas = (0.9, 0.999)`, `eps = 1e-8`,
 /// `weight_decay = 0`.
@@ -46,8 +46,8 @@ impl<T: Float> Algorithm<T> for AdamaxConfig {
     type Coeffs = [T; 5];
     const NAME: &'static str = "adamax";
 
-    fn buffers(&self) -> &'static [&'static str] {
-        &["exp_avg", "exp_inf"]
+    fn buffers(&self) -> &'static [Buffer] {
+        &[Buffer::ExpAvg, Buffer::ExpInf]
     }
     fn lr(&self) -> f64 {
         self.lr
@@ -56,14 +56,14 @@ impl<T: Float> Algorithm<T> for AdamaxConfig {
         self.lr = lr
     }
     fn validate(&self) -> Result<(), OptimError> {
-        check(self.lr >= 0.0, || format!("lr = {} must be >= 0", self.lr))?;
-        check(self.eps >= 0.0, || format!("eps = {} must be >= 0", self.eps))?;
-        check((0.0..1.0).contains(&self.betas.0), || format!("beta1 = {} must be in [0, 1)", self.betas.0))?;
-        check((0.0..1.0).contains(&self.betas.1), || format!("beta2 = {} must be in [0, 1)", self.betas.1))?;
-        check(self.weight_decay >= 0.0, || format!("weight_decay = {} must be >= 0", self.weight_decay))
+        check_nonneg("lr", self.lr)?;
+        check_nonneg("eps", self.eps)?;
+        check_unit("beta1", self.betas.0)?;
+        check_unit("beta2", self.betas.1)?;
+        check_nonneg("weight_decay", self.weight_decay)
     }
     fn coeffs(&self, step: u64, _: &mut [f64]) -> [T; 5] {
-        let clr = self.lr / (1.0 - self.betas.0.powi(step as i32));
+        let clr = self.lr / (1.0 - beta_pow(self.betas.0, step));
         [clr, 1.0 - self.betas.0, self.betas.1, self.eps, self.weight_decay].map(T::from_f64)
     }
     fn update(&self, &[clr, one_minus_b1, b2, eps, wd]: &[T; 5], w: &mut [T], g: &[T], bufs: &mut [&mut [T]]) {

@@ -9,7 +9,7 @@
 use wengert_autodiff::Float;
 
 use super::adam::{adam_kernel, AdamCoeffs, AdamConfig, ADAM_BUFFERS, AMSGRAD_BUFFERS};
-use super::engine::{Algorithm, FirstOrder};
+use super::engine::{Algorithm, Buffer, FirstOrder};
 use super::error::OptimError;
 
 /// Hyperparameters of [`AdamW`]. Defaults as PyTorch: `lr = 1e-3`, `betas = (0.9, 0.999)`, `eps = 1e-8`,
@@ -58,7 +58,7 @@ impl<T: Float> Algorithm<T> for AdamWConfig {
     type Coeffs = AdamCoeffs<T>;
     const NAME: &'static str = "adamw";
 
-    fn buffers(&self) -> &'static [&'static str] {
+    fn buffers(&self) -> &'static [Buffer] {
         if self.amsgrad {
             AMSGRAD_BUFFERS
         } else {

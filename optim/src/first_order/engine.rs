@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use wengert_autodiff::{Float, Tensor};
 use wengert_nn::{f64_from_meta, f64_to_meta, Grads, Param, Parameters, StateDict};
 
-use super::error::OptimError;
+use super::error::{check_nonneg, OptimError};
 
 /// Something that steps parameters given their gradients. Object safe: `Box<dyn Optimizer<f32>>` works.
 ///
@@ -25,7 +25,17 @@ pub trait Optimizer<T: Float> {
     fn learning_rate(&self) -> T;
 
     /// Sets the learning rate of every group (what a schedule does between steps).
-    fn set_learning_rate(&mut self, lr: T);
+    ///
+    /// # Panics
+    /// If `lr` is NaN, infinite or negative (see [`Optimizer::try_set_learning_rate`]).
+    #[track_caller]
+    fn set_learning_rate(&mut self, lr: T) {
+        self.try_set_learning_rate(lr).unwrap_or_else(|e| panic!("{}: {e}", self.name()))
+    }
+
+    /// Sets the learning rate of every group; `Err(InvalidConfig)` (and nothing changed) if `lr` is NaN,
+    /// infinite or negative.
+    fn try_set_learning_rate(&mut self, lr: T) -> Result<(), OptimError>;
 
     /// Number of parameter groups (at least 1).
     fn num_groups(&self) -> usize;
@@ -39,8 +49,15 @@ pub trait Optimizer<T: Float> {
     /// Sets the learning rate of group `group` only.
     ///
     /// # Panics
-    /// If `group >= num_groups()`.
-    fn set_group_learning_rate(&mut self, group: usize, lr: T);
+    /// If `group >= num_groups()` or `lr` is NaN, infinite or negative.
+    #[track_caller]
+    fn set_group_learning_rate(&mut self, group: usize, lr: T) {
+        self.try_set_group_learning_rate(group, lr).unwrap_or_else(|e| panic!("{}: {e}", self.name()))
+    }
+
+    /// Sets the learning rate of group `group` only; `Err(InvalidConfig)` (and nothing changed) if `group` is
+    /// out of range or `lr` is NaN, infinite or negative.
+    fn try_set_group_learning_rate(&mut self, group: usize, lr: T) -> Result<(), OptimError>;
 
     /// The algorithm's name (`"adam"`), also stored in the state dict.
     fn name(&self) -> &'static str;
@@ -64,9 +81,9 @@ pub trait Algorithm<T: Float>: Clone + Debug + Send + Sync + 'static {
     type Coeffs: Sync;
     /// Name stored in state dicts.
     const NAME: &'static str;
-    /// Names of the per-element state buffers this config needs, in the order [`Algorithm::update`] receives
-    /// them (may depend on the config: SGD without momentum keeps none).
-    fn buffers(&self) -> &'static [&'static str];
+    /// The per-element state buffers this config needs, in the order [`Algorithm::update`] receives them
+    /// (may depend on the config: SGD without momentum keeps none).
+    fn buffers(&self) -> &'static [Buffer];
     /// Names of per-parameter scalar state (NAdam's running product of momentum coefficients).
     const SCALARS: &'static [&'static str] = &[];
 
@@ -88,6 +105,76 @@ pub trait Algorithm<T: Float>: Clone + Debug + Send + Sync + 'static {
     fn coeffs(&self, step: u64, scalars: &mut [f64]) -> Self::Coeffs;
     /// Updates a chunk of parameter `w` in place given its gradient `g` and its state buffers.
     fn update(&self, c: &Self::Coeffs, w: &mut [T], g: &[T], bufs: &mut [&mut [T]]);
+}
+
+/// A per-element state buffer of a first-order optimiser. [`Buffer::name`] is its key in state dicts
+/// (`state.<param>.<name>`), PyTorch's name for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Buffer {
+    /// SGD's and RMSProp's momentum buffer (`momentum_buffer`).
+    MomentumBuffer,
+    /// The velocity `v` of Goodfellow et al. Algorithms 8.2, 8.3 and 8.6 (`velocity`).
+    Velocity,
+    /// First moment estimate `m` of Adam, AdamW, AdaMax, NAdam (`exp_avg`).
+    ExpAvg,
+    /// Second moment estimate `v` of Adam, AdamW, NAdam (`exp_avg_sq`), never negative.
+    ExpAvgSq,
+    /// AMSGrad's running maximum of `v` (`max_exp_avg_sq`), never negative.
+    MaxExpAvgSq,
+    /// AdaMax's exponentially weighted infinity norm `u` (`exp_inf`), never negative.
+    ExpInf,
+    /// AdaGrad's sum of squared gradients (`sum`), never negative.
+    Sum,
+    /// RMSProp's and AdaDelta's running average of squared gradients (`square_avg`), never negative.
+    SquareAvg,
+    /// Centred RMSProp's running average of gradients (`grad_avg`).
+    GradAvg,
+    /// AdaDelta's running average of squared updates (`acc_delta`), never negative.
+    AccDelta,
+}
+
+impl Buffer {
+    /// The buffer's key in state dicts (PyTorch's name).
+    pub fn name(self) -> &'static str {
+        match self {
+            Buffer::MomentumBuffer => "momentum_buffer",
+            Buffer::Velocity => "velocity",
+            Buffer::ExpAvg => "exp_avg",
+            Buffer::ExpAvgSq => "exp_avg_sq",
+            Buffer::MaxExpAvgSq => "max_exp_avg_sq",
+            Buffer::ExpInf => "exp_inf",
+            Buffer::Sum => "sum",
+            Buffer::SquareAvg => "square_avg",
+            Buffer::GradAvg => "grad_avg",
+            Buffer::AccDelta => "acc_delta",
+        }
+    }
+
+    /// `true` for buffers of squares and norms, which a valid state never holds negative.
+    pub fn is_nonnegative(self) -> bool {
+        matches!(
+            self,
+            Buffer::ExpAvgSq
+                | Buffer::MaxExpAvgSq
+                | Buffer::ExpInf
+                | Buffer::Sum
+                | Buffer::SquareAvg
+                | Buffer::AccDelta
+        )
+    }
+}
+
+impl std::fmt::Display for Buffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// `beta^step` for a bias correction `1 - beta^step`, exact for every `step` (`beta^(2^32 - 1)` must not become
+/// `beta^0 = 1` through an `as i32` wrap, which would make the correction 0).
+pub(crate) fn beta_pow(beta: f64, step: u64) -> f64 {
+    beta.powi(i32::try_from(step).unwrap_or(i32::MAX))
 }
 
 /// Algorithms written in the look-ahead form of Goodfellow et al. Algorithms 8.3 and 8.6: the gradient is
@@ -179,47 +266,196 @@ impl<T: Float, A: Algorithm<T>> FirstOrder<T, A> {
     }
 
     /// State buffer `buffer` (one of [`Algorithm::buffers`]) of parameter `name`, if it exists yet.
-    pub fn buffer(&self, name: &str, buffer: &str) -> Option<&[T]> {
+    pub fn buffer(&self, name: &str, buffer: Buffer) -> Option<&[T]> {
         let i = self.groups[self.group_of(name)].config.buffers().iter().position(|b| *b == buffer)?;
         self.state.get(name).map(|s| s.bufs[i].as_slice())
     }
 
-    /// Checks every gradient and state buffer that a step would touch; writes nothing.
-    fn check(&self, params: &dyn Parameters<T>, grads: &Grads<T>) -> Result<(), OptimError> {
+    /// Plans the update of every trainable parameter with a gradient (see [`plan`]); writes nothing.
+    fn plan_all(&self, params: &dyn Parameters<T>, grads: &Grads<T>) -> Result<Plans<T, A>, OptimError> {
+        let mut plans = BTreeMap::new();
         let mut err = None;
         params.visit("", &mut |name, p| {
             if err.is_some() || p.is_frozen() {
                 return;
             }
             let Some(g) = grads.get(p) else { return };
-            if g.shape() != p.shape() {
-                err = Some(OptimError::ShapeMismatch {
-                    param: name.to_string(),
-                    expected: p.shape().to_vec(),
-                    got: g.shape().to_vec(),
-                });
-            } else if !all_finite(g.as_slice()) {
-                err = Some(OptimError::NonFinite { param: name.to_string() });
-            } else if let Some(st) = self.state.get(name) {
-                if st.bufs.iter().any(|b| b.len() != p.numel()) {
-                    err = Some(OptimError::ShapeMismatch {
-                        param: name.to_string(),
-                        expected: p.shape().to_vec(),
-                        got: st.shape.clone(),
-                    });
+            let config = &self.groups[self.group_of(name)].config;
+            match plan(config, self.state.get(name), name, p.value(), g) {
+                Ok(pl) => {
+                    plans.insert(name.to_string(), pl);
                 }
+                Err(e) => err = Some(e),
             }
         });
-        err.map_or(Ok(()), Err)
+        err.map_or(Ok(plans), Err)
     }
 
-    fn new_state(config: &A, p: &Param<T>) -> ParamState<T> {
-        ParamState {
-            step: 0,
-            shape: p.shape().to_vec(),
-            bufs: (0..config.buffers().len()).map(|i| vec![config.init_buffer(i); p.numel()]).collect(),
-            scalars: config.init_scalars(),
+    /// One step on a plain slice `x` given its gradient `g` (`f(x)` minimised by the user's own code, no
+    /// [`Param`] or [`Grads`] needed). The slice's state is kept under the parameter name `"x"` (so group 0's
+    /// config applies unless a group claims that name) and saved by [`Optimizer::state_dict`] like any other.
+    ///
+    /// Same checks as [`Optimizer::step`]: on `Err` neither `x` nor the optimiser state has changed.
+    ///
+    /// ```
+    /// use wengert_optim::first_order::{Adam, AdamConfig};
+    ///
+    /// // minimise f(x) = (x0 - 3)^2 + 10 (x1 + 1)^2 with a hand-written gradient
+    /// let mut x = [0.0_f64, 0.0];
+    /// let mut opt = Adam::new(AdamConfig::new(0.1));
+    /// for _ in 0..2000 {
+    ///     let g = [2.0 * (x[0] - 3.0), 20.0 * (x[1] + 1.0)];
+    ///     opt.step_slice(&mut x, &g)?;
+    /// }
+    /// assert!((x[0] - 3.0).abs() < 1e-6 && (x[1] + 1.0).abs() < 1e-6);
+    /// # Ok::<(), wengert_optim::first_order::OptimError>(())
+    /// ```
+    pub fn step_slice(&mut self, x: &mut [T], g: &[T]) -> Result<(), OptimError> {
+        self.step_raw(SLICE_NAME, x, &[x.len()], g, &[g.len()])
+    }
+
+    /// One step on a plain tensor `x` given its gradient `g` (for instance from
+    /// [`functional::grad`](wengert_autodiff::functional::grad)), without [`Param`] or [`Grads`]; state as in
+    /// [`FirstOrder::step_slice`], under the name `"x"`.
+    ///
+    /// ```
+    /// use wengert_autodiff::{functional::grad, Tensor};
+    /// use wengert_optim::first_order::{Sgd, SgdConfig};
+    ///
+    /// // minimise f(x) = sum (x - 3)^2 by gradient descent with momentum
+    /// let mut x = Tensor::from_vec(vec![0.0_f64, 10.0], &[2]);
+    /// let mut opt = Sgd::new(SgdConfig::new(0.05).momentum(0.9));
+    /// for _ in 0..300 {
+    ///     let g = grad(|x| ((x - 3.0) * (x - 3.0)).sum(), &x);
+    ///     opt.step_tensor(&mut x, &g)?;
+    /// }
+    /// assert!(x.to_vec().iter().all(|v| (v - 3.0).abs() < 1e-6));
+    /// # Ok::<(), wengert_optim::first_order::OptimError>(())
+    /// ```
+    pub fn step_tensor(&mut self, x: &mut Tensor<T>, g: &Tensor<T>) -> Result<(), OptimError> {
+        let shape = x.shape().to_vec();
+        self.step_raw(SLICE_NAME, x.data_mut(), &shape, g.as_slice(), g.shape())
+    }
+
+    fn step_raw(
+        &mut self,
+        name: &str,
+        x: &mut [T],
+        shape: &[usize],
+        g: &[T],
+        gshape: &[usize],
+    ) -> Result<(), OptimError> {
+        let gi = self.group_of(name);
+        let pl = plan_slices(&self.groups[gi].config, self.state.get(name), name, x, shape, g, gshape)?;
+        apply(&self.groups[gi].config, &mut self.state, name, pl, x, g);
+        Ok(())
+    }
+}
+
+/// The name under which [`FirstOrder::step_slice`] and [`FirstOrder::step_tensor`] keep their state.
+const SLICE_NAME: &str = "x";
+
+/// What a step will do to one parameter, worked out and checked before anything is written.
+struct Plan<T: Float, A: Algorithm<T>> {
+    coeffs: A::Coeffs,
+    scalars: Vec<f64>,
+    /// The state this step creates (the parameter's first update).
+    fresh: Option<ParamState<T>>,
+}
+
+type Plans<T, A> = BTreeMap<String, Plan<T, A>>;
+
+fn plan<T: Float, A: Algorithm<T>>(
+    config: &A,
+    st: Option<&ParamState<T>>,
+    name: &str,
+    w: &Tensor<T>,
+    g: &Tensor<T>,
+) -> Result<Plan<T, A>, OptimError> {
+    plan_slices(config, st, name, w.as_slice(), w.shape(), g.as_slice(), g.shape())
+}
+
+/// The one guard every step passes: the gradient has the parameter's shape and is finite, the state buffers
+/// fit, and the update run on scratch copies leaves the parameter and its state finite. Only then is anything
+/// written, so a step that fails on any parameter leaves every parameter and all state unchanged.
+fn plan_slices<T: Float, A: Algorithm<T>>(
+    config: &A,
+    st: Option<&ParamState<T>>,
+    name: &str,
+    w: &[T],
+    shape: &[usize],
+    g: &[T],
+    gshape: &[usize],
+) -> Result<Plan<T, A>, OptimError> {
+    if gshape != shape {
+        return Err(OptimError::ShapeMismatch {
+            param: name.to_string(),
+            expected: shape.to_vec(),
+            got: gshape.to_vec(),
+        });
+    }
+    if !all_finite(g) {
+        return Err(OptimError::NonFinite { param: name.to_string() });
+    }
+    let fresh = match st {
+        Some(st) if st.bufs.iter().any(|b| b.len() != w.len()) => {
+            return Err(OptimError::ShapeMismatch {
+                param: name.to_string(),
+                expected: shape.to_vec(),
+                got: st.shape.clone(),
+            })
         }
+        Some(_) => None,
+        None => Some(ParamState {
+            step: 0,
+            shape: shape.to_vec(),
+            bufs: (0..config.buffers().len()).map(|i| vec![config.init_buffer(i); w.len()]).collect(),
+            scalars: config.init_scalars(),
+        }),
+    };
+    let state = st.or(fresh.as_ref()).expect("one of the two is set");
+    let mut scalars = state.scalars.clone();
+    let coeffs = config.coeffs(state.step.saturating_add(1), &mut scalars);
+    if !scalars.iter().all(|s| s.is_finite()) || !update_is_finite(config, &coeffs, w, g, &state.bufs) {
+        return Err(OptimError::NonFiniteUpdate { param: name.to_string() });
+    }
+    Ok(Plan { coeffs, scalars, fresh })
+}
+
+/// Writes a planned update: the new step count, scalars, buffers and parameter values.
+fn apply<T: Float, A: Algorithm<T>>(
+    config: &A,
+    state: &mut BTreeMap<String, ParamState<T>>,
+    name: &str,
+    plan: Plan<T, A>,
+    w: &mut [T],
+    g: &[T],
+) {
+    if let Some(fresh) = plan.fresh {
+        state.insert(name.to_string(), fresh);
+    }
+    let st = state.get_mut(name).expect("state exists or was planned");
+    st.step = st.step.saturating_add(1);
+    st.scalars = plan.scalars;
+    run_update(config, &plan.coeffs, w, g, &mut st.bufs);
+}
+
+/// Runs the update on scratch copies of each chunk (one chunk in cache at a time) and reports whether the new
+/// parameter values and state buffers are all finite. The update is elementwise and deterministic, so the real
+/// update afterwards produces exactly these values.
+fn update_is_finite<T: Float, A: Algorithm<T>>(alg: &A, c: &A::Coeffs, w: &[T], g: &[T], bufs: &[Vec<T>]) -> bool {
+    let chunk_ok = |start: usize| {
+        let end = (start + CHUNK).min(w.len());
+        let mut ws = w[start..end].to_vec();
+        let mut bs: Vec<Vec<T>> = bufs.iter().map(|b| b[start..end].to_vec()).collect();
+        let mut refs: Vec<&mut [T]> = bs.iter_mut().map(|b| b.as_mut_slice()).collect();
+        alg.update(c, &mut ws, &g[start..end], &mut refs);
+        !any_non_finite(&ws) && !bs.iter().any(|b| any_non_finite(b))
+    };
+    if w.len() >= PAR_MIN {
+        (0..w.len()).into_par_iter().step_by(CHUNK).all(chunk_ok)
+    } else {
+        (0..w.len()).step_by(CHUNK).all(chunk_ok)
     }
 }
 
@@ -274,15 +510,17 @@ impl<T: Float, P: Parameters<T> + ?Sized> Parameters<T> for DynParams<'_, P> {
     }
 }
 
-/// `true` if no element is NaN or infinite (branch-free so it vectorises; parallel for large tensors).
+/// `true` if some element is NaN or infinite (branch-free so it vectorises).
+fn any_non_finite<T: Float>(x: &[T]) -> bool {
+    x.iter().fold(false, |acc, v| acc | !v.is_finite())
+}
+
+/// `true` if no element is NaN or infinite (parallel for large tensors).
 fn all_finite<T: Float>(x: &[T]) -> bool {
-    fn bad<T: Float>(x: &[T]) -> bool {
-        x.iter().fold(false, |acc, v| acc | !v.is_finite())
-    }
     if x.len() >= PAR_MIN {
-        !x.par_chunks(CHUNK).any(bad)
+        !x.par_chunks(CHUNK).any(any_non_finite)
     } else {
-        !bad(x)
+        !any_non_finite(x)
     }
 }
 
@@ -305,6 +543,15 @@ fn run_update<T: Float, A: Algorithm<T>>(alg: &A, c: &A::Coeffs, w: &mut [T], g:
     tasks.into_par_iter().for_each(|(wc, gc, mut bc)| alg.update(c, wc, gc, &mut bc));
 }
 
+/// `config` with learning rate `lr`, validated (`lr` finite and `>= 0`, and whatever else the config needs).
+fn with_lr<T: Float, A: Algorithm<T>>(config: &A, lr: f64) -> Result<A, OptimError> {
+    check_nonneg("lr", lr)?;
+    let mut c = config.clone();
+    c.set_lr(lr);
+    c.validate()?;
+    Ok(c)
+}
+
 fn meta_u64(sd_meta: &BTreeMap<String, String>, key: &str) -> Result<u64, OptimError> {
     sd_meta
         .get(key)
@@ -320,22 +567,13 @@ fn meta_f64(sd_meta: &BTreeMap<String, String>, key: &str) -> Result<f64, OptimE
 
 impl<T: Float, A: Algorithm<T>> Optimizer<T> for FirstOrder<T, A> {
     fn step(&mut self, params: &mut dyn Parameters<T>, grads: &Grads<T>) -> Result<(), OptimError> {
-        self.check(params, grads)?;
+        let mut plans = self.plan_all(params, grads)?;
         let (groups, state) = (&self.groups, &mut self.state);
         params.visit_mut("", &mut |name, p| {
-            if p.is_frozen() {
-                return;
-            }
+            let Some(plan) = plans.remove(name) else { return };
             let Some(g) = grads.get(p) else { return };
             let gi = groups.iter().skip(1).position(|gr| name.starts_with(&gr.prefix)).map_or(0, |i| i + 1);
-            let config = &groups[gi].config;
-            if !state.contains_key(name) {
-                state.insert(name.to_string(), Self::new_state(config, p));
-            }
-            let st = state.get_mut(name).expect("inserted above");
-            st.step += 1;
-            let c = config.coeffs(st.step, &mut st.scalars);
-            run_update(config, &c, p.value_mut().data_mut(), g.as_slice(), &mut st.bufs);
+            apply(&groups[gi].config, state, name, plan, p.value_mut().data_mut(), g.as_slice());
         });
         Ok(())
     }
@@ -344,10 +582,12 @@ impl<T: Float, A: Algorithm<T>> Optimizer<T> for FirstOrder<T, A> {
         T::from_f64(self.groups[0].config.lr())
     }
 
-    fn set_learning_rate(&mut self, lr: T) {
-        for g in &mut self.groups {
-            g.config.set_lr(lr.to_f64());
+    fn try_set_learning_rate(&mut self, lr: T) -> Result<(), OptimError> {
+        let configs = self.groups.iter().map(|g| with_lr(&g.config, lr.to_f64())).collect::<Result<Vec<_>, _>>()?;
+        for (g, c) in self.groups.iter_mut().zip(configs) {
+            g.config = c;
         }
+        Ok(())
     }
 
     fn num_groups(&self) -> usize {
@@ -358,8 +598,13 @@ impl<T: Float, A: Algorithm<T>> Optimizer<T> for FirstOrder<T, A> {
         T::from_f64(self.groups[group].config.lr())
     }
 
-    fn set_group_learning_rate(&mut self, group: usize, lr: T) {
-        self.groups[group].config.set_lr(lr.to_f64())
+    fn try_set_group_learning_rate(&mut self, group: usize, lr: T) -> Result<(), OptimError> {
+        let n = self.groups.len();
+        let g = self.groups.get_mut(group).ok_or_else(|| {
+            OptimError::InvalidConfig(format!("group {group} does not exist (the optimiser has {n} groups)"))
+        })?;
+        g.config = with_lr(&g.config, lr.to_f64())?;
+        Ok(())
     }
 
     fn name(&self) -> &'static str {
@@ -377,7 +622,7 @@ impl<T: Float, A: Algorithm<T>> Optimizer<T> for FirstOrder<T, A> {
         for (name, st) in &self.state {
             sd.metadata.insert(format!("state.{name}.step"), st.step.to_string());
             for (b, buf) in self.groups[self.group_of(name)].config.buffers().iter().zip(&st.bufs) {
-                sd.tensors.insert(format!("state.{name}.{b}"), Tensor::from_vec(buf.clone(), &st.shape));
+                sd.tensors.insert(format!("state.{name}.{}", b.name()), Tensor::from_vec(buf.clone(), &st.shape));
             }
             for (s, v) in A::SCALARS.iter().zip(&st.scalars) {
                 sd.metadata.insert(format!("state.{name}.{s}"), f64_to_meta(*v));
@@ -396,12 +641,13 @@ impl<T: Float, A: Algorithm<T>> Optimizer<T> for FirstOrder<T, A> {
         if n != self.groups.len() {
             return Err(bad(format!("state dict has {n} groups, optimiser has {}", self.groups.len())));
         }
-        let mut lrs = Vec::with_capacity(n);
+        let mut configs = Vec::with_capacity(n);
         for (i, g) in self.groups.iter().enumerate() {
             if sd.metadata.get(&format!("group.{i}.prefix")) != Some(&g.prefix) {
                 return Err(bad(format!("group {i} prefix differs from `{}`", g.prefix)));
             }
-            lrs.push(meta_f64(&sd.metadata, &format!("group.{i}.lr"))?);
+            let lr = meta_f64(&sd.metadata, &format!("group.{i}.lr"))?;
+            configs.push(with_lr(&g.config, lr).map_err(|e| bad(format!("group {i}: {e}")))?);
         }
         let mut state = BTreeMap::new();
         for (key, v) in &sd.metadata {
@@ -410,24 +656,35 @@ impl<T: Float, A: Algorithm<T>> Optimizer<T> for FirstOrder<T, A> {
             let mut shape = None;
             let names = self.groups[self.group_of(name)].config.buffers();
             let mut bufs = Vec::with_capacity(names.len());
-            for b in names {
-                let t = sd
-                    .tensors
-                    .get(&format!("state.{name}.{b}"))
-                    .ok_or_else(|| bad(format!("missing `state.{name}.{b}`")))?;
+            for &b in names {
+                let key = format!("state.{name}.{b}");
+                let t = sd.tensors.get(&key).ok_or_else(|| bad(format!("missing `{key}`")))?;
                 if *shape.get_or_insert_with(|| t.shape().to_vec()) != t.shape() {
                     return Err(bad(format!("buffers of `{name}` have different shapes")));
                 }
-                bufs.push(t.to_vec());
+                let v = t.to_vec();
+                if let Some(x) = v.iter().find(|x| !x.is_finite() || (b.is_nonnegative() && **x < T::ZERO)) {
+                    let need = if b.is_nonnegative() { "finite and >= 0" } else { "finite" };
+                    return Err(bad(format!("`{key}` holds {x}; every entry must be {need}")));
+                }
+                bufs.push(v);
             }
             let scalars = A::SCALARS
                 .iter()
-                .map(|s| meta_f64(&sd.metadata, &format!("state.{name}.{s}")))
-                .collect::<Result<_, _>>()?;
+                .map(|s| {
+                    let key = format!("state.{name}.{s}");
+                    let v = meta_f64(&sd.metadata, &key)?;
+                    if v.is_finite() {
+                        Ok(v)
+                    } else {
+                        Err(bad(format!("`{key}` = {v} is not finite")))
+                    }
+                })
+                .collect::<Result<_, OptimError>>()?;
             state.insert(name.to_string(), ParamState { step, shape: shape.unwrap_or_default(), bufs, scalars });
         }
-        for (g, lr) in self.groups.iter_mut().zip(lrs) {
-            g.config.set_lr(lr);
+        for (g, c) in self.groups.iter_mut().zip(configs) {
+            g.config = c;
         }
         self.state = state;
         Ok(())

@@ -13,6 +13,12 @@ pub enum OptimError {
         /// Name of the offending parameter (`layers.0.weight`).
         param: String,
     },
+    /// The update of a parameter would write NaN or infinity into it or into its optimiser state (an
+    /// overflowing momentum, `0 / 0` with `eps = 0`, ...); nothing was written.
+    NonFiniteUpdate {
+        /// Name of the parameter whose new value or state would not be finite.
+        param: String,
+    },
     /// A gradient or a state buffer does not have the parameter's shape.
     ShapeMismatch {
         /// Name of the parameter.
@@ -32,6 +38,11 @@ impl fmt::Display for OptimError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             OptimError::NonFinite { param } => write!(f, "non-finite gradient for parameter `{param}`"),
+            OptimError::NonFiniteUpdate { param } => write!(
+                f,
+                "the update of parameter `{param}` would be non-finite (NaN or infinity in its new value or \
+                 optimiser state); nothing was written"
+            ),
             OptimError::ShapeMismatch { param, expected, got } => {
                 write!(f, "shape mismatch for parameter `{param}`: expected {expected:?}, got {got:?}")
             }
@@ -50,4 +61,15 @@ pub fn check(ok: bool, what: impl FnOnce() -> String) -> Result<(), OptimError> 
     } else {
         Err(OptimError::InvalidConfig(what()))
     }
+}
+
+/// `Err(InvalidConfig)` unless `value` is finite and `>= 0`: the range of learning rates, `eps`, weight decays
+/// and every other non-negative hyperparameter (`lr = +inf` would write infinity into the parameters).
+pub fn check_nonneg(name: &str, value: f64) -> Result<(), OptimError> {
+    check(value.is_finite() && value >= 0.0, || format!("{name} = {value} must be finite and >= 0"))
+}
+
+/// `Err(InvalidConfig)` unless `value` is in `[0, 1)` (decay rates `beta`, `alpha`, `momentum`).
+pub fn check_unit(name: &str, value: f64) -> Result<(), OptimError> {
+    check((0.0..1.0).contains(&value), || format!("{name} = {value} must be in [0, 1)"))
 }

@@ -16,8 +16,15 @@
 //! | [`adadelta`] | [`Adadelta`] | [`AdadeltaConfig`] (PyTorch) | Zeiler 2012 |
 //! | [`sign_descent`] | [`SignDescent`] | [`SignDescentConfig`] | lecture "normalising gradients" |
 //!
-//! Frozen parameters and parameters without a gradient are skipped. A step checks every gradient first and
-//! refuses a non-finite one with [`OptimError::NonFinite`] naming the parameter, before writing anything.
+//! Frozen parameters and parameters without a gradient are skipped. A step checks everything before writing
+//! anything: a non-finite gradient is refused with [`OptimError::NonFinite`], an update that would make a
+//! parameter or its state non-finite (an overflowing momentum, `0 / 0` with `eps = 0`) with
+//! [`OptimError::NonFiniteUpdate`], each naming the parameter; on `Err` no parameter and no state has changed.
+//! Learning rates are checked wherever they enter (configs, [`Optimizer::set_learning_rate`], state dicts):
+//! finite and `>= 0`.
+//!
+//! A plain tensor or slice needs no [`Param`](wengert_nn::Param): [`FirstOrder::step_tensor`] and
+//! [`FirstOrder::step_slice`] step it directly, for a user minimising a function of their own.
 //! Parameter groups (by name prefix) carry their own config; state is keyed by hierarchical parameter name and
 //! saves/loads through [`Optimizer::state_dict`] / [`Optimizer::load_state_dict`] bit-exactly.
 //!
@@ -87,7 +94,7 @@ pub use adagrad::{Adagrad, AdagradConfig};
 pub use adam::{Adam, AdamConfig};
 pub use adamax::{Adamax, AdamaxConfig};
 pub use adamw::{AdamW, AdamWConfig};
-pub use engine::{Algorithm, FirstOrder, LookAhead, Optimizer};
+pub use engine::{Algorithm, Buffer, FirstOrder, LookAhead, Optimizer};
 #[doc(hidden)]
 pub use error::check as error_check;
 pub use error::OptimError;

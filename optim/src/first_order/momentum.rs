@@ -12,8 +12,8 @@
 
 use wengert_autodiff::Float;
 
-use super::engine::{Algorithm, FirstOrder};
-use super::error::{check, OptimError};
+use super::engine::{Algorithm, Buffer, FirstOrder};
+use super::error::{check_nonneg, check_unit, OptimError};
 
 /// Hyperparameters of [`Momentum`]. No PyTorch counterpart; defaults `lr = 1e-2`, `momentum = 0.9` (a common
 /// value quoted by Goodfellow et al., Sec. 8.3.2).
@@ -45,8 +45,8 @@ impl<T: Float> Algorithm<T> for MomentumConfig {
     type Coeffs = (T, T);
     const NAME: &'static str = "momentum";
 
-    fn buffers(&self) -> &'static [&'static str] {
-        &["velocity"]
+    fn buffers(&self) -> &'static [Buffer] {
+        &[Buffer::Velocity]
     }
     fn lr(&self) -> f64 {
         self.lr
@@ -55,8 +55,8 @@ impl<T: Float> Algorithm<T> for MomentumConfig {
         self.lr = lr
     }
     fn validate(&self) -> Result<(), OptimError> {
-        check(self.lr >= 0.0, || format!("lr = {} must be >= 0", self.lr))?;
-        check((0.0..1.0).contains(&self.momentum), || format!("momentum = {} must be in [0, 1)", self.momentum))
+        check_nonneg("lr", self.lr)?;
+        check_unit("momentum", self.momentum)
     }
     fn coeffs(&self, _: u64, _: &mut [f64]) -> (T, T) {
         (T::from_f64(self.lr), T::from_f64(self.momentum))

@@ -11,8 +11,8 @@
 
 use wengert_autodiff::Float;
 
-use super::engine::{Algorithm, FirstOrder};
-use super::error::{check, OptimError};
+use super::engine::{beta_pow, Algorithm, Buffer, FirstOrder};
+use super::error::{check_nonneg, check_unit, OptimError};
 
 /// Hyperparameters of [`NAdam`]. Defaults as PyTorch: `lr = 2e-3`, `betas = (0.9, 0.999)`, `eps = 1e-8`,
 /// `weight_decay = 0`, `momentum_decay = 4e-3`.
@@ -52,8 +52,8 @@ impl<T: Float> Algorithm<T> for NAdamConfig {
     const NAME: &'static str = "nadam";
     const SCALARS: &'static [&'static str] = &["mu_product"];
 
-    fn buffers(&self) -> &'static [&'static str] {
-        &["exp_avg", "exp_avg_sq"]
+    fn buffers(&self) -> &'static [Buffer] {
+        &[Buffer::ExpAvg, Buffer::ExpAvgSq]
     }
     fn lr(&self) -> f64 {
         self.lr
@@ -62,12 +62,12 @@ impl<T: Float> Algorithm<T> for NAdamConfig {
         self.lr = lr
     }
     fn validate(&self) -> Result<(), OptimError> {
-        check(self.lr >= 0.0, || format!("lr = {} must be >= 0", self.lr))?;
-        check(self.eps >= 0.0, || format!("eps = {} must be >= 0", self.eps))?;
-        check((0.0..1.0).contains(&self.betas.0), || format!("beta1 = {} must be in [0, 1)", self.betas.0))?;
-        check((0.0..1.0).contains(&self.betas.1), || format!("beta2 = {} must be in [0, 1)", self.betas.1))?;
-        check(self.momentum_decay >= 0.0, || format!("momentum_decay = {} must be >= 0", self.momentum_decay))?;
-        check(self.weight_decay >= 0.0, || format!("weight_decay = {} must be >= 0", self.weight_decay))
+        check_nonneg("lr", self.lr)?;
+        check_nonneg("eps", self.eps)?;
+        check_unit("beta1", self.betas.0)?;
+        check_unit("beta2", self.betas.1)?;
+        check_nonneg("momentum_decay", self.momentum_decay)?;
+        check_nonneg("weight_decay", self.weight_decay)
     }
     fn init_scalars(&self) -> Vec<f64> {
         vec![1.0]
@@ -81,7 +81,7 @@ impl<T: Float> Algorithm<T> for NAdamConfig {
         let p = scalars[0];
         let cg = -self.lr * (1.0 - mu) / (1.0 - p);
         let cm = -self.lr * mu_next / (1.0 - p * mu_next);
-        let bc2 = 1.0 - b2.powi(step as i32);
+        let bc2 = 1.0 - beta_pow(b2, step);
         [cg, cm, 1.0 - b1, b2, 1.0 - b2, bc2, self.eps, self.weight_decay].map(T::from_f64)
     }
     fn update(&self, c: &[T; 8], w: &mut [T], g: &[T], bufs: &mut [&mut [T]]) {

@@ -18,8 +18,8 @@
 
 use wengert_autodiff::Float;
 
-use super::engine::{Algorithm, FirstOrder, LookAhead};
-use super::error::{check, OptimError};
+use super::engine::{Algorithm, Buffer, FirstOrder, LookAhead};
+use super::error::{check_nonneg, check_unit, OptimError};
 
 /// Hyperparameters of [`Nesterov`]. Defaults `lr = 1e-2`, `momentum = 0.9` (as [`MomentumConfig`](super::MomentumConfig)).
 #[derive(Clone, Debug, PartialEq)]
@@ -50,8 +50,8 @@ impl<T: Float> Algorithm<T> for NesterovConfig {
     type Coeffs = (T, T);
     const NAME: &'static str = "nesterov";
 
-    fn buffers(&self) -> &'static [&'static str] {
-        &["velocity"]
+    fn buffers(&self) -> &'static [Buffer] {
+        &[Buffer::Velocity]
     }
     fn lr(&self) -> f64 {
         self.lr
@@ -60,8 +60,8 @@ impl<T: Float> Algorithm<T> for NesterovConfig {
         self.lr = lr
     }
     fn validate(&self) -> Result<(), OptimError> {
-        check(self.lr >= 0.0, || format!("lr = {} must be >= 0", self.lr))?;
-        check((0.0..1.0).contains(&self.momentum), || format!("momentum = {} must be in [0, 1)", self.momentum))
+        check_nonneg("lr", self.lr)?;
+        check_unit("momentum", self.momentum)
     }
     fn coeffs(&self, _: u64, _: &mut [f64]) -> (T, T) {
         (T::from_f64(self.lr), T::from_f64(self.momentum))

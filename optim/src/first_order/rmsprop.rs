@@ -15,8 +15,8 @@
 
 use wengert_autodiff::Float;
 
-use super::engine::{Algorithm, FirstOrder};
-use super::error::{check, OptimError};
+use super::engine::{Algorithm, Buffer, FirstOrder};
+use super::error::{check_nonneg, check_unit, OptimError};
 
 /// Hyperparameters of [`RmsProp`]. Defaults as PyTorch: `lr = 1e-2`, `alpha = 0.99`, `eps = 1e-8`,
 /// `weight_decay = 0`, `momentum = 0`, `centered = false`.
@@ -65,12 +65,12 @@ impl<T: Float> Algorithm<T> for RmsPropConfig {
     type Coeffs = RmsPropCoeffs<T>;
     const NAME: &'static str = "rmsprop";
 
-    fn buffers(&self) -> &'static [&'static str] {
+    fn buffers(&self) -> &'static [Buffer] {
         match (self.momentum > 0.0, self.centered) {
-            (false, false) => &["square_avg"],
-            (true, false) => &["square_avg", "momentum_buffer"],
-            (false, true) => &["square_avg", "grad_avg"],
-            (true, true) => &["square_avg", "momentum_buffer", "grad_avg"],
+            (false, false) => &[Buffer::SquareAvg],
+            (true, false) => &[Buffer::SquareAvg, Buffer::MomentumBuffer],
+            (false, true) => &[Buffer::SquareAvg, Buffer::GradAvg],
+            (true, true) => &[Buffer::SquareAvg, Buffer::MomentumBuffer, Buffer::GradAvg],
         }
     }
     fn lr(&self) -> f64 {
@@ -80,11 +80,11 @@ impl<T: Float> Algorithm<T> for RmsPropConfig {
         self.lr = lr
     }
     fn validate(&self) -> Result<(), OptimError> {
-        check(self.lr >= 0.0, || format!("lr = {} must be >= 0", self.lr))?;
-        check((0.0..1.0).contains(&self.alpha), || format!("alpha = {} must be in [0, 1)", self.alpha))?;
-        check(self.eps >= 0.0, || format!("eps = {} must be >= 0", self.eps))?;
-        check(self.momentum >= 0.0, || format!("momentum = {} must be >= 0", self.momentum))?;
-        check(self.weight_decay >= 0.0, || format!("weight_decay = {} must be >= 0", self.weight_decay))
+        check_nonneg("lr", self.lr)?;
+        check_unit("alpha", self.alpha)?;
+        check_nonneg("eps", self.eps)?;
+        check_nonneg("momentum", self.momentum)?;
+        check_nonneg("weight_decay", self.weight_decay)
     }
     fn coeffs(&self, _: u64, _: &mut [f64]) -> RmsPropCoeffs<T> {
         RmsPropCoeffs {

@@ -14,8 +14,8 @@
 
 use wengert_autodiff::Float;
 
-use super::engine::{Algorithm, FirstOrder, LookAhead};
-use super::error::{check, OptimError};
+use super::engine::{Algorithm, Buffer, FirstOrder, LookAhead};
+use super::error::{check, check_nonneg, check_unit, OptimError};
 
 /// Hyperparameters of [`RmsPropNesterov`]. Defaults: `lr = 1e-3`, `rho = 0.9` (Hinton's lecture),
 /// `momentum = 0.9`, `delta = 1e-6` (Algorithm 8.5's suggestion).
@@ -51,8 +51,8 @@ impl<T: Float> Algorithm<T> for RmsPropNesterovConfig {
     type Coeffs = [T; 4];
     const NAME: &'static str = "rmsprop_nesterov";
 
-    fn buffers(&self) -> &'static [&'static str] {
-        &["square_avg", "velocity"]
+    fn buffers(&self) -> &'static [Buffer] {
+        &[Buffer::SquareAvg, Buffer::Velocity]
     }
     fn lr(&self) -> f64 {
         self.lr
@@ -61,10 +61,10 @@ impl<T: Float> Algorithm<T> for RmsPropNesterovConfig {
         self.lr = lr
     }
     fn validate(&self) -> Result<(), OptimError> {
-        check(self.lr >= 0.0, || format!("lr = {} must be >= 0", self.lr))?;
-        check((0.0..1.0).contains(&self.rho), || format!("rho = {} must be in [0, 1)", self.rho))?;
-        check((0.0..1.0).contains(&self.momentum), || format!("momentum = {} must be in [0, 1)", self.momentum))?;
-        check(self.delta > 0.0, || format!("delta = {} must be > 0", self.delta))
+        check_nonneg("lr", self.lr)?;
+        check_unit("rho", self.rho)?;
+        check_unit("momentum", self.momentum)?;
+        check(self.delta.is_finite() && self.delta > 0.0, || format!("delta = {} must be finite and > 0", self.delta))
     }
     fn coeffs(&self, _: u64, _: &mut [f64]) -> [T; 4] {
         [self.lr, self.rho, self.momentum, self.delta].map(T::from_f64)

@@ -21,8 +21,8 @@
 
 use wengert_autodiff::Float;
 
-use super::engine::{Algorithm, FirstOrder};
-use super::error::{check, OptimError};
+use super::engine::{Algorithm, Buffer, FirstOrder};
+use super::error::{check, check_nonneg, OptimError};
 
 /// Hyperparameters of [`Sgd`]. Defaults follow PyTorch 2.x: `lr = 1e-3`, `momentum = 0`, `dampening = 0`,
 /// `weight_decay = 0`, `nesterov = false`.
@@ -93,9 +93,9 @@ impl<T: Float> Algorithm<T> for SgdConfig {
     type Coeffs = SgdCoeffs<T>;
     const NAME: &'static str = "sgd";
 
-    fn buffers(&self) -> &'static [&'static str] {
+    fn buffers(&self) -> &'static [Buffer] {
         if self.momentum != 0.0 {
-            &["momentum_buffer"]
+            &[Buffer::MomentumBuffer]
         } else {
             &[]
         }
@@ -107,9 +107,10 @@ impl<T: Float> Algorithm<T> for SgdConfig {
         self.lr = lr
     }
     fn validate(&self) -> Result<(), OptimError> {
-        check(self.lr >= 0.0, || format!("lr = {} must be >= 0", self.lr))?;
-        check(self.momentum >= 0.0, || format!("momentum = {} must be >= 0", self.momentum))?;
-        check(self.weight_decay >= 0.0, || format!("weight_decay = {} must be >= 0", self.weight_decay))?;
+        check_nonneg("lr", self.lr)?;
+        check_nonneg("momentum", self.momentum)?;
+        check_nonneg("weight_decay", self.weight_decay)?;
+        check(self.dampening.is_finite(), || format!("dampening = {} must be finite", self.dampening))?;
         check(!self.nesterov || (self.momentum > 0.0 && self.dampening == 0.0), || {
             "nesterov needs momentum > 0 and dampening = 0".to_string()
         })

@@ -11,8 +11,8 @@
 
 use wengert_autodiff::Float;
 
-use super::engine::{Algorithm, FirstOrder};
-use super::error::{check, OptimError};
+use super::engine::{Algorithm, Buffer, FirstOrder};
+use super::error::{check_nonneg, OptimError};
 
 /// Hyperparameters of [`SignDescent`]. Default `lr = 1e-2`.
 #[derive(Clone, Debug, PartialEq)]
@@ -41,7 +41,7 @@ impl<T: Float> Algorithm<T> for SignDescentConfig {
     type Coeffs = T;
     const NAME: &'static str = "sign_descent";
 
-    fn buffers(&self) -> &'static [&'static str] {
+    fn buffers(&self) -> &'static [Buffer] {
         &[]
     }
     fn lr(&self) -> f64 {
@@ -51,7 +51,7 @@ impl<T: Float> Algorithm<T> for SignDescentConfig {
         self.lr = lr
     }
     fn validate(&self) -> Result<(), OptimError> {
-        check(self.lr >= 0.0, || format!("lr = {} must be >= 0", self.lr))
+        check_nonneg("lr", self.lr)
     }
     fn coeffs(&self, _: u64, _: &mut [f64]) -> T {
         T::from_f64(self.lr)
