@@ -1,7 +1,8 @@
-//! Finite-difference checks of derivatives: [`gradcheck`] (first order) and [`hvp_check`]
-//! (second order, Hessian-vector products), in `f64`.
+//! Finite-difference checks of derivatives: [`gradcheck`] (first order, reverse rules),
+//! [`jvp_check`] (first order, forward rules) and [`hvp_check`] (second order,
+//! Hessian-vector products), in `f64`.
 //!
-//! Both compare what the tape computes with central differences and accept an entry when
+//! All compare what the tape computes with central differences and accept an entry when
 //!
 //! ```text
 //! |analytic - numeric| <= atol + rtol * |numeric|
@@ -37,6 +38,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use crate::error::arg_err;
+use crate::functional::HvpMode;
 use crate::{AutodiffError, Result, Tape, Tensor, Var};
 
 /// Options of [`gradcheck`] and [`hvp_check`].
@@ -58,11 +60,32 @@ pub struct GradCheckConfig {
     /// Check entry by entry when the input entries (all tensors together) and the output
     /// entries are each at most this many; otherwise project. Default `64`.
     pub full_max_entries: usize,
+    /// How [`hvp_check`] computes its Hessian-vector products. Default forward over reverse.
+    pub hvp_mode: HvpMode,
 }
 
 impl Default for GradCheckConfig {
     fn default() -> Self {
-        GradCheckConfig { eps: 1e-6, atol: 1e-5, rtol: 1e-3, seed: 0, projections: 8, full_max_entries: 64 }
+        GradCheckConfig {
+            eps: 1e-6,
+            atol: 1e-5,
+            rtol: 1e-3,
+            seed: 0,
+            projections: 8,
+            full_max_entries: 64,
+            hvp_mode: HvpMode::default(),
+        }
+    }
+}
+
+impl GradCheckConfig {
+    /// Tolerances for derivative rules on well-scaled inputs (entries of order 1): `atol = 1e-8`,
+    /// `rtol = 1e-7`, with the default step `1e-6`. A central difference in `f64` is then
+    /// accurate to about `1e-10` (rounding `1e-16 / h` plus truncation `h^2`), so a rule wrong by
+    /// `1e-6` relative fails by a factor of ten while a right one passes with a margin of about a
+    /// hundred. The gradient-check table uses it.
+    pub fn strict() -> Self {
+        GradCheckConfig { atol: 1e-8, rtol: 1e-7, ..Self::default() }
     }
 }
 
@@ -81,7 +104,7 @@ pub enum CheckMode {
 /// What a passing check compared.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GradCheckReport {
-    /// `"gradient"` or `"hvp"`.
+    /// `"gradient"`, `"jvp"` or `"hvp"`.
     pub check: &'static str,
     /// Entry by entry, or along random directions.
     pub mode: CheckMode,
@@ -91,6 +114,9 @@ pub struct GradCheckReport {
     pub max_error: f64,
     /// The largest `|analytic - numeric| / (atol + rtol |numeric|)`: below 1 when passing.
     pub worst_ratio: f64,
+    /// Ops whose tangent came from the double-vjp default of [`Op::jvp`](crate::Op::jvp) during
+    /// the check (ops without a JVP rule of their own); see [`Tape::ops_without_jvp`].
+    pub ops_without_jvp: Vec<&'static str>,
 }
 
 impl fmt::Display for GradCheckReport {
@@ -143,7 +169,14 @@ impl<'c> Tracker<'c> {
             Some((r, _)) => r,
             None => 0.0,
         };
-        Ok(GradCheckReport { check: self.check, mode, checked: self.checked, max_error: self.max_error, worst_ratio })
+        Ok(GradCheckReport {
+            check: self.check,
+            mode,
+            checked: self.checked,
+            max_error: self.max_error,
+            worst_ratio,
+            ops_without_jvp: Vec::new(),
+        })
     }
 }
 
@@ -309,16 +342,26 @@ where
 
     let tape = Tape::new();
     let vars: Vec<_> = inputs.iter().map(|x| tape.var(x.clone())).collect();
-    let g = tape.grad_graph(scalarize(&f, w.as_ref(), &vars), &vars);
+    let y = scalarize(&f, w.as_ref(), &vars);
+    let g = tape.grad_graph(y, &vars);
+    let gs: Vec<_> = (0..vars.len()).map(|i| g.dense(i)).collect();
     let mark = tape.len();
-    // H v for v nonzero in input j only.
+    // H v for v nonzero in input j only, by the configured mode.
     let hvp = |j: usize, v: &Tensor<f64>| -> Result<Tensor<f64>> {
-        let hv = match g.get(j) {
-            Some(gj) => flat(&tape.try_grad((gj * tape.constant(v.clone())).sum(), &vars)?.values()),
-            None => flat(&vars.iter().map(|x| Tensor::zeros(x.shape().as_slice())).collect::<Vec<_>>()),
+        let v = tape.constant(v.clone());
+        let hv = match cfg.hvp_mode {
+            HvpMode::ForwardOverReverse => tape.jvp(&gs, &[vars[j]], &[v], false)?.values(),
+            HvpMode::ReverseOverReverse => match g.get(j) {
+                Some(gj) => tape.vjp(gj, &vars, v, false)?.values(),
+                None => zeros_like(&vars),
+            },
+            HvpMode::ReverseOverForward => match tape.jvp(&[y], &[vars[j]], &[v], true)?.get(0) {
+                Some(jv) => tape.try_grad(jv, &vars)?.values(),
+                None => zeros_like(&vars),
+            },
         };
         tape.truncate(mark);
-        Ok(hv)
+        Ok(flat(&hv))
     };
 
     let n_total: usize = inputs.iter().map(|x| x.numel()).sum();
@@ -339,7 +382,106 @@ where
             }
         }
     }
-    t.finish(if full { CheckMode::Full } else { CheckMode::Projected { directions: cfg.projections } })
+    let mut report =
+        t.finish(if full { CheckMode::Full } else { CheckMode::Projected { directions: cfg.projections } })?;
+    report.ops_without_jvp = tape.ops_without_jvp();
+    Ok(report)
+}
+
+fn zeros_like(vars: &[Var<'_, f64>]) -> Vec<Tensor<f64>> {
+    vars.iter().map(|x| Tensor::zeros(x.shape().as_slice())).collect()
+}
+
+/// Checks the forward-mode (JVP) rules of `f` at `inputs`, twice: against central differences,
+/// and against the reverse rules by the duality `<J t, u> = <t, Jᵀ u>`.
+///
+/// `f` is recorded once; each `J t` is one tangent sweep over the recording ([`Tape::jvp`]).
+/// In [`CheckMode::Full`] the tangents are the unit vectors of each input, and each column
+/// `J e_k` is compared entry by entry with `(f(x + h e_k) - f(x - h e_k)) / 2h` (tolerances of
+/// `cfg`) and with the same column of `J` from vector-Jacobian products (to `1e-12` absolute
+/// plus `1e-10` relative: both are exact up to rounding). In [`CheckMode::Projected`], for each
+/// input and each of `projections` random tangents `t` and output weights `u`, `J t` is compared
+/// with the central difference along `t` entry by entry, and `<J t, u>` with `<t, Jᵀ u>`.
+///
+/// # Errors
+/// As [`gradcheck`], with `check: "jvp"` against finite differences and `"jvp vs vjp"` for the
+/// duality.
+///
+/// ```
+/// use wengert_autodiff::gradcheck::{jvp_check, GradCheckConfig};
+/// use wengert_autodiff::Tensor;
+/// let x = Tensor::from_vec(vec![0.3, -1.2, 2.0], &[3]);
+/// let r = jvp_check(|v| v[0].tanh() * v[0].exp(), &[x], &GradCheckConfig::strict()).unwrap();
+/// assert!(r.ops_without_jvp.is_empty());
+/// ```
+pub fn jvp_check<F>(f: F, inputs: &[Tensor<f64>], cfg: &GradCheckConfig) -> Result<GradCheckReport>
+where
+    F: for<'t> Fn(&[Var<'t, f64>]) -> Var<'t, f64>,
+{
+    check_inputs(inputs)?;
+    let tape = Tape::new();
+    let vars: Vec<_> = inputs.iter().map(|x| tape.var(x.clone())).collect();
+    let y = f(&vars);
+    let y_shape = y.shape();
+    let m = y.numel();
+    let n_total: usize = inputs.iter().map(|x| x.numel()).sum();
+    let mark = tape.len();
+    let jvp = |j: usize, t: Tensor<f64>| -> Result<Tensor<f64>> {
+        let r = tape.jvp(&[y], &[vars[j]], &[tape.constant(t)], false)?.value(0);
+        tape.truncate(mark);
+        Ok(r)
+    };
+    let vjp = |u: Tensor<f64>| -> Result<Vec<Tensor<f64>>> {
+        let g = tape.vjp(y, &vars, tape.constant(u), false)?.values();
+        tape.truncate(mark);
+        Ok(g)
+    };
+    let exact = GradCheckConfig { atol: 1e-12, rtol: 1e-10, ..cfg.clone() };
+    let mut fd = Tracker::new(cfg, "jvp");
+    let mut dual = Tracker::new(&exact, "jvp vs vjp");
+    let h = cfg.eps;
+    let full = n_total <= cfg.full_max_entries && m <= cfg.full_max_entries;
+    if full {
+        let rows = (0..m).map(|i| vjp(unit(&y_shape, i))).collect::<Result<Vec<_>>>()?;
+        for (j, x) in inputs.iter().enumerate() {
+            for k in 0..x.numel() {
+                let col = jvp(j, unit(x.shape(), k))?;
+                let fp = eval(&f, &bumped(inputs, j, k, h));
+                let fm = eval(&f, &bumped(inputs, j, k, -h));
+                for (i, row) in rows.iter().enumerate() {
+                    let numeric = (fp.as_slice()[i] - fm.as_slice()[i]) / (2.0 * h);
+                    fd.compare(j, i * x.numel() + k, col.as_slice()[i], numeric);
+                    dual.compare(j, i * x.numel() + k, col.as_slice()[i], row[j].as_slice()[k]);
+                }
+            }
+        }
+    } else {
+        let mut rng = StdRng::seed_from_u64(cfg.seed ^ 0x5851_f42d_4c95_7f2d);
+        for (j, x) in inputs.iter().enumerate() {
+            for p in 0..cfg.projections {
+                let d = Tensor::randn(x.shape(), 0.0, 1.0, &mut rng);
+                let u = Tensor::randn(&y_shape, 0.0, 1.0, &mut rng);
+                let jt = jvp(j, d.clone())?;
+                let fp = eval(&f, &shifted(inputs, j, &d, h));
+                let fm = eval(&f, &shifted(inputs, j, &d, -h));
+                for i in 0..m {
+                    fd.compare(j, p, jt.as_slice()[i], (fp.as_slice()[i] - fm.as_slice()[i]) / (2.0 * h));
+                }
+                dual.compare(j, p, inner(&jt, &u), inner(&vjp(u)?[j], &d));
+            }
+        }
+    }
+    let mode = if full { CheckMode::Full } else { CheckMode::Projected { directions: cfg.projections } };
+    let a = fd.finish(mode)?;
+    let b = dual.finish(mode)?;
+    Ok(GradCheckReport {
+        check: "jvp",
+        mode,
+        checked: a.checked + b.checked,
+        max_error: a.max_error,
+        worst_ratio: a.worst_ratio.max(b.worst_ratio),
+        ops_without_jvp: tape.ops_without_jvp(),
+    })
 }
 
 /// `f(xs)` summed, or `<f(xs), w>` with the weights `w`.

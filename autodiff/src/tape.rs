@@ -241,6 +241,19 @@ impl<T: Float> Tape<T> {
         self.nodes.borrow().iter().filter(|n| n.op.is_some()).count()
     }
 
+    /// The distinct names of the ops kept for reverse mode, in order of first appearance.
+    pub fn op_names(&self) -> Vec<&'static str> {
+        let mut names = Vec::new();
+        for n in self.nodes.borrow().iter() {
+            if let Some((op, _)) = &n.op {
+                if !names.contains(&op.name()) {
+                    names.push(op.name());
+                }
+            }
+        }
+        names
+    }
+
     /// The names of the ops whose tangent was computed by the double-vjp default of [`Op::jvp`]
     /// (ops without a JVP rule of their own), each once, in order of first use.
     pub fn ops_without_jvp(&self) -> Vec<&'static str> {

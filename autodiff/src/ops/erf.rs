@@ -71,6 +71,9 @@ impl<T: Float> Op<T> for Erf {
     fn backward<'t>(&self, x: &[Var<'t, T>], _: Var<'t, T>, g: Var<'t, T>, _: &[bool]) -> InputGrads<'t, T> {
         grads([Some(g * x[0].square().neg().exp().mul_scalar(T::from_f64(FRAC_2_SQRT_PI)))])
     }
+    fn jvp<'t>(&self, x: &[Var<'t, T>], _: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
+        t[0].map(|t| t * x[0].square().neg().exp().mul_scalar(T::from_f64(FRAC_2_SQRT_PI)))
+    }
 }
 
 impl<'t, T: Float> Var<'t, T> {

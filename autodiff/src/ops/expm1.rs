@@ -18,6 +18,9 @@ impl<T: Float> Op<T> for Expm1 {
     fn backward<'t>(&self, _: &[Var<'t, T>], out: Var<'t, T>, g: Var<'t, T>, _: &[bool]) -> InputGrads<'t, T> {
         grads([Some(g * out.add_scalar(T::ONE))])
     }
+    fn jvp<'t>(&self, _: &[Var<'t, T>], out: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
+        t[0].map(|t| t * out.add_scalar(T::ONE))
+    }
 }
 
 impl<'t, T: Float> Var<'t, T> {

@@ -18,6 +18,9 @@ impl<T: Float> Op<T> for Log1p {
     fn backward<'t>(&self, x: &[Var<'t, T>], _: Var<'t, T>, g: Var<'t, T>, _: &[bool]) -> InputGrads<'t, T> {
         grads([Some(g / x[0].add_scalar(T::ONE))])
     }
+    fn jvp<'t>(&self, x: &[Var<'t, T>], _: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
+        t[0].map(|t| t / x[0].add_scalar(T::ONE))
+    }
 }
 
 impl<'t, T: Float> Var<'t, T> {

@@ -7,56 +7,85 @@
 
 use crate::{Float, InputGrads, Op, Var};
 
-// Elementwise arithmetic (broadcasting).
-mod add;
-mod div;
-mod maximum;
-mod mul;
-mod pow;
-mod scalar;
-mod sub;
-// Elementwise functions.
-mod abs;
-mod clamp;
-mod compare;
-mod erf;
-mod exp;
-mod expm1;
-mod leaky_relu;
-mod log;
-mod log1p;
-mod neg;
-mod relu;
-mod rsqrt;
-mod sigmoid;
-mod sign;
-mod sin_cos;
-mod softplus;
-mod sqrt;
-mod tanh;
-mod where_;
-// Shapes and movement.
-mod broadcast;
-mod concat;
-mod permute;
-mod reshape;
-mod slice;
-// Reductions.
-mod logsumexp;
-mod max_reduce;
-mod softmax;
-mod sum;
-mod var;
-// Linear algebra.
-mod dot;
-mod matmul;
-// Convolution and pooling.
-mod conv;
-mod pool2d;
-// Indexing.
-mod gather;
-mod index_select;
-mod one_hot;
+/// Declares the op modules and, from the same lines, [`REGISTRY`]: adding a module means adding
+/// its line here, with the names of its primitives and composites.
+macro_rules! op_modules {
+    ($($module:ident: [$($p:literal),*] [$($c:literal),*];)*) => {
+        $(mod $module;)*
+
+        /// Every op module, with the [`Op::name`]s of the primitives it defines and the names of the
+        /// composites it builds from other ops. The gradient-check table (`tests/gradcheck_table.rs`)
+        /// reads it: every name must have a row of that exact name, and every op the table records
+        /// must be listed here.
+        pub const REGISTRY: &[OpModule] = &[
+            $(OpModule { module: stringify!($module), primitives: &[$($p),*], composites: &[$($c),*] },)*
+        ];
+    };
+}
+
+/// One op module of [`REGISTRY`].
+#[derive(Debug, Clone, Copy)]
+pub struct OpModule {
+    /// The module (file or folder) under `ops/`.
+    pub module: &'static str,
+    /// The [`Op::name`]s of the primitives it defines (each with a reverse and a JVP rule).
+    pub primitives: &'static [&'static str],
+    /// The `Var` methods or functions it builds from other ops (no rule of their own).
+    pub composites: &'static [&'static str],
+}
+
+op_modules! {
+    // Elementwise arithmetic (broadcasting).
+    add: ["add"] [];
+    div: ["div"] [];
+    maximum: ["maximum", "minimum"] [];
+    mul: ["mul"] [];
+    pow: ["powf", "scaled_mul", "pow"] ["square"];
+    scalar: ["add_scalar", "mul_scalar"] [];
+    sub: ["sub"] [];
+    // Elementwise functions (the comparisons give constant masks: no derivative to check).
+    abs: ["abs"] [];
+    clamp: ["clamp"] [];
+    compare: [] [];
+    erf: ["erf"] [];
+    exp: ["exp"] [];
+    expm1: ["expm1"] [];
+    leaky_relu: ["leaky_relu"] [];
+    log: ["log"] [];
+    log1p: ["log1p"] [];
+    neg: ["neg"] [];
+    relu: ["relu"] [];
+    rsqrt: ["rsqrt"] [];
+    sigmoid: ["sigmoid"] [];
+    sign: ["sign"] [];
+    sin_cos: ["sin", "cos"] [];
+    softplus: ["softplus"] [];
+    sqrt: ["sqrt"] [];
+    tanh: ["tanh", "tanh_grad"] [];
+    where_: ["where"] [];
+    // Shapes and movement.
+    broadcast: ["broadcast_to", "sum_to"] [];
+    concat: ["concat"] ["stack"];
+    permute: ["permute"] ["transpose", "t"];
+    reshape: ["reshape"] ["flatten", "unsqueeze"];
+    slice: ["slice", "pad"] [];
+    // Reductions.
+    logsumexp: [] ["logsumexp"];
+    max_reduce: ["max", "min"] [];
+    softmax: [] ["softmax", "log_softmax"];
+    sum: ["sum"] ["mean"];
+    var: [] ["var_axes", "std_axes"];
+    // Linear algebra.
+    dot: [] ["dot", "outer"];
+    matmul: ["matmul"] [];
+    // Convolution and pooling.
+    conv: ["conv2d", "conv_transpose2d", "conv2d_weight_grad"] ["conv1d"];
+    pool2d: [] ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"];
+    // Indexing.
+    gather: ["gather", "scatter_add"] ["pick"];
+    index_select: ["index_select", "index_add"] [];
+    one_hot: [] ["one_hot"];
+}
 
 pub use concat::{concat, stack, try_concat};
 pub use conv::{Conv1dArgs, Conv2dArgs, ConvArgs};

@@ -18,6 +18,9 @@ impl<T: Float> Op<T> for Rsqrt {
     fn backward<'t>(&self, _: &[Var<'t, T>], out: Var<'t, T>, g: Var<'t, T>, _: &[bool]) -> InputGrads<'t, T> {
         grads([Some(g * out.powf(T::from_f64(3.0)).mul_scalar(T::from_f64(-0.5)))])
     }
+    fn jvp<'t>(&self, _: &[Var<'t, T>], out: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
+        t[0].map(|t| t * out.powf(T::from_f64(3.0)).mul_scalar(T::from_f64(-0.5)))
+    }
 }
 
 impl<'t, T: Float> Var<'t, T> {

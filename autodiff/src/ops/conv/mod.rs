@@ -218,6 +218,11 @@ impl<T: Float> Op<T> for Conv {
             needs[1].then(|| conv_weight_grad(x[0], g, self.0, [ws[2], ws[3]])),
         ])
     }
+    fn jvp<'t>(&self, x: &[Var<'t, T>], out: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
+        // Bilinear: d conv(x, w) = conv(dx, w) + conv(x, dw).
+        let a = self.0;
+        super::tangent_sum([t[0].map(|tx| record(Conv(a), &[tx, x[1]])), t[1].map(|tw| record(Conv(a), &[x[0], tw]))], out)
+    }
 }
 
 impl ConvInputGrad {
@@ -248,6 +253,11 @@ impl<T: Float> Op<T> for ConvInputGrad {
             needs[1].then(|| conv_weight_grad(u, g, self.args, [ws[2], ws[3]])),
         ])
     }
+    fn jvp<'t>(&self, x: &[Var<'t, T>], out: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
+        // Bilinear in (g, w).
+        let (args, hw) = (self.args, self.hw);
+        super::tangent_sum([t[0].map(|tg| conv_input_grad(tg, x[1], args, hw)), t[1].map(|tw| conv_input_grad(x[0], tw, args, hw))], out)
+    }
 }
 
 impl<T: Float> Op<T> for ConvWeightGrad {
@@ -272,6 +282,11 @@ impl<T: Float> Op<T> for ConvWeightGrad {
             needs[0].then(|| conv_input_grad(g, v, self.args, [xs[2], xs[3]])),
             needs[1].then(|| record(Conv(self.args), &[xv, v])),
         ])
+    }
+    fn jvp<'t>(&self, x: &[Var<'t, T>], out: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
+        // Bilinear in (x, g).
+        let (args, k) = (self.args, self.k);
+        super::tangent_sum([t[0].map(|tx| conv_weight_grad(tx, x[1], args, k)), t[1].map(|tg| conv_weight_grad(x[0], tg, args, k))], out)
     }
 }
 
