@@ -79,22 +79,27 @@ pub fn dense_jacobian<T: Float>(j: &dyn Jacobian<T>) -> DenseMatrix<T> {
     out
 }
 
-/// Solves `(A + shift) p = rhs` by Cholesky for SPD-ish `A`, where `shift(tau)` adds `tau` times a diagonal:
-/// `tau` grows from `0` by factors of 10 from `eps max diag` until the factorisation succeeds.
-pub(crate) fn solve_damped<T: Float>(a: &DenseMatrix<T>, d: &[T], lambda: T, rhs: &[T]) -> Vec<T> {
+/// Solves `(A + tau I) p = rhs` by Cholesky for symmetric positive semi-definite `A`: `tau` is `0`, or, if
+/// `A` is singular to working precision, grows by factors of 10 from `eps max_i |A_ii|` until the factorisation
+/// succeeds. `None` if `A` or `rhs` holds a NaN or infinity (no ridge can fix that) or if 40 tries fail.
+pub(crate) fn solve_ridged<T: Float>(a: &DenseMatrix<T>, rhs: &[T]) -> Option<Vec<T>> {
+    if !a.as_slice().iter().chain(rhs).all(|v| v.is_finite()) {
+        return None;
+    }
     let n = a.rows();
-    let scale = a.diagonal().iter().fold(T::ZERO, |s, v| s.max(v.abs())).max(T::from_f64(1e-300).max(T::EPSILON));
-    let mut extra = T::ZERO;
-    loop {
+    let scale = a.diagonal().iter().fold(T::ZERO, |s, v| s.max(v.abs())).max(T::EPSILON);
+    let mut tau = T::ZERO;
+    for _ in 0..40 {
         let mut m = a.clone();
         for i in 0..n {
-            m[(i, i)] += lambda * d[i] + extra;
+            m[(i, i)] += tau;
         }
         if let Ok(c) = crate::linalg::cholesky::Cholesky::factor(&m) {
-            return c.solve(rhs);
+            return Some(c.solve(rhs));
         }
-        extra = if extra == T::ZERO { T::EPSILON * scale } else { extra * T::from_f64(10.0) };
+        tau = if tau == T::ZERO { T::EPSILON * scale } else { tau * T::from_f64(10.0) };
     }
+    None
 }
 
 /// Minimises `1/2 ||r(x)||^2` from `x0`.
@@ -139,15 +144,12 @@ fn run<T: Float, L: LeastSquares<T> + ?Sized>(
             j.jtu(r, &mut g);
             let minus_g: Vec<T> = g.iter().map(|&v| -v).collect();
             let p = match &config.solver {
-                GnSolver::Dense => {
-                    let a = dense_jacobian(j).gram();
-                    solve_damped(&a, &vec![T::ONE; n], T::ZERO, &minus_g)
-                }
+                GnSolver::Dense => solve_ridged(&dense_jacobian(j).gram(), &minus_g),
                 GnSolver::Cg(c) => {
                     let mut p = vec![T::ZERO; n];
                     match cg::solve(&GaussNewtonOp::new(j), &minus_g, &mut p, c) {
-                        Ok(_) => p,
-                        Err(_) => minus_g,
+                        Ok(_) => Some(p),
+                        Err(_) => Some(minus_g),
                     }
                 }
             };
@@ -167,9 +169,18 @@ fn run<T: Float, L: LeastSquares<T> + ?Sized>(
                 }
             }
         }
+        // a Jacobian with a NaN or infinity gives no step (the ridge loop would never end)
+        let Some(p) = p else {
+            return Ok(report(x, f, &g, k, problem.counts(), StopReason::NoProgress));
+        };
         let Ok(ls) = config.line_search.search(&mut SumOfSquares::new(&mut problem), &x, f, &g, &p, T::ONE) else {
             return Ok(report(x, f, &g, k, problem.counts(), StopReason::NoProgress));
         };
+        // Armijo accepts a step whose decrease rounds away (f unchanged): with every tolerance at 0 that would
+        // go on for ever
+        if ls.f >= f {
+            return Ok(report(x, f, &g, k, problem.counts(), StopReason::NoProgress));
+        }
         prev = Some((std::mem::replace(&mut x, ls.x), f));
     }
     unreachable!("the iteration budget always stops the loop")
