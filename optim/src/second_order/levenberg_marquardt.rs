@@ -34,10 +34,11 @@
 use wengert_autodiff::Float;
 
 use super::gauss_newton::dense_jacobian;
+use super::robust_loss::{Loss, RobustLoss};
 use super::{check_start, observe, report, Observer, OptimError, Report, StopReason, Tolerances};
 use crate::linalg::qr::Qr;
 use crate::linalg::{dot, norm, DenseMatrix};
-use crate::objective::{half_squared_norm, Counted, LeastSquares};
+use crate::objective::{Counted, LeastSquares};
 
 /// The scaling matrix `D` of the trust region `||D p|| <= delta` (equivalently the damping `lambda D^2`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +69,9 @@ pub struct LmConfig<T> {
     pub damping: Damping,
     /// The first radius is `factor ||D x0||` (or `factor` if that is 0). Default `100` (MINPACK).
     pub factor: T,
+    /// The cost: `1/2 ||r||^2` or a robust loss of the residuals (scipy's `loss=`, `f_scale=`). Default
+    /// [`Loss::Linear`]. Reported `f` values are this cost.
+    pub loss: RobustLoss<T>,
 }
 
 impl<T: Float> Default for LmConfig<T> {
@@ -79,6 +83,7 @@ impl<T: Float> Default for LmConfig<T> {
             gtol: T::from_f64(1e-15),
             damping: Damping::Diagonal,
             factor: T::from_f64(100.0),
+            loss: RobustLoss::default(),
         }
     }
 }
@@ -259,19 +264,36 @@ fn run<T: Float, L: LeastSquares<T> + ?Sized>(
     let mut problem = Counted::new(problem);
     let n = x0.len();
     let mut x = x0.to_vec();
-    let (mut r, mut jac) = problem.with_jacobian(&x, |r, j| (r.to_vec(), dense_jacobian(j)));
-    let mut g = jac.matvec_t(&r);
-    check_start(&x, half_squared_norm(&r), &g)?;
-    if !all_finite(jac.as_slice()) {
+    let loss = config.loss;
+    // sqrt(2 F): ||r|| for plain least squares
+    let cost_norm =
+        |r: &[T]| if loss.loss == Loss::Linear { norm(r) } else { (T::from_f64(2.0) * loss.cost(r)).sqrt() };
+    // the residuals and Jacobian the model uses: rescaled for a robust loss (see `robust_loss`)
+    let working = |r: &[T], mut j: DenseMatrix<T>| match loss.scale(r) {
+        None => (r.to_vec(), j),
+        Some((rs, w)) => {
+            for (i, &wi) in w.iter().enumerate() {
+                for c in 0..j.cols() {
+                    j[(i, c)] *= wi;
+                }
+            }
+            (rs, j)
+        }
+    };
+    let (mut r, jac0) = problem.with_jacobian(&x, |r, j| (r.to_vec(), dense_jacobian(j)));
+    if !all_finite(jac0.as_slice()) {
         return Err(OptimError::NonFiniteStart);
     }
+    let (mut rw, mut jac) = working(&r, jac0);
+    let mut g = jac.matvec_t(&rw);
+    check_start(&x, loss.cost(&r), &g)?;
     let mut info = LmInfo { damping: T::ZERO, radius: T::ZERO, residual_evaluations: 1, jacobian_evaluations: 1 };
     let finish = |x: Vec<T>, r: &[T], g: &[T], k: usize, counts, stop, mut info: LmInfo<T>, par, delta| {
         info.damping = par;
         info.radius = delta;
-        Ok((report(x, half_squared_norm(r), g, k, counts, stop), info))
+        Ok((report(x, loss.cost(r), g, k, counts, stop), info))
     };
-    let mut fnorm = norm(&r);
+    let mut fnorm = cost_norm(&r);
     let mut diag = vec![T::ONE; n];
     let (mut par, mut delta, mut xnorm) = (T::ZERO, T::ZERO, T::ZERO);
     let mut k = 0;
@@ -285,10 +307,11 @@ fn run<T: Float, L: LeastSquares<T> + ?Sized>(
             delta = if xnorm == T::ZERO { config.factor } else { config.factor * xnorm };
         }
         // the scale-free gradient test: the largest cosine between r and a column of J
-        let cosine = if fnorm == T::ZERO {
+        let rwnorm = norm(&rw);
+        let cosine = if rwnorm == T::ZERO {
             T::ZERO
         } else {
-            (0..n).filter(|&c| cnorm[c] != T::ZERO).fold(T::ZERO, |s, c| s.max((g[c] / cnorm[c] / fnorm).abs()))
+            (0..n).filter(|&c| cnorm[c] != T::ZERO).fold(T::ZERO, |s, c| s.max((g[c] / cnorm[c] / rwnorm).abs()))
         };
         let stop = if cosine <= config.gtol || norm(&g) <= config.tol.grad_tol {
             Some(StopReason::GradientTolerance)
@@ -307,7 +330,7 @@ fn run<T: Float, L: LeastSquares<T> + ?Sized>(
         }
         loop {
             k += 1;
-            let Some((lambda, p)) = lmpar(&jac, &r, &diag, delta, par) else {
+            let Some((lambda, p)) = lmpar(&jac, &rw, &diag, delta, par) else {
                 return finish(x, &r, &g, k, problem.counts(), StopReason::NoProgress, info, par, delta);
             };
             par = lambda;
@@ -335,10 +358,10 @@ fn run<T: Float, L: LeastSquares<T> + ?Sized>(
             info.residual_evaluations += 1;
             let (rn, jn) = problem.with_jacobian(&xn, |rn, j| {
                 // the Jacobian only where the trial is accepted
-                let jn = (assess(norm(rn)).1 >= p0001).then(|| dense_jacobian(j));
+                let jn = (assess(cost_norm(rn)).1 >= p0001).then(|| dense_jacobian(j));
                 (rn.to_vec(), jn)
             });
-            let fnorm1 = norm(&rn);
+            let fnorm1 = cost_norm(&rn);
             let (actred, ratio) = assess(fnorm1);
             // the radius update of lmder
             if ratio <= p25 {
@@ -359,13 +382,13 @@ fn run<T: Float, L: LeastSquares<T> + ?Sized>(
                     }
                     info.jacobian_evaluations += 1;
                     let xo = std::mem::replace(&mut x, xn);
-                    let fo = half_squared_norm(&r);
+                    let fo = loss.cost(&r);
                     r = rn;
-                    jac = jn;
-                    g = jac.matvec_t(&r);
+                    (rw, jac) = working(&r, jn);
+                    g = jac.matvec_t(&rw);
                     fnorm = fnorm1;
                     xnorm = norm(&x.iter().zip(&diag).map(|(&a, &b)| a * b).collect::<Vec<_>>());
-                    observe(&mut observer, k, half_squared_norm(&r), &g, &x);
+                    observe(&mut observer, k, loss.cost(&r), &g, &x);
                     Some((xo, fo))
                 }
                 _ => None,
@@ -377,7 +400,7 @@ fn run<T: Float, L: LeastSquares<T> + ?Sized>(
             } else if actred.abs() <= eps && prered <= eps && p5 * ratio <= T::ONE || delta <= eps * xnorm {
                 Some(StopReason::NoProgress)
             } else if let Some((xo, fo)) = &moved {
-                let f = half_squared_norm(&r);
+                let f = loss.cost(&r);
                 config.tol.check(k, xo, &x, *fo, f, norm(&g), problem.counts().total())
             } else if k >= config.tol.max_iter {
                 Some(StopReason::MaxIterations)

@@ -11,6 +11,7 @@
 //! | [`lbfgs`] | L-BFGS, two-loop recursion | [`Objective`] |
 //! | [`nonlinear_cg`] | Fletcher-Reeves, Polak-Ribière+ | [`Objective`] |
 //! | [`gauss_newton`] | Gauss-Newton, `J^T J` dense or by CG on products | [`LeastSquares`] |
+//! | [`robust_loss`] | Huber, soft-L1, Cauchy, arctan losses for least squares (as scipy `least_squares(loss=...)`) | [`LeastSquares`] |
 //! | [`levenberg_marquardt`] | Levenberg (`J^T J + lambda I`) and Levenberg-Marquardt (`+ lambda diag(J^T J)`) | [`LeastSquares`] |
 //!
 //! Every method is a pair of functions, `minimize(obj, x0, &config)` and `minimize_observed(obj, x0, &config,
@@ -52,6 +53,7 @@ pub mod levenberg_marquardt;
 pub mod newton;
 pub mod newton_cg;
 pub mod nonlinear_cg;
+pub mod robust_loss;
 pub mod trust_ncg;
 
 /// Why a run stopped.
