@@ -299,15 +299,18 @@ fn conv_weight_grad<'t, T: Float>(x: Var<'t, T>, g: Var<'t, T>, args: Conv2dArgs
 }
 
 /// `y + bias` with the bias along axis 1 of `y`, after checking it has `channels` entries.
+///
+/// The bias is broadcast over `[channels, spatial]` first and then over the batch, so that each broadcast's
+/// gradient is a sum over one contiguous run of axes (a sum over axes 0, 2, 3 at once copies a transpose).
 fn add_bias<'t, T: Float>(op: &'static str, y: Var<'t, T>, bias: Option<Var<'t, T>>) -> Result<Var<'t, T>> {
     let Some(b) = bias else { return Ok(y) };
     let ys = y.shape();
-    if b.shape().as_slice() != [ys[1]] {
-        return arg_err(op, format!("bias must have shape [{}], got {:?}", ys[1], b.shape().as_slice()));
+    let (n, c, plane) = (ys[0], ys[1], ys[2..].iter().product::<usize>());
+    if b.shape().as_slice() != [c] {
+        return arg_err(op, format!("bias must have shape [{c}], got {:?}", b.shape().as_slice()));
     }
-    let mut bs = vec![1; ys.len()];
-    bs[1] = ys[1];
-    Ok(y + b.reshape(&bs))
+    let b = b.reshape(&[c, 1]).broadcast_to(&[c, plane]);
+    Ok((y.reshape(&[n, c, plane]) + b).reshape(&ys))
 }
 
 impl<'t, T: Float> Var<'t, T> {

@@ -13,26 +13,30 @@ use crate::{Float, Result, Var};
 /// Planes of at least this many output elements go to rayon's pool.
 const PAR_OUTPUTS: usize = 1 << 14;
 
-/// For each of the `planes` input planes of size `h x w`, the flat index in its plane of every window's
-/// maximum (the first one on ties; a NaN wins, so it propagates as in PyTorch).
+/// For each input plane of size `h x w`, the flat index in its plane of every window's maximum (the first
+/// one on ties; a NaN wins, so it propagates, as in PyTorch: `v > best || isnan(v)`).
 fn argmax<T: Float>(x: &[T], [h, w]: [usize; 2], [oh, ow]: [usize; 2], a: &Pool2dArgs) -> Vec<usize> {
     let mut idx = vec![0; x.len() / (h * w) * oh * ow];
+    // Each window cut to the input: rows y0..y1, columns x0..x1 (never empty: padding <= kernel / 2).
+    let span = |o: usize, ax: usize, len: usize| {
+        let start = o * a.stride[ax];
+        (start.saturating_sub(a.padding[ax]), (start + a.kernel[ax] - a.padding[ax]).min(len))
+    };
+    let cols: Vec<(usize, usize)> = (0..ow).map(|ox| span(ox, 1, w)).collect();
     let fill = |plane: &[T], out: &mut [usize]| {
-        for oy in 0..oh {
-            let y0 = (oy * a.stride[0]).saturating_sub(a.padding[0]);
-            let y1 = (oy * a.stride[0] + a.kernel[0] - a.padding[0]).min(h);
-            for ox in 0..ow {
-                let x0 = (ox * a.stride[1]).saturating_sub(a.padding[1]);
-                let x1 = (ox * a.stride[1] + a.kernel[1] - a.padding[1]).min(w);
-                let (mut best, mut at) = (T::NEG_INFINITY, y0 * w + x0);
+        for (oy, out_row) in out.chunks_exact_mut(ow).enumerate() {
+            let (y0, y1) = span(oy, 0, h);
+            for (o, &(x0, x1)) in out_row.iter_mut().zip(&cols) {
+                let (mut best, mut at) = (plane[y0 * w + x0], y0 * w + x0);
                 for y in y0..y1 {
-                    for (xi, &v) in plane[y * w + x0..y * w + x1].iter().enumerate() {
-                        if v > best || (v.is_nan() && !best.is_nan()) {
-                            (best, at) = (v, y * w + x0 + xi);
-                        }
+                    for (i, &v) in plane[y * w + x0..y * w + x1].iter().enumerate() {
+                        // A select rather than a branch: on data the comparison is unpredictable.
+                        let take = v > best || v.is_nan();
+                        best = if take { v } else { best };
+                        at = if take { y * w + x0 + i } else { at };
                     }
                 }
-                out[oy * ow + ox] = at;
+                *o = at;
             }
         }
     };
