@@ -134,6 +134,13 @@ impl<'t, T: Float> Bound<'t, T> {
         })
     }
 
+    /// The hierarchical name (`layers.0.weight`) under which `param` was bound, if it was (for error messages
+    /// that name the layer).
+    pub fn name_of(&self, param: &Param<T>) -> Option<&str> {
+        let id = param.id();
+        self.order.iter().find(|(_, i, _)| *i == id).map(|(n, _, _)| n.as_str())
+    }
+
     /// `(name, variable)` of every bound parameter, in visiting order.
     pub fn named_vars(&self) -> impl Iterator<Item = (&str, Var<'t, T>)> {
         self.order.iter().map(|(n, _, v)| (n.as_str(), *v))

@@ -79,7 +79,8 @@ fn csv_errors_name_line_and_column() {
     let e = datasets::parse_csv::<f64>("a,b,label\n1,2,3\n1,2\n", "bad.csv", &cfg).unwrap_err();
     assert!(matches!(e, LoadError::RaggedRow { line: 3, expected: 3, found: 2, .. }), "{e}");
     let e = datasets::parse_csv::<f64>("a,b,label\n1,2,-1\n", "bad.csv", &cfg).unwrap_err();
-    assert!(matches!(e, LoadError::Parse { line: 2, column: 3, .. }), "{e}");
+    assert!(matches!(e, LoadError::InvalidLabel { line: 2, column: 3, .. }), "{e}");
+    assert!(e.to_string().contains("negative labels are not allowed"), "{e}");
     let named = CsvConfig { target: TargetColumn::Name("zz".into()), ..cfg.clone() };
     let e = datasets::parse_csv::<f64>("a,b\n1,2\n", "bad.csv", &named).unwrap_err();
     assert!(matches!(e, LoadError::NoSuchColumn { .. }) && e.to_string().contains("zz"), "{e}");

@@ -48,9 +48,20 @@ fn linear_computes_x_w_transpose_plus_b() {
 }
 
 #[test]
-#[should_panic(expected = "Linear: input of shape [2, 4]")]
+#[should_panic(expected = "Linear (3 -> 2): input of shape [2, 4], expected [.., 3]")]
 fn linear_rejects_a_wrong_input_width() {
     forward(&Linear::<f64>::new(3, 2, &mut rng(0)), &Tensor::ones(&[2, 4]));
+}
+
+#[test]
+fn a_width_mismatch_inside_a_model_names_the_layer() {
+    let mlp = Mlp::<f64>::new(&[4, 8, 3], Activation::Relu, &mut rng(0));
+    let run = std::panic::AssertUnwindSafe(|| forward(&mlp, &Tensor::ones(&[2, 5])));
+    let err = std::panic::catch_unwind(run).unwrap_err();
+    let msg = err.downcast_ref::<String>().expect("a formatted message");
+    let first = mlp.named_parameters()[0].0.clone();
+    let layer = first.strip_suffix(".weight").expect("a weight first");
+    assert!(msg.contains(&format!("Linear `{layer}` (4 -> 8): input of shape [2, 5]")), "{msg}");
 }
 
 #[test]

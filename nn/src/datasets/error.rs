@@ -13,7 +13,7 @@ pub enum LoadError {
         /// The underlying error.
         source: std::io::Error,
     },
-    /// A CSV field is not a number (or, for a label column, not a non-negative integer).
+    /// A CSV field is not a number.
     Parse {
         /// The file.
         file: String,
@@ -23,6 +23,34 @@ pub enum LoadError {
         column: usize,
         /// The offending field.
         field: String,
+    },
+    /// A CSV class label is a number but not a valid label (negative, fractional, or `>= max_classes`).
+    InvalidLabel {
+        /// The file.
+        file: String,
+        /// 1-based line number.
+        line: usize,
+        /// 1-based column number.
+        column: usize,
+        /// The offending field.
+        field: String,
+        /// Why it is not a label.
+        reason: String,
+    },
+    /// The input or the settings use something the loader does not read (a non-ASCII CSV delimiter,
+    /// malformed quoting).
+    Unsupported {
+        /// The file.
+        file: String,
+        /// What is not supported.
+        what: String,
+    },
+    /// A gzip-compressed file could not be decompressed.
+    Decompress {
+        /// The file.
+        file: String,
+        /// The underlying error.
+        source: std::io::Error,
     },
     /// A CSV row has a different number of fields than the first row.
     RaggedRow {
@@ -83,6 +111,11 @@ impl fmt::Display for LoadError {
             LoadError::Parse { file, line, column, field } => {
                 write!(f, "{file}: line {line}, column {column}: cannot parse {field:?} as a number")
             }
+            LoadError::InvalidLabel { file, line, column, field, reason } => {
+                write!(f, "{file}: line {line}, column {column}: label {field:?}: {reason}")
+            }
+            LoadError::Unsupported { file, what } => write!(f, "{file}: {what}"),
+            LoadError::Decompress { file, source } => write!(f, "{file}: cannot decompress (gzip): {source}"),
             LoadError::RaggedRow { file, line, expected, found } => {
                 write!(f, "{file}: line {line}: {found} fields, expected {expected}")
             }
@@ -91,11 +124,7 @@ impl fmt::Display for LoadError {
             }
             LoadError::Empty { file } => write!(f, "{file}: no data rows"),
             LoadError::BadMagic { file, found, expected } => {
-                write!(f, "{file}: wrong magic number 0x{found:08x}, expected 0x{expected:08x}")?;
-                if found >> 16 == 0x1f8b {
-                    write!(f, " (the file is gzip-compressed: decompress it first)")?;
-                }
-                Ok(())
+                write!(f, "{file}: wrong magic number 0x{found:08x}, expected 0x{expected:08x}")
             }
             LoadError::Truncated { file, expected, found } => {
                 write!(f, "{file}: truncated: header implies {expected} bytes, file has {found}")
@@ -108,7 +137,7 @@ impl fmt::Display for LoadError {
 impl std::error::Error for LoadError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            LoadError::Io { source, .. } => Some(source),
+            LoadError::Io { source, .. } | LoadError::Decompress { source, .. } => Some(source),
             _ => None,
         }
     }

@@ -1,11 +1,16 @@
 //! The IDX format of MNIST and Fashion-MNIST (`train-images-idx3-ubyte`, `train-labels-idx1-ubyte`),
-//! for files users already have (uncompressed).
+//! for files users already have, uncompressed or gzip-compressed (`train-images-idx3-ubyte.gz` as distributed;
+//! detected by the gzip magic bytes and decompressed with [`flate2`](https://docs.rs/flate2)).
 //!
 //! Layout: a big-endian `u32` magic number `0x0000_08DD` (`08` = unsigned bytes, `DD` = number of
 //! dimensions), `DD` big-endian `u32` sizes, then the bytes in row-major order. Images are
 //! `0x00000803` (`[n, rows, cols]`), labels `0x00000801` (`[n]`).
 
+use std::borrow::Cow;
+use std::io::Read;
 use std::path::Path;
+
+use flate2::read::GzDecoder;
 
 use wengert_autodiff::{Float, Tensor};
 
@@ -17,8 +22,43 @@ pub const IDX_IMAGES_MAGIC: u32 = 0x0000_0803;
 /// Magic number of an IDX file of unsigned-byte labels `[n]`.
 pub const IDX_LABELS_MAGIC: u32 = 0x0000_0801;
 
-/// Checks magic and sizes and returns `(dims, data)`.
-fn parse<'a>(bytes: &'a [u8], file: &str, magic: u32) -> Result<(Vec<usize>, &'a [u8]), LoadError> {
+/// The first two bytes of every gzip stream.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Decompresses a gzipped IDX file, reading no more than its header says plus one byte (so that trailing data
+/// is still reported, and a small file claiming little cannot inflate into gigabytes).
+fn gunzip(bytes: &[u8], file: &str) -> Result<Vec<u8>, LoadError> {
+    let mut dec = GzDecoder::new(bytes);
+    let err = |source| LoadError::Decompress { file: file.to_string(), source };
+    let mut out = Vec::new();
+    (&mut dec).take(4).read_to_end(&mut out).map_err(err)?;
+    if out.len() < 4 {
+        return Ok(out);
+    }
+    let ndim = out[3] as u64;
+    (&mut dec).take(4 * ndim).read_to_end(&mut out).map_err(err)?;
+    let claimed = out[4..]
+        .chunks_exact(4)
+        .try_fold(1u64, |a, c| a.checked_mul(u64::from(u32::from_be_bytes(c.try_into().expect("4 bytes")))));
+    // An overflowing claim is reported by `parse`; read one byte past a valid one to detect trailing data.
+    let rest = claimed.map_or(0, |n| n.saturating_add(1));
+    (&mut dec).take(rest).read_to_end(&mut out).map_err(err)?;
+    Ok(out)
+}
+
+/// Checks magic and sizes and returns `(dims, data)`, decompressing gzip first.
+fn parse<'a>(bytes: &'a [u8], file: &str, magic: u32) -> Result<(Vec<usize>, Cow<'a, [u8]>), LoadError> {
+    if bytes.starts_with(&GZIP_MAGIC) {
+        let raw = gunzip(bytes, file)?;
+        let (dims, data) = parse_raw(&raw, file, magic)?;
+        return Ok((dims, Cow::Owned(data.to_vec())));
+    }
+    let (dims, data) = parse_raw(bytes, file, magic)?;
+    Ok((dims, Cow::Borrowed(data)))
+}
+
+/// [`parse`] of uncompressed bytes.
+fn parse_raw<'a>(bytes: &'a [u8], file: &str, magic: u32) -> Result<(Vec<usize>, &'a [u8]), LoadError> {
     let truncated = |expected: usize| LoadError::Truncated { file: file.to_string(), expected, found: bytes.len() };
     if bytes.len() < 4 {
         return Err(truncated(4));
@@ -54,18 +94,19 @@ fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
     std::fs::read(path).map_err(|source| LoadError::Io { file: path.display().to_string(), source })
 }
 
-/// Parses IDX images (magic `0x00000803`) into a tensor `[n, rows, cols]` of raw byte values
-/// `0..=255`; `source` names the bytes in errors.
+/// Parses IDX images (magic `0x00000803`, uncompressed or gzipped) into a tensor `[n, rows, cols]` of raw
+/// byte values `0..=255`; `source` names the bytes in errors.
 ///
 /// # Errors
 /// [`LoadError::BadMagic`], [`LoadError::Truncated`] if the file is shorter than its header
-/// implies, [`LoadError::SizeMismatch`] for trailing bytes or sizes that overflow.
+/// implies, [`LoadError::SizeMismatch`] for trailing bytes or sizes that overflow, [`LoadError::Decompress`]
+/// for a corrupt gzip stream.
 pub fn parse_idx_images<T: Float>(bytes: &[u8], source: &str) -> Result<Tensor<T>, LoadError> {
     let (dims, data) = parse(bytes, source, IDX_IMAGES_MAGIC)?;
     Ok(Tensor::from_vec(data.iter().map(|&b| T::from_f64(b as f64)).collect(), &dims))
 }
 
-/// Parses IDX labels (magic `0x00000801`); `source` names the bytes in errors.
+/// Parses IDX labels (magic `0x00000801`, uncompressed or gzipped); `source` names the bytes in errors.
 ///
 /// # Errors
 /// As [`parse_idx_images`].

@@ -5,7 +5,7 @@
 //! |---|---|
 //! | [`digits`], [`digits_split`] | the 8x8 handwritten digits (1797 x 64, 10 classes), bundled; conventional last-360 test split |
 //! | [`load_csv`], [`parse_csv`], [`CsvConfig`] | numeric CSV, optional header, target column by name or index |
-//! | [`load_mnist`], [`load_idx_images`], [`load_idx_labels`] | MNIST / Fashion-MNIST IDX files (uncompressed) |
+//! | [`load_mnist`], [`load_idx_images`], [`load_idx_labels`] | MNIST / Fashion-MNIST IDX files, plain or gzipped |
 //! | [`spirals`], [`blobs`], [`linear_regression`], [`sine_regression`], [`bernoulli`], [`bandit_draws`] | seeded synthetic data |
 //! | [`LoadError`] | what is wrong with a file, naming the file |
 
@@ -15,7 +15,7 @@ mod error;
 mod idx;
 mod synthetic;
 
-pub use csv::{load_csv, parse_csv, CsvConfig, TargetColumn, TargetKind};
+pub use csv::{load_csv, parse_csv, CsvConfig, TargetColumn, TargetKind, DEFAULT_MAX_CLASSES};
 pub use digits::{digits, digits_split, DigitsSplit, DIGITS_LEN, DIGITS_TEST_LEN};
 pub use error::LoadError;
 pub use idx::{

@@ -95,13 +95,20 @@ impl<T: Float> Module<T> for Linear<T> {
     #[track_caller]
     fn forward<'t>(&self, p: &Bound<'t, T>, x: Var<'t, T>) -> Var<'t, T> {
         let s = x.shape();
-        assert!(
-            s.len() >= 2 && s[s.len() - 1] == self.in_features(),
-            "Linear: input of shape {:?} for a layer with {} inputs (expected [.., {}])",
-            s.as_slice(),
-            self.in_features(),
-            self.in_features()
-        );
+        if s.len() < 2 || s[s.len() - 1] != self.in_features() {
+            // The layer's own name (`layers.2`) from its weight's, so a user with ten layers knows which one.
+            let name = p.name_of(&self.weight).map_or("", |n| n.strip_suffix("weight").unwrap_or(n));
+            let name = name.strip_suffix('.').unwrap_or(name);
+            let name = if name.is_empty() { String::new() } else { format!(" `{name}`") };
+            panic!(
+                "Linear{name} ({} -> {}): input of shape {:?}, expected [.., {}] (the data or the previous layer \
+                 has another width)",
+                self.in_features(),
+                self.out_features(),
+                s.as_slice(),
+                self.in_features()
+            );
+        }
         let y = x.matmul_t(p.var(&self.weight), false, true);
         match &self.bias {
             Some(b) => y + p.var(b),

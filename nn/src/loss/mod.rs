@@ -43,7 +43,7 @@ mod l2;
 mod mse;
 mod nll;
 
-pub use bce::bce_with_logits;
+pub use bce::{bce_with_logits, try_bce_with_logits};
 pub use cross_entropy::cross_entropy;
 pub use hinge::multiclass_hinge;
 pub use huber::huber;
