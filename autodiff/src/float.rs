@@ -68,6 +68,8 @@ pub trait Float:
     fn cos(self) -> Self;
     /// Hyperbolic tangent.
     fn tanh(self) -> Self;
+    /// Arctangent, in `(-pi/2, pi/2)`.
+    fn atan(self) -> Self;
     /// `self^p` for a real exponent.
     fn powf(self, p: Self) -> Self;
     /// `self^n` for an integer exponent.
@@ -165,6 +167,10 @@ macro_rules! impl_float {
             #[inline]
             fn tanh(self) -> Self {
                 $t::tanh(self)
+            }
+            #[inline]
+            fn atan(self) -> Self {
+                $t::atan(self)
             }
             #[inline]
             fn powf(self, p: Self) -> Self {

@@ -117,6 +117,7 @@ fn table() -> Vec<Row> {
         row("sign", "sign (times x^2)", &[(&[2, 3], Away)], |x| x[0].sign() * x[0].square()),
         row("sin", "", &[(&[2, 3], Real)], |x| x[0].sin()),
         row("cos", "", &[(&[2, 3], Real)], |x| x[0].cos()),
+        row("atan", "", &[(&[2, 3], Real)], |x| x[0].atan()),
         row("tanh", "", &[(&[2, 3], Real)], |x| x[0].tanh()),
         row("sigmoid", "", &[(&[2, 3], Real)], |x| x[0].sigmoid()),
         row("relu", "", &[(&[2, 3], Away)], |x| x[0].relu()),

@@ -102,6 +102,7 @@ fn models() -> Vec<(&'static str, Model)> {
         ("Gauss3", gauss),
         ("Misra1c", |b, x| b[0] * (b[1] * x[0] * 2.0).add_scalar(1.0).powf(-0.5).neg().add_scalar(1.0)),
         ("Misra1d", |b, x| b[0] * b[1] * x[0] / (b[1] * x[0]).add_scalar(1.0)),
+        ("Roszman1", |b, x| b[0] - b[1] * x[0] - (b[2] / (x[0] - b[3])).atan() * std::f64::consts::FRAC_1_PI),
         ("ENSO", |b, x| {
             let w = x[0] * (2.0 * std::f64::consts::PI);
             let (c12, s12) = ((w * (1.0 / 12.0)).cos(), (w * (1.0 / 12.0)).sin());
@@ -167,11 +168,13 @@ fn rel_err(x: &[f64], c: &[f64]) -> f64 {
 
 /// (problem, start) pairs the default solver does not yet fit to 1e-8 (all but BoxBOD from start 1 within 5e-7):
 /// the large-residual problems where Levenberg-Marquardt converges only linearly, as MINPACK's does (see
-/// `minpack.txt`). Roszman1 is not in the table: its model needs `atan`, which the tape does not have yet.
+/// `minpack.txt`).
 const KNOWN_MISSES: &[(&str, usize)] = &[
     ("Lanczos3", 1),
     ("Lanczos3", 2),
     ("Nelson", 1),
+    ("Roszman1", 1),
+    ("Roszman1", 2),
     ("ENSO", 1),
     ("ENSO", 2),
     ("MGH09", 1),
@@ -186,8 +189,9 @@ const KNOWN_MISSES: &[(&str, usize)] = &[
 const MINPACK_SLACK: usize = 1;
 
 /// Where the count is above MINPACK's by more than the slack: MGH10 from start 1 takes ~280 short steps along a
-/// curved valley and the two paths drift apart (296 against 284).
-const KNOWN_OVER_MINPACK: &[(&str, usize)] = &[("MGH10", 1)];
+/// curved valley and the two paths drift apart (296 against 284); Roszman1 from start 1 (11 against 9, and
+/// MINPACK's last steps there reach 7e-11 where ours stop at 9e-8).
+const KNOWN_OVER_MINPACK: &[(&str, usize)] = &[("MGH10", 1), ("Roszman1", 1)];
 
 #[test]
 fn nist_strd_problems_reach_the_certified_values() {

@@ -45,6 +45,7 @@ op_modules! {
     sub: ["sub"] [];
     // Elementwise functions (the comparisons give constant masks: no derivative to check).
     abs: ["abs"] [];
+    atan: ["atan"] [];
     clamp: ["clamp"] [];
     compare: [] [];
     erf: ["erf"] [];

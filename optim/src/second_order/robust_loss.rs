@@ -78,7 +78,7 @@ impl<T: Float> RobustLoss<T> {
             }
             Loss::Arctan => {
                 let t = one + z * z;
-                (atan(z), one / t, -two * z / (t * t))
+                (z.atan(), one / t, -two * z / (t * t))
             }
         }
     }
@@ -110,10 +110,4 @@ impl<T: Float> RobustLoss<T> {
             .unzip();
         Some((rs, ws))
     }
-}
-
-/// `arctan(z)` for `z >= 0` (the loss only needs it there), from `f64::atan` (the [`Float`] trait has no
-/// `atan`; the loss's value is only compared, never differentiated on the tape).
-fn atan<T: Float>(z: T) -> T {
-    T::from_f64(z.to_f64().atan())
 }
