@@ -4,11 +4,12 @@
 //! ```text
 //! Gauss-Newton:         J^T J delta = -J^T r                      (then a line search on 1/2 ||r||^2)
 //! Levenberg:            (J^T J + lambda I) delta = -J^T r
-//! Levenberg-Marquardt:  (J^T J + lambda diag(J^T J)) delta = -J^T r
+//! Levenberg-Marquardt:  (J^T J + lambda D^2) delta = -J^T r,   D = diag(column norms of J)
 //! ```
 //!
-//! `lambda` shrinks after a step that lowers `||r||` and grows after one that does not: small `lambda` is
-//! Gauss-Newton, large `lambda` a short gradient step, scaled per component by the curvature for Marquardt.
+//! Both in MINPACK's trust-region form: `lambda` is chosen so that `||D delta||` fits a radius that grows after
+//! a step whose reduction of `||r||^2` matches the model's prediction and shrinks after one that does not:
+//! `lambda = 0` is Gauss-Newton, large `lambda` a short gradient step, scaled per variable for Marquardt.
 //! The Jacobian `J` comes from exact tape products (`wengert_optim::objective::TapeLeastSquares`), no finite
 //! differences.
 //!
@@ -143,7 +144,7 @@ pub enum Method {
     GaussNewton,
     /// Levenberg, `J^T J + lambda I`.
     Levenberg,
-    /// Levenberg-Marquardt, `J^T J + lambda diag(J^T J)`.
+    /// Levenberg-Marquardt, `J^T J + lambda D^2` with `D` the column norms of `J` (MINPACK's scaling).
     LevenbergMarquardt,
 }
 
