@@ -42,7 +42,7 @@ fn rosen<T: Float>(x: Var<'_, T>) -> Var<'_, T> {
     ((b - a * a).square().mul_scalar(T::from_f64(100.0)) + (a.neg().add_scalar(T::ONE)).square()).sum()
 }
 
-fn show(name: &str, r: &Report<f64>) {
+fn show<I: std::fmt::Debug>(name: &str, r: &Report<f64, I>) {
     eprintln!(
         "{name}: {} it, f = {:.6}, |g| = {:.1e}, counts {:?}, stop {:?}",
         r.iterations, r.f, r.grad_norm, r.counts, r.stop

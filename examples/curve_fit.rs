@@ -257,6 +257,7 @@ fn stop_name(s: StopReason) -> &'static str {
         StopReason::MaxIterations => "max iterations",
         StopReason::MaxEvaluations => "max evaluations",
         StopReason::NoProgress => "no progress",
+        StopReason::NonFinite => "non-finite",
     }
 }
 

@@ -120,7 +120,7 @@ fn max_diff(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
 }
 
-fn from_report(name: &str, r: &Report<f64>, reference: &[f64], seconds: f64) -> MethodResult {
+fn from_report<I>(name: &str, r: &Report<f64, I>, reference: &[f64], seconds: f64) -> MethodResult {
     MethodResult {
         name: name.to_string(),
         iterations: r.iterations,

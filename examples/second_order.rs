@@ -172,7 +172,8 @@ fn adam<O: Objective<f64>>(
     trace.push((t0.elapsed().as_secs_f64(), f));
     let counts = Counts { function: steps + 1, gradient: steps + 1, ..Counts::default() };
     let grad_norm = g.iter().map(|v| v * v).sum::<f64>().sqrt();
-    Report { x, f, grad_norm, iterations: steps, counts, stop: wengert::optim::second_order::StopReason::MaxIterations }
+    let stop = wengert::optim::second_order::StopReason::MaxIterations;
+    Report { x, f, grad_norm, iterations: steps, counts, stop, info: () }
 }
 
 fn out_dir() -> PathBuf {
@@ -201,25 +202,29 @@ pub fn run(fast: bool) -> Summary {
                 &x0,
                 &GdConfig { tol: tol(budget(3000, 20)), ..GdConfig::default() },
                 &mut observe,
-            ),
+            )
+            .map(Report::without_info),
             Method::Lbfgs => lbfgs::minimize_observed(
                 &mut objective,
                 &x0,
                 &LbfgsConfig { tol: tol(budget(2000, 20)), ..LbfgsConfig::default() },
                 &mut observe,
-            ),
+            )
+            .map(Report::without_info),
             Method::NewtonCg => newton_cg::minimize_observed(
                 &mut objective,
                 &x0,
                 &NewtonCgConfig { tol: tol(budget(200, 3)), ..NewtonCgConfig::default() },
                 &mut observe,
-            ),
+            )
+            .map(Report::without_info),
             Method::TrustNcg => trust_ncg::minimize_observed(
                 &mut objective,
                 &x0,
                 &TrustNcgConfig { tol: tol(budget(200, 3)), ..TrustNcgConfig::default() },
                 &mut observe,
-            ),
+            )
+            .map(Report::without_info),
             Method::Adam => Ok(adam(&mut objective, &x0, 0.05, budget(3000, 20), &mut trace, t0)),
         }
         .expect("the objective is finite at zero");

@@ -52,9 +52,13 @@ pub trait Objective<T: Float> {
 }
 
 /// Evaluation counts, as reported by the methods.
+///
+/// An [`Objective`] counts in `function`, `gradient` and `hvp`; a [`LeastSquares`] problem counts residual
+/// evaluations and Jacobian evaluations apart (as MINPACK's `nfev` and `njev`, scipy's `nfev` and `njev`), and
+/// the Jacobian products in `jvp` and `vjp`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counts {
-    /// Function values `f(x)` (every gradient or Hessian evaluation also computes one).
+    /// Objective values `f(x)` (every gradient or Hessian evaluation also computes one).
     pub function: usize,
     /// Gradients.
     pub gradient: usize,
@@ -64,12 +68,17 @@ pub struct Counts {
     pub jvp: usize,
     /// Vector-Jacobian products `J^T u`.
     pub vjp: usize,
+    /// Least squares: residual vectors `r(x)` computed on their own ([`LeastSquares::residuals`]).
+    pub residual: usize,
+    /// Least squares: Jacobian evaluations, each a point where `J` was prepared for products
+    /// ([`LeastSquares::with_jacobian`], which also gives `r(x)` there: not counted again in `residual`).
+    pub jacobian: usize,
 }
 
 impl Counts {
     /// Total evaluations of any kind (used for evaluation budgets).
     pub fn total(&self) -> usize {
-        self.function + self.gradient + self.hvp + self.jvp + self.vjp
+        self.function + self.gradient + self.hvp + self.jvp + self.vjp + self.residual + self.jacobian
     }
 }
 
@@ -373,11 +382,11 @@ impl<T: Float> Jacobian<T> for CountingJacobian<'_, T> {
 
 impl<T: Float, L: LeastSquares<T> + ?Sized> LeastSquares<T> for Counted<'_, L> {
     fn residuals(&mut self, x: &[T]) -> Vec<T> {
-        self.counts.function += 1;
+        self.counts.residual += 1;
         self.inner.residuals(x)
     }
     fn with_jacobian<R>(&mut self, x: &[T], body: impl FnOnce(&[T], &dyn Jacobian<T>) -> R) -> R {
-        self.counts.function += 1;
+        self.counts.jacobian += 1;
         let (jv, jtu) = (Cell::new(0), Cell::new(0));
         let out = self.inner.with_jacobian(x, |r, j| body(r, &CountingJacobian { j, jv: &jv, jtu: &jtu }));
         self.counts.jvp += jv.get();

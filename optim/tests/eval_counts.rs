@@ -34,7 +34,7 @@ fn tol() -> Tolerances<f64> {
 }
 
 /// `(iterations, function, gradient, hvp)` ceilings: what we achieved when recorded.
-fn check(name: &str, r: &Report<f64>, ceiling: (usize, usize, usize, usize)) {
+fn check<I: std::fmt::Debug>(name: &str, r: &Report<f64, I>, ceiling: (usize, usize, usize, usize)) {
     println!("{name}: it {} f {} g {} hvp {}", r.iterations, r.counts.function, r.counts.gradient, r.counts.hvp);
     assert_eq!(r.stop, StopReason::GradientTolerance, "{name}: {r:?}");
     let got = (r.iterations, r.counts.function, r.counts.gradient, r.counts.hvp);

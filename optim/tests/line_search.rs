@@ -108,15 +108,17 @@ fn rosen_nan_beyond(x: Var<'_, f64>) -> Var<'_, f64> {
 
 #[test]
 fn methods_never_report_nan_on_a_function_nan_beyond_a_radius() {
-    use wengert_optim::second_order::{bfgs, gradient_descent, lbfgs, nonlinear_cg, StopReason, Tolerances};
+    use wengert_optim::second_order::{bfgs, gradient_descent, lbfgs, nonlinear_cg, Report, StopReason, Tolerances};
     let tol = Tolerances::default().with_grad_tol(1e-8).with_max_iter(100_000);
     let mut total_nan = 0;
     for method in 0..5 {
         let mut f = NanProbe { inner: TapeObjective::new(rosen_nan_beyond), nan_seen: 0 };
         let x0 = [-1.2, 0.9];
         let r = match method {
-            0 => lbfgs::minimize(&mut f, &x0, &lbfgs::LbfgsConfig { tol: tol.clone(), ..Default::default() }),
-            1 => bfgs::minimize(&mut f, &x0, &bfgs::BfgsConfig { tol: tol.clone(), ..Default::default() }),
+            0 => lbfgs::minimize(&mut f, &x0, &lbfgs::LbfgsConfig { tol: tol.clone(), ..Default::default() })
+                .map(Report::without_info),
+            1 => bfgs::minimize(&mut f, &x0, &bfgs::BfgsConfig { tol: tol.clone(), ..Default::default() })
+                .map(Report::without_info),
             4 => {
                 use wengert_optim::line_search::{more_thuente::MoreThuenteConfig, LineSearch};
                 let line_search = LineSearch::MoreThuente(MoreThuenteConfig::default());
@@ -125,17 +127,20 @@ fn methods_never_report_nan_on_a_function_nan_beyond_a_radius() {
                     &x0,
                     &lbfgs::LbfgsConfig { tol: tol.clone(), line_search, ..Default::default() },
                 )
+                .map(Report::without_info)
             }
             2 => nonlinear_cg::minimize(
                 &mut f,
                 &x0,
                 &nonlinear_cg::NonlinearCgConfig { tol: tol.clone(), ..Default::default() },
-            ),
+            )
+            .map(Report::without_info),
             _ => gradient_descent::minimize(
                 &mut f,
                 &x0,
                 &gradient_descent::GdConfig { tol: tol.clone(), ..Default::default() },
-            ),
+            )
+            .map(Report::without_info),
         }
         .unwrap();
         assert_eq!(r.stop, StopReason::GradientTolerance, "method {method}: {r:?}");
@@ -170,4 +175,42 @@ fn exact_step_minimises_a_quadratic_along_the_direction() {
     // negative curvature: no minimiser along d
     let neg = DenseMatrix::from_vec(2, 2, vec![-1.0, 0.0, 0.0, 1.0]);
     assert_eq!(exact::quadratic_step(&neg, &[1.0, 0.0], &[-1.0, 0.0]), None);
+}
+
+/// A first trial step of 0 (or negative, NaN, infinite) is an error of every search, not an accepted step
+/// of length 0 (Armijo returned `Ok` for `alpha0 = 0`, issue 14).
+#[test]
+fn a_first_step_that_is_not_positive_and_finite_is_an_error() {
+    use wengert_optim::line_search::more_thuente::MoreThuenteConfig;
+    let mut f = TapeObjective::new(rosen::<f64>);
+    let x = [-1.2, 1.0];
+    let (f0, g) = start(&mut f, &x);
+    let d: Vec<f64> = g.iter().map(|v| -v).collect();
+    let searches = [
+        LineSearch::Armijo(ArmijoConfig::default()),
+        LineSearch::StrongWolfe(WolfeConfig::default()),
+        LineSearch::MoreThuente(MoreThuenteConfig::default()),
+    ];
+    for ls in &searches {
+        for alpha0 in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            let e = ls.search(&mut f, &x, f0, &g, &d, alpha0).unwrap_err();
+            match e {
+                LineSearchError::BadInitialStep { alpha0: a } => assert!(a == alpha0 || a.is_nan(), "{ls:?}: {e}"),
+                e => panic!("{ls:?}, alpha0 = {alpha0}: {e:?}"),
+            }
+        }
+    }
+}
+
+/// Armijo gives up as soon as `x + alpha d` rounds to `x`, instead of accepting the unchanged point (whose
+/// value passes the inequality once `c1 alpha g^T d` is below the rounding of `f`).
+#[test]
+fn armijo_never_returns_the_unchanged_point() {
+    let mut f = TapeObjective::new(|x: Var<'_, f64>| x.square().sum());
+    let x = [1.0, 0.0];
+    let (f0, g) = start(&mut f, &x);
+    // a descent direction (g^T d = -2e-20) too short to move x at all: 1 - 1e-20 rounds to 1
+    let d = [-1e-20, 0.0];
+    let e = LineSearch::Armijo(ArmijoConfig::default()).search(&mut f, &x, f0, &g, &d, 1.0).unwrap_err();
+    assert!(matches!(e, LineSearchError::NoAcceptableStep { .. }), "{e:?}");
 }

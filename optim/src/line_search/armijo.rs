@@ -4,11 +4,15 @@
 //! (N&W eq. 3.58), safeguarded to `[0.1 alpha, 0.5 alpha]`.
 //!
 //! A trial with a NaN or infinite value is too long: the step is cut to `0.1 alpha`.
+//!
+//! No progress is reported as such, never as a step: the search gives up as soon as `x + alpha d` rounds to
+//! `x` (after a run of NaN trials, say) instead of returning the unchanged point. (A trial that moves `x` but
+//! leaves `f` equal is accepted, as the inequality says: near a minimum `f` is flat to rounding while the
+//! gradient still shrinks, and Newton's last steps are such steps.)
 
 use wengert_autodiff::Float;
 
-use super::{step_to, LineSearchError, LineSearchResult};
-use crate::linalg::dot;
+use super::{start_slope, step_to, LineSearchError, LineSearchResult};
 use crate::objective::Objective;
 
 /// Settings of [`search`].
@@ -29,8 +33,9 @@ impl<T: Float> Default for ArmijoConfig<T> {
 /// Backtracks from `alpha0` along `d` until the Armijo condition holds; evaluates values only.
 ///
 /// # Errors
-/// [`LineSearchError::NotDescent`] if `g0^T d >= 0`; [`LineSearchError::NoAcceptableStep`] after
-/// `max_iter` trials.
+/// [`LineSearchError::NotDescent`] if `g0^T d >= 0`; [`LineSearchError::BadInitialStep`] unless `alpha0` is
+/// positive and finite; [`LineSearchError::NoAcceptableStep`] after `max_iter` trials or when `x + alpha d`
+/// rounds to `x`.
 pub fn search<T: Float, O: Objective<T> + ?Sized>(
     obj: &mut O,
     x: &[T],
@@ -40,13 +45,13 @@ pub fn search<T: Float, O: Objective<T> + ?Sized>(
     alpha0: T,
     config: &ArmijoConfig<T>,
 ) -> Result<LineSearchResult<T>, LineSearchError> {
-    let dphi0 = dot(g0, d);
-    if dphi0 >= T::ZERO || !dphi0.is_finite() {
-        return Err(LineSearchError::NotDescent);
-    }
+    let dphi0 = start_slope(g0, d, alpha0)?;
     let mut alpha = alpha0;
     for _ in 0..config.max_iter {
         let xn = step_to(x, alpha, d);
+        if xn == x {
+            break;
+        }
         let f = obj.value(&xn);
         if f.is_finite() && f <= f0 + config.c1 * alpha * dphi0 {
             return Ok(LineSearchResult { alpha, x: xn, f, g: None });

@@ -27,7 +27,10 @@ use std::fmt;
 
 use wengert_autodiff::Float;
 
+use crate::linalg::dot;
 use crate::objective::Objective;
+use crate::second_order::driver::Point;
+use crate::second_order::{check, check_nonneg, check_positive, OptimError};
 
 pub mod armijo;
 pub mod exact;
@@ -47,15 +50,36 @@ pub struct LineSearchResult<T> {
     pub g: Option<Vec<T>>,
 }
 
+impl<T: Float> LineSearchResult<T> {
+    /// The accepted point with its gradient, evaluating the gradient only when the search did not.
+    pub fn into_point<O: Objective<T> + ?Sized>(self, obj: &mut O) -> Point<T> {
+        let g = match self.g {
+            Some(g) => g,
+            None => {
+                let mut g = vec![T::ZERO; self.x.len()];
+                obj.value_grad(&self.x, &mut g);
+                g
+            }
+        };
+        Point { x: self.x, f: self.f, g }
+    }
+}
+
 /// Why a line search failed.
 #[derive(Clone, Debug, PartialEq)]
 pub enum LineSearchError {
     /// `g^T d >= 0`: `d` is not a descent direction.
     NotDescent,
-    /// No acceptable step within the iteration budget (last step tried given).
+    /// No acceptable step within the iteration budget, or the step became so short that `x + alpha d`
+    /// rounds to `x` (last step tried given).
     NoAcceptableStep {
         /// The last step length tried.
         alpha: f64,
+    },
+    /// The first trial step `alpha0` is not positive and finite.
+    BadInitialStep {
+        /// The step given.
+        alpha0: f64,
     },
 }
 
@@ -65,6 +89,9 @@ impl fmt::Display for LineSearchError {
             LineSearchError::NotDescent => write!(f, "line search: direction is not a descent direction"),
             LineSearchError::NoAcceptableStep { alpha } => {
                 write!(f, "line search: no acceptable step found (last tried {alpha:e})")
+            }
+            LineSearchError::BadInitialStep { alpha0 } => {
+                write!(f, "line search: the first trial step alpha0 = {alpha0:e} must be positive and finite")
             }
         }
     }
@@ -84,6 +111,36 @@ pub enum LineSearch<T> {
 }
 
 impl<T: Float> LineSearch<T> {
+    /// Checks the settings: `0 < c1 < c2 < 1` (Wolfe), `0 < c1 < 1` (Armijo), `0 < ftol, gtol < 1` and
+    /// `xtol >= 0` (Moré-Thuente), a positive `alpha_max` and at least one trial.
+    ///
+    /// # Errors
+    /// [`OptimError::InvalidConfig`] naming the field and its value.
+    pub fn validate(&self) -> Result<(), OptimError> {
+        let unit = |what: &str, v: T| check(v > T::ZERO && v < T::ONE, || format!("{what} = {v:?} must be in (0, 1)"));
+        let trials = |what: &str, n: usize| check(n >= 1, || format!("{what} = 0 must be at least 1"));
+        match self {
+            LineSearch::Armijo(c) => {
+                unit("ArmijoConfig.c1", c.c1)?;
+                trials("ArmijoConfig.max_iter", c.max_iter)
+            }
+            LineSearch::StrongWolfe(c) => {
+                unit("WolfeConfig.c1", c.c1)?;
+                unit("WolfeConfig.c2", c.c2)?;
+                check(c.c1 < c.c2, || format!("WolfeConfig.c1 = {:?} must be < c2 = {:?}", c.c1, c.c2))?;
+                check_positive("WolfeConfig", "alpha_max", c.alpha_max)?;
+                trials("WolfeConfig.max_iter", c.max_iter)
+            }
+            LineSearch::MoreThuente(c) => {
+                unit("MoreThuenteConfig.ftol", c.ftol)?;
+                unit("MoreThuenteConfig.gtol", c.gtol)?;
+                check_nonneg("MoreThuenteConfig", "xtol", c.xtol)?;
+                check_positive("MoreThuenteConfig", "alpha_max", c.alpha_max)?;
+                trials("MoreThuenteConfig.max_iter", c.max_iter)
+            }
+        }
+    }
+
     /// Searches along `d` from `x` (where `f(x) = f0`, `grad f(x) = g0`), trying `alpha0` first.
     ///
     /// # Errors
@@ -103,6 +160,19 @@ impl<T: Float> LineSearch<T> {
             LineSearch::MoreThuente(c) => more_thuente::search(obj, x, f0, g0, d, alpha0, c),
         }
     }
+}
+
+/// The checks every search starts with: `alpha0` positive and finite, `d` a descent direction. Returns the
+/// slope `g0^T d`.
+pub(crate) fn start_slope<T: Float>(g0: &[T], d: &[T], alpha0: T) -> Result<T, LineSearchError> {
+    if !(alpha0 > T::ZERO && alpha0.is_finite()) {
+        return Err(LineSearchError::BadInitialStep { alpha0: alpha0.to_f64() });
+    }
+    let dphi0 = dot(g0, d);
+    if !(dphi0 < T::ZERO && dphi0.is_finite()) {
+        return Err(LineSearchError::NotDescent);
+    }
+    Ok(dphi0)
 }
 
 /// `x + alpha d`.

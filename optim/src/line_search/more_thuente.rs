@@ -20,7 +20,7 @@
 
 use wengert_autodiff::Float;
 
-use super::{all_finite, step_to, LineSearchError, LineSearchResult};
+use super::{all_finite, start_slope, step_to, LineSearchError, LineSearchResult};
 use crate::linalg::dot;
 use crate::objective::Objective;
 
@@ -164,8 +164,8 @@ fn dcstep<T: Float>(x: &mut End<T>, y: &mut End<T>, t: End<T>, bracketed: &mut b
 /// far is returned if it decreases `f`.
 ///
 /// # Errors
-/// [`LineSearchError::NotDescent`] if `g0^T d >= 0`; [`LineSearchError::NoAcceptableStep`] if no trial of
-/// the budget decreased `f`.
+/// [`LineSearchError::NotDescent`] if `g0^T d >= 0`; [`LineSearchError::BadInitialStep`] unless `alpha0` is
+/// positive and finite; [`LineSearchError::NoAcceptableStep`] if no trial of the budget decreased `f`.
 pub fn search<T: Float, O: Objective<T> + ?Sized>(
     obj: &mut O,
     x: &[T],
@@ -175,10 +175,7 @@ pub fn search<T: Float, O: Objective<T> + ?Sized>(
     alpha0: T,
     config: &MoreThuenteConfig<T>,
 ) -> Result<LineSearchResult<T>, LineSearchError> {
-    let dphi0 = dot(g0, d);
-    if dphi0.is_nan() || dphi0 >= T::ZERO {
-        return Err(LineSearchError::NotDescent);
-    }
+    let dphi0 = start_slope(g0, d, alpha0)?;
     let (half, p66, xtrapl, xtrapu) = (T::from_f64(0.5), T::from_f64(0.66), T::from_f64(1.1), T::from_f64(4.0));
     let (stpmin, stpmax) = (T::ZERO, config.alpha_max);
     let gtest = config.ftol * dphi0;

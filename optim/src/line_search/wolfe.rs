@@ -13,7 +13,7 @@
 
 use wengert_autodiff::Float;
 
-use super::{all_finite, step_to, LineSearchError, LineSearchResult};
+use super::{all_finite, start_slope, step_to, LineSearchError, LineSearchResult};
 use crate::linalg::dot;
 use crate::objective::Objective;
 
@@ -75,8 +75,8 @@ fn done<T>(t: Trial<T>) -> LineSearchResult<T> {
 /// at each trial, and returns the gradient at the accepted point.
 ///
 /// # Errors
-/// [`LineSearchError::NotDescent`] if `g0^T d >= 0`; [`LineSearchError::NoAcceptableStep`] after `max_iter`
-/// trials.
+/// [`LineSearchError::NotDescent`] if `g0^T d >= 0`; [`LineSearchError::BadInitialStep`] unless `alpha0` is
+/// positive and finite; [`LineSearchError::NoAcceptableStep`] after `max_iter` trials.
 pub fn search<T: Float, O: Objective<T> + ?Sized>(
     obj: &mut O,
     x: &[T],
@@ -86,10 +86,7 @@ pub fn search<T: Float, O: Objective<T> + ?Sized>(
     alpha0: T,
     config: &WolfeConfig<T>,
 ) -> Result<LineSearchResult<T>, LineSearchError> {
-    let dphi0 = dot(g0, d);
-    if dphi0 >= T::ZERO || !dphi0.is_finite() {
-        return Err(LineSearchError::NotDescent);
-    }
+    let dphi0 = start_slope(g0, d, alpha0)?;
     let (c1, c2) = (config.c1, config.c2);
     let armijo = |t: &Trial<T>| t.f <= f0 + c1 * t.alpha * dphi0;
     let curvature = |t: &Trial<T>| t.dphi.abs() <= -c2 * dphi0;

@@ -14,7 +14,8 @@
 
 use wengert_autodiff::Float;
 
-use super::{check_start, observe, report, Observer, OptimError, Report, StopReason, Tolerances};
+use super::driver::{self, Context, Method, Point, Step};
+use super::{Observer, OptimError, Report, Tolerances};
 use crate::linalg::{dot, norm};
 use crate::line_search::wolfe::WolfeConfig;
 use crate::line_search::LineSearch;
@@ -35,16 +36,35 @@ impl<T: Float> Default for BfgsConfig<T> {
     }
 }
 
+/// What BFGS reports beside the common [`Report`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct BfgsInfo {
+    /// Updates skipped because `y^T s <= eps ||y|| ||s||`.
+    pub skipped_updates: usize,
+}
+
+impl<T: Float> BfgsConfig<T> {
+    /// Checks the settings (the tolerances and the line search).
+    ///
+    /// # Errors
+    /// [`OptimError::InvalidConfig`] naming the field.
+    pub fn validate(&self) -> Result<(), OptimError> {
+        self.tol.validate()?;
+        self.line_search.validate()
+    }
+}
+
 /// Minimises `obj` from `x0`.
 ///
 /// # Errors
-/// [`OptimError::EmptyStart`], [`OptimError::NonFiniteStart`].
+/// [`OptimError::EmptyStart`], [`OptimError::NonFiniteStart`], [`OptimError::InvalidConfig`].
 pub fn minimize<T: Float, O: Objective<T> + ?Sized>(
     obj: &mut O,
     x0: &[T],
     config: &BfgsConfig<T>,
-) -> Result<Report<T>, OptimError> {
-    run(obj, x0, config, None)
+) -> Result<Report<T, BfgsInfo>, OptimError> {
+    config.validate()?;
+    driver::run(obj, x0, &config.tol, Bfgs::new(config, x0.len()), None)
 }
 
 /// [`minimize`], calling `observer` after every iteration.
@@ -56,8 +76,9 @@ pub fn minimize_observed<T: Float, O: Objective<T> + ?Sized>(
     x0: &[T],
     config: &BfgsConfig<T>,
     observer: Observer<'_, T>,
-) -> Result<Report<T>, OptimError> {
-    run(obj, x0, config, Some(observer))
+) -> Result<Report<T, BfgsInfo>, OptimError> {
+    config.validate()?;
+    driver::run(obj, x0, &config.tol, Bfgs::new(config, x0.len()), Some(observer))
 }
 
 /// The first trial step: `min(1, 2.02 (f - f_prev) / g^T p)` (N&W eq. 3.60), or `1` without history.
@@ -75,75 +96,78 @@ pub(crate) fn initial_step<T: Float>(f: T, f_prev: Option<T>, gp: T) -> T {
     }
 }
 
-fn run<T: Float, O: Objective<T> + ?Sized>(
-    obj: &mut O,
-    x0: &[T],
-    config: &BfgsConfig<T>,
-    mut observer: Option<Observer<'_, T>>,
-) -> Result<Report<T>, OptimError> {
-    let mut obj = Counted::new(obj);
-    let n = x0.len();
-    let mut x = x0.to_vec();
-    let mut g = vec![T::ZERO; n];
-    let mut f = obj.value_grad(&x, &mut g);
-    check_start(&x, f, &g)?;
-    if norm(&g) <= config.tol.grad_tol {
-        return Ok(report(x, f, &g, 0, obj.counts(), StopReason::GradientTolerance));
+/// BFGS as a [`driver`] step.
+struct Bfgs<'c, T> {
+    config: &'c BfgsConfig<T>,
+    /// `H` (row-major `n x n`), the inverse-Hessian approximation.
+    h: Vec<T>,
+    /// Whether `H` has been updated (and so rescaled) yet.
+    updated: bool,
+    f_prev: Option<T>,
+    /// Scratch for `H y`.
+    hy: Vec<T>,
+    info: BfgsInfo,
+}
+
+impl<'c, T: Float> Bfgs<'c, T> {
+    fn new(config: &'c BfgsConfig<T>, n: usize) -> Self {
+        let mut h = vec![T::ZERO; n * n];
+        for i in 0..n {
+            h[i * n + i] = T::ONE;
+        }
+        let info = BfgsInfo { skipped_updates: 0 };
+        Bfgs { config, h, updated: false, f_prev: None, hy: vec![T::ZERO; n], info }
     }
-    // H (row-major n x n), the inverse-Hessian approximation.
-    let mut h = vec![T::ZERO; n * n];
-    for i in 0..n {
-        h[i * n + i] = T::ONE;
+}
+
+impl<T: Float, O: Objective<T> + ?Sized> Method<T, O> for Bfgs<'_, T> {
+    type Info = BfgsInfo;
+
+    fn start(&mut self, obj: &mut Counted<'_, O>, x: &[T], g: &mut [T], _: &Context<'_, T>) -> T {
+        let f = obj.value_grad(x, g);
+        // as scipy: pretend a previous value f + ||g|| / 2 so the first step is ||g||-scaled
+        self.f_prev = Some(f + norm(g) / T::from_f64(2.0));
+        f
     }
-    let mut updated = false;
-    // as scipy: pretend a previous value f + ||g|| / 2 so the first step is ||g||-scaled
-    let mut f_prev = Some(f + norm(&g) / T::from_f64(2.0));
-    let mut hy = vec![T::ZERO; n];
-    for k in 1.. {
-        let p: Vec<T> = (0..n).map(|i| -dot(&h[i * n..(i + 1) * n], &g)).collect();
-        let alpha0 = initial_step(f, f_prev, dot(&g, &p));
-        let Ok(ls) = config.line_search.search(&mut obj, &x, f, &g, &p, alpha0) else {
-            return Ok(report(x, f, &g, k, obj.counts(), StopReason::NoProgress));
+
+    fn step(&mut self, obj: &mut Counted<'_, O>, at: &Point<T>, _: &Context<'_, T>) -> Step<T> {
+        let (n, h) = (at.x.len(), &mut self.h);
+        let p: Vec<T> = (0..n).map(|i| -dot(&h[i * n..(i + 1) * n], &at.g)).collect();
+        let alpha0 = initial_step(at.f, self.f_prev, dot(&at.g, &p));
+        let Ok(ls) = self.config.line_search.search(obj, &at.x, at.f, &at.g, &p, alpha0) else {
+            return Step::NoProgress;
         };
-        let gn = match ls.g {
-            Some(gn) => gn,
-            None => {
-                let mut gn = vec![T::ZERO; n];
-                obj.value_grad(&ls.x, &mut gn);
-                gn
-            }
-        };
-        let s: Vec<T> = ls.x.iter().zip(&x).map(|(&a, &b)| a - b).collect();
-        let y: Vec<T> = gn.iter().zip(&g).map(|(&a, &b)| a - b).collect();
+        let new = ls.into_point(obj);
+        let s: Vec<T> = new.x.iter().zip(&at.x).map(|(&a, &b)| a - b).collect();
+        let y: Vec<T> = new.g.iter().zip(&at.g).map(|(&a, &b)| a - b).collect();
         let ys = dot(&y, &s);
         if ys > T::EPSILON * norm(&y) * norm(&s) {
-            if !updated {
+            if !self.updated {
                 let scale = ys / dot(&y, &y);
                 h.iter_mut().for_each(|v| *v *= scale);
-                updated = true;
+                self.updated = true;
             }
             let rho = T::ONE / ys;
             // H+ = H - rho (H y s^T + s y^T H) + (rho^2 y^T H y + rho) s s^T   (H symmetric)
+            let hy = &mut self.hy;
             for i in 0..n {
                 hy[i] = dot(&h[i * n..(i + 1) * n], &y);
             }
-            let yhy = dot(&y, &hy);
+            let yhy = dot(&y, hy);
             let c = rho * rho * yhy + rho;
             for i in 0..n {
                 for j in 0..n {
                     h[i * n + j] += -rho * (hy[i] * s[j] + s[i] * hy[j]) + c * s[i] * s[j];
                 }
             }
+        } else {
+            self.info.skipped_updates += 1;
         }
-        let stop = config.tol.check(k, &x, &ls.x, f, ls.f, norm(&gn), obj.counts().total());
-        f_prev = Some(f);
-        x = ls.x;
-        f = ls.f;
-        g = gn;
-        observe(&mut observer, k, f, &g, &x);
-        if let Some(s) = stop {
-            return Ok(report(x, f, &g, k, obj.counts(), s));
-        }
+        self.f_prev = Some(at.f);
+        Step::Moved(new)
     }
-    unreachable!("the iteration budget always stops the loop")
+
+    fn info(self) -> BfgsInfo {
+        self.info
+    }
 }

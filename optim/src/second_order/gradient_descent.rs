@@ -7,10 +7,11 @@
 
 use wengert_autodiff::Float;
 
-use super::{check_start, observe, report, Observer, OptimError, Report, StopReason, Tolerances};
+use super::driver::{self, Context, Method, Point, Step};
+use super::{Observer, OptimError, Report, Tolerances};
 use crate::linalg::norm;
 use crate::line_search::armijo::ArmijoConfig;
-use crate::line_search::{exact, step_to, LineSearch};
+use crate::line_search::{exact, step_to, LineSearch, LineSearchResult};
 use crate::objective::{Counted, Objective};
 
 /// How the step length is chosen.
@@ -41,16 +42,38 @@ impl<T: Float> Default for GdConfig<T> {
     }
 }
 
+/// What gradient descent reports beside the common [`Report`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct GdInfo<T> {
+    /// The last accepted step length `alpha`.
+    pub last_step: T,
+}
+
+impl<T: Float> GdConfig<T> {
+    /// Checks the settings (the tolerances and the line search).
+    ///
+    /// # Errors
+    /// [`OptimError::InvalidConfig`] naming the field.
+    pub fn validate(&self) -> Result<(), OptimError> {
+        self.tol.validate()?;
+        match &self.step {
+            GdStep::LineSearch(ls) => ls.validate(),
+            GdStep::ExactQuadratic => Ok(()),
+        }
+    }
+}
+
 /// Minimises `obj` from `x0`.
 ///
 /// # Errors
-/// [`OptimError::EmptyStart`], [`OptimError::NonFiniteStart`].
+/// [`OptimError::EmptyStart`], [`OptimError::NonFiniteStart`], [`OptimError::InvalidConfig`].
 pub fn minimize<T: Float, O: Objective<T> + ?Sized>(
     obj: &mut O,
     x0: &[T],
     config: &GdConfig<T>,
-) -> Result<Report<T>, OptimError> {
-    run(obj, x0, config, None)
+) -> Result<Report<T, GdInfo<T>>, OptimError> {
+    config.validate()?;
+    driver::run(obj, x0, &config.tol, Gd::new(config), None)
 }
 
 /// [`minimize`], calling `observer` after every iteration.
@@ -62,66 +85,65 @@ pub fn minimize_observed<T: Float, O: Objective<T> + ?Sized>(
     x0: &[T],
     config: &GdConfig<T>,
     observer: Observer<'_, T>,
-) -> Result<Report<T>, OptimError> {
-    run(obj, x0, config, Some(observer))
+) -> Result<Report<T, GdInfo<T>>, OptimError> {
+    config.validate()?;
+    driver::run(obj, x0, &config.tol, Gd::new(config), Some(observer))
 }
 
-fn run<T: Float, O: Objective<T> + ?Sized>(
-    obj: &mut O,
-    x0: &[T],
-    config: &GdConfig<T>,
-    mut observer: Option<Observer<'_, T>>,
-) -> Result<Report<T>, OptimError> {
-    let mut obj = Counted::new(obj);
-    let n = x0.len();
-    let mut x = x0.to_vec();
-    let mut g = vec![T::ZERO; n];
-    let mut f = obj.value_grad(&x, &mut g);
-    check_start(&x, f, &g)?;
-    if norm(&g) <= config.tol.grad_tol {
-        return Ok(report(x, f, &g, 0, obj.counts(), StopReason::GradientTolerance));
+/// Gradient descent as a [`driver`] step.
+struct Gd<'c, T> {
+    config: &'c GdConfig<T>,
+    fallback: LineSearch<T>,
+    /// The previous accepted step (the first trial of the next search is twice it).
+    alpha_prev: T,
+}
+
+impl<'c, T: Float> Gd<'c, T> {
+    fn new(config: &'c GdConfig<T>) -> Self {
+        Gd { config, fallback: LineSearch::Armijo(ArmijoConfig::default()), alpha_prev: T::ONE }
     }
-    let fallback = LineSearch::Armijo(ArmijoConfig::default());
-    let mut alpha_prev = T::ONE / norm(&g).max(T::ONE);
-    for k in 1.. {
+}
+
+impl<T: Float, O: Objective<T> + ?Sized> Method<T, O> for Gd<'_, T> {
+    type Info = GdInfo<T>;
+
+    fn start(&mut self, obj: &mut Counted<'_, O>, x: &[T], g: &mut [T], _: &Context<'_, T>) -> T {
+        let f = obj.value_grad(x, g);
+        self.alpha_prev = T::ONE / norm(g).max(T::ONE);
+        f
+    }
+
+    fn step(&mut self, obj: &mut Counted<'_, O>, at: &Point<T>, _: &Context<'_, T>) -> Step<T> {
+        let (x, f, g) = (&at.x, at.f, &at.g);
         let d: Vec<T> = g.iter().map(|&gi| -gi).collect();
-        let searched = match &config.step {
-            GdStep::LineSearch(ls) => ls.search(&mut obj, &x, f, &g, &d, T::from_f64(2.0) * alpha_prev),
+        let searched = match &self.config.step {
+            GdStep::LineSearch(ls) => ls.search(obj, x, f, g, &d, T::from_f64(2.0) * self.alpha_prev),
             GdStep::ExactQuadratic => {
-                let (_, alpha) = obj.with_hessian(&x, &mut g, |g, h| exact::quadratic_step(h, g, &d));
-                match alpha.map(|a| (a, step_to(&x, a, &d))) {
+                let mut scratch = vec![T::ZERO; x.len()];
+                let (_, alpha) = obj.with_hessian(x, &mut scratch, |g, h| exact::quadratic_step(h, g, &d));
+                match alpha.map(|a| (a, step_to(x, a, &d))) {
                     Some((a, xn)) => {
                         let fnew = obj.value(&xn);
                         if fnew.is_finite() && fnew < f {
-                            Ok(crate::line_search::LineSearchResult { alpha: a, x: xn, f: fnew, g: None })
+                            Ok(LineSearchResult { alpha: a, x: xn, f: fnew, g: None })
                         } else {
-                            fallback.search(&mut obj, &x, f, &g, &d, a)
+                            self.fallback.search(obj, x, f, g, &d, a)
                         }
                     }
-                    None => fallback.search(&mut obj, &x, f, &g, &d, alpha_prev),
+                    None => self.fallback.search(obj, x, f, g, &d, self.alpha_prev),
                 }
             }
         };
-        let Ok(ls) = searched else {
-            return Ok(report(x, f, &g, k, obj.counts(), StopReason::NoProgress));
-        };
-        let gn = match ls.g {
-            Some(gn) => gn,
-            None => {
-                let mut gn = vec![T::ZERO; n];
-                obj.value_grad(&ls.x, &mut gn);
-                gn
+        match searched {
+            Ok(ls) => {
+                self.alpha_prev = ls.alpha;
+                Step::Moved(ls.into_point(obj))
             }
-        };
-        alpha_prev = ls.alpha;
-        let stop = config.tol.check(k, &x, &ls.x, f, ls.f, norm(&gn), obj.counts().total());
-        x = ls.x;
-        f = ls.f;
-        g = gn;
-        observe(&mut observer, k, f, &g, &x);
-        if let Some(s) = stop {
-            return Ok(report(x, f, &g, k, obj.counts(), s));
+            Err(_) => Step::NoProgress,
         }
     }
-    unreachable!("the iteration budget always stops the loop")
+
+    fn info(self) -> GdInfo<T> {
+        GdInfo { last_step: self.alpha_prev }
+    }
 }

@@ -12,7 +12,8 @@ use std::collections::VecDeque;
 
 use wengert_autodiff::Float;
 
-use super::{check_start, observe, report, Observer, OptimError, Report, StopReason, Tolerances};
+use super::driver::{self, Context, Method, Point, Step};
+use super::{check_nonneg, Observer, OptimError, Report, Tolerances};
 use crate::linalg::{axpy, axpy_dot, dot, norm};
 use crate::line_search::wolfe::WolfeConfig;
 use crate::line_search::LineSearch;
@@ -42,16 +43,38 @@ impl<T: Float> Default for LbfgsConfig<T> {
     }
 }
 
+/// What L-BFGS reports beside the common [`Report`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct LbfgsInfo {
+    /// Pairs skipped because `y^T s <= curvature_eps y^T y`.
+    pub skipped_pairs: usize,
+    /// Restarts from steepest descent after the two-loop direction lost descent (rounding).
+    pub restarts: usize,
+}
+
+impl<T: Float> LbfgsConfig<T> {
+    /// Checks the settings (`curvature_eps >= 0`, the tolerances and the line search).
+    ///
+    /// # Errors
+    /// [`OptimError::InvalidConfig`] naming the field.
+    pub fn validate(&self) -> Result<(), OptimError> {
+        self.tol.validate()?;
+        self.line_search.validate()?;
+        check_nonneg("LbfgsConfig", "curvature_eps", self.curvature_eps)
+    }
+}
+
 /// Minimises `obj` from `x0`.
 ///
 /// # Errors
-/// [`OptimError::EmptyStart`], [`OptimError::NonFiniteStart`].
+/// [`OptimError::EmptyStart`], [`OptimError::NonFiniteStart`], [`OptimError::InvalidConfig`].
 pub fn minimize<T: Float, O: Objective<T> + ?Sized>(
     obj: &mut O,
     x0: &[T],
     config: &LbfgsConfig<T>,
-) -> Result<Report<T>, OptimError> {
-    run(obj, x0, config, None)
+) -> Result<Report<T, LbfgsInfo>, OptimError> {
+    config.validate()?;
+    driver::run(obj, x0, &config.tol, Lbfgs::new(config, x0.len()), None)
 }
 
 /// [`minimize`], calling `observer` after every iteration.
@@ -63,8 +86,9 @@ pub fn minimize_observed<T: Float, O: Objective<T> + ?Sized>(
     x0: &[T],
     config: &LbfgsConfig<T>,
     observer: Observer<'_, T>,
-) -> Result<Report<T>, OptimError> {
-    run(obj, x0, config, Some(observer))
+) -> Result<Report<T, LbfgsInfo>, OptimError> {
+    config.validate()?;
+    driver::run(obj, x0, &config.tol, Lbfgs::new(config, x0.len()), Some(observer))
 }
 
 /// A stored pair `s = x_{k+1} - x_k`, `y = g_{k+1} - g_k`, with `y^T s` and `y^T y` (for the initial scaling,
@@ -114,59 +138,68 @@ fn two_loop<T: Float>(g: &[T], pairs: &VecDeque<Pair<T>>, p: &mut [T], alphas: &
     q.iter_mut().for_each(|v| *v = -*v);
 }
 
-fn run<T: Float, O: Objective<T> + ?Sized>(
-    obj: &mut O,
-    x0: &[T],
-    config: &LbfgsConfig<T>,
-    mut observer: Option<Observer<'_, T>>,
-) -> Result<Report<T>, OptimError> {
-    let mut obj = Counted::new(obj);
-    let n = x0.len();
-    let mut x = x0.to_vec();
-    let mut g = vec![T::ZERO; n];
-    let mut f = obj.value_grad(&x, &mut g);
-    check_start(&x, f, &g)?;
-    if norm(&g) <= config.tol.grad_tol {
-        return Ok(report(x, f, &g, 0, obj.counts(), StopReason::GradientTolerance));
+/// L-BFGS as a [`driver`] step.
+struct Lbfgs<'c, T> {
+    config: &'c LbfgsConfig<T>,
+    pairs: VecDeque<Pair<T>>,
+    /// The direction, and scratch for the two-loop recursion.
+    p: Vec<T>,
+    alphas: Vec<T>,
+    info: LbfgsInfo,
+}
+
+impl<'c, T: Float> Lbfgs<'c, T> {
+    fn new(config: &'c LbfgsConfig<T>, n: usize) -> Self {
+        Lbfgs {
+            config,
+            pairs: VecDeque::with_capacity(config.history),
+            p: vec![T::ZERO; n],
+            alphas: Vec::with_capacity(config.history),
+            info: LbfgsInfo { skipped_pairs: 0, restarts: 0 },
+        }
     }
-    let mut pairs: VecDeque<Pair<T>> = VecDeque::with_capacity(config.history);
-    let (mut p, mut alphas) = (vec![T::ZERO; n], Vec::with_capacity(config.history));
-    for k in 1.. {
-        two_loop(&g, &pairs, &mut p, &mut alphas);
-        if dot(&p, &g) >= T::ZERO {
+}
+
+impl<T: Float, O: Objective<T> + ?Sized> Method<T, O> for Lbfgs<'_, T> {
+    type Info = LbfgsInfo;
+
+    fn start(&mut self, obj: &mut Counted<'_, O>, x: &[T], g: &mut [T], _: &Context<'_, T>) -> T {
+        obj.value_grad(x, g)
+    }
+
+    fn step(&mut self, obj: &mut Counted<'_, O>, at: &Point<T>, _: &Context<'_, T>) -> Step<T> {
+        let (p, g) = (&mut self.p, &at.g);
+        two_loop(g, &self.pairs, p, &mut self.alphas);
+        if dot(p, g) >= T::ZERO {
             // lost descent (rounding): restart from steepest descent
-            pairs.clear();
-            p.iter_mut().zip(&g).for_each(|(p, &g)| *p = -g);
+            self.pairs.clear();
+            self.info.restarts += 1;
+            p.iter_mut().zip(g).for_each(|(p, &g)| *p = -g);
         }
-        let alpha0 = if pairs.is_empty() { T::ONE / norm(&g) } else { T::ONE };
-        let Ok(ls) = config.line_search.search(&mut obj, &x, f, &g, &p, alpha0) else {
-            return Ok(report(x, f, &g, k, obj.counts(), StopReason::NoProgress));
-        };
-        let gn = match ls.g {
-            Some(gn) => gn,
-            None => {
-                let mut gn = vec![T::ZERO; n];
-                obj.value_grad(&ls.x, &mut gn);
-                gn
-            }
-        };
-        let stop = config.tol.check(k, &x, &ls.x, f, ls.f, norm(&gn), obj.counts().total());
-        // s = x_new - x and y = g_new - g, written over the old x and g
-        let (mut s, mut y) = (std::mem::replace(&mut x, ls.x), std::mem::replace(&mut g, gn));
-        s.iter_mut().zip(&x).for_each(|(s, &x)| *s = x - *s);
-        y.iter_mut().zip(&g).for_each(|(y, &g)| *y = g - *y);
-        f = ls.f;
-        let (ys, yy) = (dot(&y, &s), dot(&y, &y));
-        if ys > config.curvature_eps * yy && config.history > 0 {
-            if pairs.len() == config.history {
-                pairs.pop_front();
-            }
-            pairs.push_back(Pair { s, y, ys, yy, rho: T::ONE / ys });
-        }
-        observe(&mut observer, k, f, &g, &x);
-        if let Some(s) = stop {
-            return Ok(report(x, f, &g, k, obj.counts(), s));
+        let alpha0 = if self.pairs.is_empty() { T::ONE / norm(g) } else { T::ONE };
+        match self.config.line_search.search(obj, &at.x, at.f, g, p, alpha0) {
+            Ok(ls) => Step::Moved(ls.into_point(obj)),
+            Err(_) => Step::NoProgress,
         }
     }
-    unreachable!("the iteration budget always stops the loop")
+
+    /// Stores the pair `s = x_new - x`, `y = g_new - g`, written over the old point's buffers.
+    fn accepted(&mut self, old: Point<T>, new: &Point<T>) {
+        let (mut s, mut y) = (old.x, old.g);
+        s.iter_mut().zip(&new.x).for_each(|(s, &x)| *s = x - *s);
+        y.iter_mut().zip(&new.g).for_each(|(y, &g)| *y = g - *y);
+        let (ys, yy) = (dot(&y, &s), dot(&y, &y));
+        if ys > self.config.curvature_eps * yy && self.config.history > 0 {
+            if self.pairs.len() == self.config.history {
+                self.pairs.pop_front();
+            }
+            self.pairs.push_back(Pair { s, y, ys, yy, rho: T::ONE / ys });
+        } else {
+            self.info.skipped_pairs += 1;
+        }
+    }
+
+    fn info(self) -> LbfgsInfo {
+        self.info
+    }
 }

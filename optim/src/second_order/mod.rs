@@ -15,7 +15,10 @@
 //! | [`levenberg_marquardt`] | Levenberg-Marquardt as MINPACK `lmder` (trust region, `J^T J + lambda D^2`, `D = I` or column norms of `J`), robust losses | [`LeastSquares`] |
 //!
 //! Every method is a pair of functions, `minimize(obj, x0, &config)` and `minimize_observed(obj, x0, &config,
-//! observer)`, and returns a [`Report`] (solution, value, gradient norm, iterations, [`Counts`], [`StopReason`]).
+//! observer)`, and returns a [`Report`] (solution, value, gradient norm, iterations, [`Counts`], [`StopReason`])
+//! with the method's own `Info` in [`Report::info`] (Newton's added regularisation, the trust radius, ...).
+//! The loop they share (start check, budgets, non-finite guard, tolerances, observer, report) is written once,
+//! in [`driver`]; each method file holds only its step. Every config is checked (`validate`) before the run.
 //!
 //! **Full batch is the design point.** These methods assume the same deterministic `f` at every evaluation:
 //! line searches compare values and quasi-Newton pairs compare gradients across points. With minibatches
@@ -46,6 +49,7 @@ pub use crate::objective::Counts;
 use crate::objective::{LeastSquares, Objective};
 
 pub mod bfgs;
+pub mod driver;
 pub mod gauss_newton;
 pub mod gradient_descent;
 pub mod lbfgs;
@@ -72,11 +76,15 @@ pub enum StopReason {
     /// The line search (or trust region) could not make progress: usually the solution is as accurate as the
     /// arithmetic allows.
     NoProgress,
+    /// A step reached a point whose value or gradient is NaN or infinite; the run stopped at the last finite
+    /// point (never reported as convergence).
+    NonFinite,
 }
 
-/// What every method returns.
+/// What every method returns: the common fields, and in `info` what only the method knows (`()` for a
+/// method with nothing to add).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Report<T> {
+pub struct Report<T, I = ()> {
     /// The last accepted point.
     pub x: Vec<T>,
     /// `f(x)`.
@@ -89,6 +97,16 @@ pub struct Report<T> {
     pub counts: Counts,
     /// Why it stopped.
     pub stop: StopReason,
+    /// The method's own report (e.g. [`newton::NewtonInfo`], [`trust_ncg::TrustNcgInfo`]).
+    pub info: I,
+}
+
+impl<T, I> Report<T, I> {
+    /// The common report without the method's own `info` (to keep reports of several methods together).
+    pub fn without_info(self) -> Report<T> {
+        let Report { x, f, grad_norm, iterations, counts, stop, .. } = self;
+        Report { x, f, grad_norm, iterations, counts, stop, info: () }
+    }
 }
 
 /// Stopping rules shared by all methods. A rule with tolerance `0` (or budget `usize::MAX`) is off.
@@ -131,6 +149,27 @@ impl<T: Float> Tolerances<T> {
         self
     }
 
+    /// Checks the tolerances: each is `>= 0` (not NaN).
+    ///
+    /// # Errors
+    /// [`OptimError::InvalidConfig`] naming the field and its value.
+    pub fn validate(&self) -> Result<(), OptimError> {
+        check_nonneg("Tolerances", "grad_tol", self.grad_tol)?;
+        check_nonneg("Tolerances", "step_tol", self.step_tol)?;
+        check_nonneg("Tolerances", "f_rel_tol", self.f_rel_tol)
+    }
+
+    /// The budget rule met at iteration `k` with `evals` evaluations spent, if any.
+    pub fn budget_spent(&self, k: usize, evals: usize) -> Option<StopReason> {
+        if k >= self.max_iter {
+            Some(StopReason::MaxIterations)
+        } else if evals >= self.max_evals {
+            Some(StopReason::MaxEvaluations)
+        } else {
+            None
+        }
+    }
+
     /// The stopping rule met after a step from `(x_old, f_old)` to `(x_new, f_new)` with gradient norm
     /// `gnorm`, at iteration `k` (1-based) with `evals` evaluations spent. (Each rule reads a different
     /// argument; bundling them into a struct would only move the list to every call site.)
@@ -157,13 +196,7 @@ impl<T: Float> Tolerances<T> {
         if self.f_rel_tol > T::ZERO && f_old - f_new <= self.f_rel_tol * f_old.abs().max(f_new.abs()).max(T::ONE) {
             return Some(StopReason::FunctionTolerance);
         }
-        if k >= self.max_iter {
-            return Some(StopReason::MaxIterations);
-        }
-        if evals >= self.max_evals {
-            return Some(StopReason::MaxEvaluations);
-        }
-        None
+        self.budget_spent(k, evals)
     }
 }
 
@@ -194,6 +227,8 @@ pub enum OptimError {
     Linalg(LinalgError),
     /// A line search failed in a way the method cannot recover from.
     LineSearch(LineSearchError),
+    /// A setting is out of its valid range (the message names the config, the field and the value).
+    InvalidConfig(String),
 }
 
 impl fmt::Display for OptimError {
@@ -203,6 +238,7 @@ impl fmt::Display for OptimError {
             OptimError::EmptyStart => write!(f, "starting point is empty"),
             OptimError::Linalg(e) => write!(f, "{e}"),
             OptimError::LineSearch(e) => write!(f, "{e}"),
+            OptimError::InvalidConfig(m) => write!(f, "invalid config: {m}"),
         }
     }
 }
@@ -215,7 +251,26 @@ impl From<LinalgError> for OptimError {
     }
 }
 
-/// Checks a starting point and its value/gradient.
+/// `Err(InvalidConfig)` unless `v >= 0` (NaN fails).
+pub(crate) fn check_nonneg<T: Float>(config: &str, field: &str, v: T) -> Result<(), OptimError> {
+    check(v >= T::ZERO, || format!("{config}.{field} = {v:?} must be >= 0"))
+}
+
+/// `Err(InvalidConfig)` unless `v > 0` and finite.
+pub(crate) fn check_positive<T: Float>(config: &str, field: &str, v: T) -> Result<(), OptimError> {
+    check(v > T::ZERO && v.is_finite(), || format!("{config}.{field} = {v:?} must be positive and finite"))
+}
+
+/// `Err(InvalidConfig(what()))` unless `ok`.
+pub(crate) fn check(ok: bool, what: impl FnOnce() -> String) -> Result<(), OptimError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(OptimError::InvalidConfig(what()))
+    }
+}
+
+/// Checks a starting point and its value/gradient (for methods not yet on the [`driver`]).
 pub(crate) fn check_start<T: Float>(x0: &[T], f0: T, g0: &[T]) -> Result<(), OptimError> {
     if x0.is_empty() {
         return Err(OptimError::EmptyStart);
@@ -241,5 +296,5 @@ pub(crate) fn report<T: Float>(
     counts: Counts,
     stop: StopReason,
 ) -> Report<T> {
-    Report { x, f, grad_norm: norm(g), iterations, counts, stop }
+    Report { x, f, grad_norm: norm(g), iterations, counts, stop, info: () }
 }

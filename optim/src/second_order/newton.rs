@@ -12,9 +12,10 @@
 
 use wengert_autodiff::Float;
 
-use super::{check_start, observe, report, Observer, OptimError, Report, StopReason, Tolerances};
+use super::driver::{self, Context, Method, Point, Step};
+use super::{check_positive, Observer, OptimError, Report, Tolerances};
 use crate::linalg::cholesky::Cholesky;
-use crate::linalg::{norm, DenseMatrix, LinOp};
+use crate::linalg::{DenseMatrix, LinOp};
 use crate::line_search::armijo::ArmijoConfig;
 use crate::line_search::LineSearch;
 use crate::objective::{Counted, Objective};
@@ -60,36 +61,65 @@ pub fn dense_hessian<T: Float, H: LinOp<T> + ?Sized>(h: &H) -> DenseMatrix<T> {
 }
 
 /// Cholesky of `H + tau I` for the smallest `tau` of the sequence in N&W Algorithm 3.3; returns the factor
-/// and the `tau` used.
-pub fn modified_cholesky<T: Float>(h: &DenseMatrix<T>, beta: T) -> (Cholesky<T>, T) {
+/// and the `tau` used, or `None` if `H` has a NaN or infinite entry (no shift makes it factorable).
+pub fn modified_cholesky<T: Float>(h: &DenseMatrix<T>, beta: T) -> Option<(Cholesky<T>, T)> {
     let n = h.rows();
+    if !(0..n).all(|i| (0..n).all(|j| h[(i, j)].is_finite())) {
+        return None;
+    }
     let diag = h.diagonal();
     let scale = diag.iter().fold(T::ONE, |s, d| s.max(d.abs()));
     let beta = beta * scale;
     let min_diag = diag.iter().fold(T::INFINITY, |s, &d| s.min(d));
     let mut tau = if min_diag > T::ZERO { T::ZERO } else { beta - min_diag };
-    loop {
+    // With finite entries the loop ends: a shift beyond the Gershgorin bound makes H + tau I positive definite.
+    while tau.is_finite() {
         let mut shifted = h.clone();
         for i in 0..n {
             shifted[(i, i)] += tau;
         }
         match Cholesky::factor(&shifted) {
-            Ok(c) => return (c, tau),
+            Ok(c) => return Some((c, tau)),
             Err(_) => tau = (T::from_f64(2.0) * tau).max(beta),
         }
+    }
+    None
+}
+
+/// What Newton's method reports beside the common [`Report`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewtonInfo<T> {
+    /// The shift `tau` of `H + tau I` in the last iteration (`0` when `H` was positive definite).
+    pub last_shift: T,
+    /// The largest shift over the run.
+    pub max_shift: T,
+    /// Iterations whose Hessian needed a shift.
+    pub shifted_iterations: usize,
+}
+
+impl<T: Float> NewtonConfig<T> {
+    /// Checks the settings (`beta > 0`, the tolerances and the line search).
+    ///
+    /// # Errors
+    /// [`OptimError::InvalidConfig`] naming the field.
+    pub fn validate(&self) -> Result<(), OptimError> {
+        self.tol.validate()?;
+        self.line_search.validate()?;
+        check_positive("NewtonConfig", "beta", self.beta)
     }
 }
 
 /// Minimises `obj` from `x0`.
 ///
 /// # Errors
-/// [`OptimError::EmptyStart`], [`OptimError::NonFiniteStart`].
+/// [`OptimError::EmptyStart`], [`OptimError::NonFiniteStart`], [`OptimError::InvalidConfig`].
 pub fn minimize<T: Float, O: Objective<T> + ?Sized>(
     obj: &mut O,
     x0: &[T],
     config: &NewtonConfig<T>,
-) -> Result<Report<T>, OptimError> {
-    run(obj, x0, config, None)
+) -> Result<Report<T, NewtonInfo<T>>, OptimError> {
+    config.validate()?;
+    driver::run(obj, x0, &config.tol, Newton::new(config), None)
 }
 
 /// [`minimize`], calling `observer` after every iteration.
@@ -101,50 +131,65 @@ pub fn minimize_observed<T: Float, O: Objective<T> + ?Sized>(
     x0: &[T],
     config: &NewtonConfig<T>,
     observer: Observer<'_, T>,
-) -> Result<Report<T>, OptimError> {
-    run(obj, x0, config, Some(observer))
+) -> Result<Report<T, NewtonInfo<T>>, OptimError> {
+    config.validate()?;
+    driver::run(obj, x0, &config.tol, Newton::new(config), Some(observer))
 }
 
-fn run<T: Float, O: Objective<T> + ?Sized>(
-    obj: &mut O,
-    x0: &[T],
-    config: &NewtonConfig<T>,
-    mut observer: Option<Observer<'_, T>>,
-) -> Result<Report<T>, OptimError> {
-    let mut obj = Counted::new(obj);
-    let n = x0.len();
-    let mut x = x0.to_vec();
-    let mut g = vec![T::ZERO; n];
-    let mut prev: Option<(Vec<T>, T)> = None;
-    for k in 0.. {
-        // the n products are not spent at a point where the run stops anyway
-        let (grad_tol, last) = (config.tol.grad_tol, k >= config.tol.max_iter);
-        let (f, h) = obj.with_hessian(&x, &mut g, |g, h| (norm(g) > grad_tol && !last).then(|| dense_hessian(h)));
-        match &prev {
-            None => {
-                check_start(&x, f, &g)?;
-                if norm(&g) <= config.tol.grad_tol {
-                    return Ok(report(x, f, &g, 0, obj.counts(), StopReason::GradientTolerance));
-                }
-            }
-            Some((xo, fo)) => {
-                observe(&mut observer, k, f, &g, &x);
-                if let Some(s) = config.tol.check(k, xo, &x, *fo, f, norm(&g), obj.counts().total()) {
-                    return Ok(report(x, f, &g, k, obj.counts(), s));
-                }
-            }
-        }
-        let Some(h) = h else {
-            let s = if last { StopReason::MaxIterations } else { StopReason::GradientTolerance };
-            return Ok(report(x, f, &g, k, obj.counts(), s));
-        };
-        let (chol, _) = modified_cholesky(&h, config.beta);
-        let minus_g: Vec<T> = g.iter().map(|&v| -v).collect();
-        let p = chol.solve(&minus_g);
-        let Ok(ls) = config.line_search.search(&mut obj, &x, f, &g, &p, T::ONE) else {
-            return Ok(report(x, f, &g, k, obj.counts(), StopReason::NoProgress));
-        };
-        prev = Some((std::mem::replace(&mut x, ls.x), f));
+/// Newton's method as a [`driver`] step: the Hessian is factored when the point is evaluated (unless the run
+/// stops there), the line search runs in the next iteration.
+struct Newton<'c, T> {
+    config: &'c NewtonConfig<T>,
+    /// The Newton direction at the current point (`Some(None)`: the Hessian there is not finite).
+    p: Option<Option<Vec<T>>>,
+    info: NewtonInfo<T>,
+}
+
+impl<'c, T: Float> Newton<'c, T> {
+    fn new(config: &'c NewtonConfig<T>) -> Self {
+        Newton { config, p: None, info: NewtonInfo { last_shift: T::ZERO, max_shift: T::ZERO, shifted_iterations: 0 } }
     }
-    unreachable!("the iteration budget always stops the loop")
+
+    /// `f(x)`, `grad f(x)` into `g`, and the direction `-(H + tau I)^{-1} g` unless the run stops at `x`
+    /// (`Some(None)` when the Hessian is not finite).
+    fn evaluate<O: Objective<T> + ?Sized>(&mut self, obj: &mut O, x: &[T], g: &mut [T], ctx: &Context<'_, T>) -> T {
+        let (f, h) = obj.with_hessian(x, g, |g, h| (!ctx.stops_at(g)).then(|| dense_hessian(h)));
+        self.p = h.map(|h| {
+            let (chol, tau) = modified_cholesky(&h, self.config.beta)?;
+            self.info.last_shift = tau;
+            if tau > T::ZERO {
+                self.info.max_shift = self.info.max_shift.max(tau);
+                self.info.shifted_iterations += 1;
+            }
+            let minus_g: Vec<T> = g.iter().map(|&v| -v).collect();
+            Some(chol.solve(&minus_g))
+        });
+        f
+    }
+}
+
+impl<T: Float, O: Objective<T> + ?Sized> Method<T, O> for Newton<'_, T> {
+    type Info = NewtonInfo<T>;
+
+    fn start(&mut self, obj: &mut Counted<'_, O>, x: &[T], g: &mut [T], ctx: &Context<'_, T>) -> T {
+        self.evaluate(obj, x, g, ctx)
+    }
+
+    fn step(&mut self, obj: &mut Counted<'_, O>, at: &Point<T>, ctx: &Context<'_, T>) -> Step<T> {
+        let p = match self.p.take() {
+            Some(Some(p)) => p,
+            Some(None) => return Step::NonFinite,
+            None => return Step::NoProgress,
+        };
+        let Ok(ls) = self.config.line_search.search(obj, &at.x, at.f, &at.g, &p, T::ONE) else {
+            return Step::NoProgress;
+        };
+        let mut g = vec![T::ZERO; at.x.len()];
+        let f = self.evaluate(obj, &ls.x, &mut g, ctx);
+        Step::Moved(Point { x: ls.x, f, g })
+    }
+
+    fn info(self) -> NewtonInfo<T> {
+        self.info
+    }
 }

@@ -9,8 +9,9 @@
 
 use wengert_autodiff::Float;
 
-use super::{check_start, observe, report, Observer, OptimError, Report, StopReason, Tolerances};
-use crate::linalg::{axpy, dot, norm, LinOp};
+use super::driver::{self, Context, Method, Point, Step};
+use super::{check, Observer, OptimError, Report, Tolerances};
+use crate::linalg::{axpy, dot, LinOp};
 use crate::line_search::armijo::ArmijoConfig;
 use crate::line_search::LineSearch;
 use crate::objective::{Counted, Objective};
@@ -36,8 +37,24 @@ impl<T: Float> Default for NewtonCgConfig<T> {
     }
 }
 
+/// A truncated-CG Newton direction with what the inner solve did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewtonCgDirection<T> {
+    /// The direction `p`.
+    pub p: Vec<T>,
+    /// CG iterations spent (Hessian-vector products).
+    pub cg_iterations: usize,
+    /// The relative residual `||H p + g||_1 / ||g||_1` where CG stopped (`1` when `p` fell back to `-g`).
+    pub residual: T,
+}
+
 /// The truncated-CG Newton direction for `H p = -g` (see the module doc).
 pub fn newton_cg_direction<T: Float, H: LinOp<T> + ?Sized>(h: &H, g: &[T], max_iter: usize) -> Vec<T> {
+    newton_cg_solve(h, g, max_iter).p
+}
+
+/// [`newton_cg_direction`] with the inner solve's iterations and residual.
+pub fn newton_cg_solve<T: Float, H: LinOp<T> + ?Sized>(h: &H, g: &[T], max_iter: usize) -> NewtonCgDirection<T> {
     let n = g.len();
     let g1: T = g.iter().map(|v| v.abs()).sum();
     let eta = T::from_f64(0.5).min(g1.sqrt());
@@ -47,11 +64,13 @@ pub fn newton_cg_direction<T: Float, H: LinOp<T> + ?Sized>(h: &H, g: &[T], max_i
     let mut d: Vec<T> = g.iter().map(|&v| -v).collect();
     let mut rr = dot(&r, &r);
     let mut hd = vec![T::ZERO; n];
+    let mut cg_iterations = 0;
     for i in 0..max_iter {
         if r.iter().map(|v| v.abs()).sum::<T>() <= term {
             break;
         }
         h.apply(&d, &mut hd);
+        cg_iterations += 1;
         let curv = dot(&d, &hd);
         if curv >= T::ZERO && curv <= T::from_f64(3.0) * T::EPSILON {
             break;
@@ -73,21 +92,44 @@ pub fn newton_cg_direction<T: Float, H: LinOp<T> + ?Sized>(h: &H, g: &[T], max_i
         }
     }
     if z.iter().all(|&v| v == T::ZERO) {
-        return g.iter().map(|&v| -v).collect();
+        return NewtonCgDirection { p: g.iter().map(|&v| -v).collect(), cg_iterations, residual: T::ONE };
     }
-    z
+    let residual = r.iter().map(|v| v.abs()).sum::<T>() / g1;
+    NewtonCgDirection { p: z, cg_iterations, residual }
+}
+
+/// What Newton-CG reports beside the common [`Report`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewtonCgInfo<T> {
+    /// Inner CG iterations over the run (each one Hessian-vector product).
+    pub cg_iterations: usize,
+    /// The relative residual `||H p + g||_1 / ||g||_1` of the last inner solve (see [`NewtonCgDirection`]).
+    pub last_residual: T,
+}
+
+impl<T: Float> NewtonCgConfig<T> {
+    /// Checks the settings (`cg_max_iter_factor >= 1`, the tolerances and the line search).
+    ///
+    /// # Errors
+    /// [`OptimError::InvalidConfig`] naming the field.
+    pub fn validate(&self) -> Result<(), OptimError> {
+        self.tol.validate()?;
+        self.line_search.validate()?;
+        check(self.cg_max_iter_factor >= 1, || "NewtonCgConfig.cg_max_iter_factor = 0 must be >= 1".into())
+    }
 }
 
 /// Minimises `obj` from `x0`.
 ///
 /// # Errors
-/// [`OptimError::EmptyStart`], [`OptimError::NonFiniteStart`].
+/// [`OptimError::EmptyStart`], [`OptimError::NonFiniteStart`], [`OptimError::InvalidConfig`].
 pub fn minimize<T: Float, O: Objective<T> + ?Sized>(
     obj: &mut O,
     x0: &[T],
     config: &NewtonCgConfig<T>,
-) -> Result<Report<T>, OptimError> {
-    run(obj, x0, config, None)
+) -> Result<Report<T, NewtonCgInfo<T>>, OptimError> {
+    config.validate()?;
+    driver::run(obj, x0, &config.tol, NewtonCg::new(config, x0.len()), None)
 }
 
 /// [`minimize`], calling `observer` after every iteration.
@@ -99,49 +141,56 @@ pub fn minimize_observed<T: Float, O: Objective<T> + ?Sized>(
     x0: &[T],
     config: &NewtonCgConfig<T>,
     observer: Observer<'_, T>,
-) -> Result<Report<T>, OptimError> {
-    run(obj, x0, config, Some(observer))
+) -> Result<Report<T, NewtonCgInfo<T>>, OptimError> {
+    config.validate()?;
+    driver::run(obj, x0, &config.tol, NewtonCg::new(config, x0.len()), Some(observer))
 }
 
-fn run<T: Float, O: Objective<T> + ?Sized>(
-    obj: &mut O,
-    x0: &[T],
-    config: &NewtonCgConfig<T>,
-    mut observer: Option<Observer<'_, T>>,
-) -> Result<Report<T>, OptimError> {
-    let mut obj = Counted::new(obj);
-    let n = x0.len();
-    let mut x = x0.to_vec();
-    let mut g = vec![T::ZERO; n];
-    let mut prev: Option<(Vec<T>, T)> = None;
-    let max_cg = config.cg_max_iter_factor * n.max(1);
-    for k in 0.. {
-        // the direction is not computed at a point where the run stops anyway
-        let (grad_tol, last) = (config.tol.grad_tol, k >= config.tol.max_iter);
-        let (f, p) = obj
-            .with_hessian(&x, &mut g, |g, h| (norm(g) > grad_tol && !last).then(|| newton_cg_direction(h, g, max_cg)));
-        match &prev {
-            None => {
-                check_start(&x, f, &g)?;
-                if norm(&g) <= config.tol.grad_tol {
-                    return Ok(report(x, f, &g, 0, obj.counts(), StopReason::GradientTolerance));
-                }
-            }
-            Some((xo, fo)) => {
-                observe(&mut observer, k, f, &g, &x);
-                if let Some(s) = config.tol.check(k, xo, &x, *fo, f, norm(&g), obj.counts().total()) {
-                    return Ok(report(x, f, &g, k, obj.counts(), s));
-                }
-            }
-        }
-        let Some(p) = p else {
-            let s = if last { StopReason::MaxIterations } else { StopReason::GradientTolerance };
-            return Ok(report(x, f, &g, k, obj.counts(), s));
-        };
-        let Ok(ls) = config.line_search.search(&mut obj, &x, f, &g, &p, T::ONE) else {
-            return Ok(report(x, f, &g, k, obj.counts(), StopReason::NoProgress));
-        };
-        prev = Some((std::mem::replace(&mut x, ls.x), f));
+/// Newton-CG as a [`driver`] step: the direction is solved for when the point is evaluated (unless the run
+/// stops there), the line search runs in the next iteration.
+struct NewtonCg<'c, T> {
+    config: &'c NewtonCgConfig<T>,
+    max_cg: usize,
+    p: Option<Vec<T>>,
+    info: NewtonCgInfo<T>,
+}
+
+impl<'c, T: Float> NewtonCg<'c, T> {
+    fn new(config: &'c NewtonCgConfig<T>, n: usize) -> Self {
+        let info = NewtonCgInfo { cg_iterations: 0, last_residual: T::ZERO };
+        NewtonCg { config, max_cg: config.cg_max_iter_factor * n.max(1), p: None, info }
     }
-    unreachable!("the iteration budget always stops the loop")
+
+    fn evaluate<O: Objective<T> + ?Sized>(&mut self, obj: &mut O, x: &[T], g: &mut [T], ctx: &Context<'_, T>) -> T {
+        let max_cg = self.max_cg;
+        let (f, dir) = obj.with_hessian(x, g, |g, h| (!ctx.stops_at(g)).then(|| newton_cg_solve(h, g, max_cg)));
+        self.p = dir.map(|d| {
+            self.info.cg_iterations += d.cg_iterations;
+            self.info.last_residual = d.residual;
+            d.p
+        });
+        f
+    }
+}
+
+impl<T: Float, O: Objective<T> + ?Sized> Method<T, O> for NewtonCg<'_, T> {
+    type Info = NewtonCgInfo<T>;
+
+    fn start(&mut self, obj: &mut Counted<'_, O>, x: &[T], g: &mut [T], ctx: &Context<'_, T>) -> T {
+        self.evaluate(obj, x, g, ctx)
+    }
+
+    fn step(&mut self, obj: &mut Counted<'_, O>, at: &Point<T>, ctx: &Context<'_, T>) -> Step<T> {
+        let Some(p) = self.p.take() else { return Step::NoProgress };
+        let Ok(ls) = self.config.line_search.search(obj, &at.x, at.f, &at.g, &p, T::ONE) else {
+            return Step::NoProgress;
+        };
+        let mut g = vec![T::ZERO; at.x.len()];
+        let f = self.evaluate(obj, &ls.x, &mut g, ctx);
+        Step::Moved(Point { x: ls.x, f, g })
+    }
+
+    fn info(self) -> NewtonCgInfo<T> {
+        self.info
+    }
 }

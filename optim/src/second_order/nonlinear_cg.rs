@@ -13,7 +13,8 @@
 
 use wengert_autodiff::Float;
 
-use super::{check_start, observe, report, Observer, OptimError, Report, StopReason, Tolerances};
+use super::driver::{self, Context, Method, Point, Step};
+use super::{check, Observer, OptimError, Report, Tolerances};
 use crate::linalg::{dot, norm};
 use crate::line_search::wolfe::WolfeConfig;
 use crate::line_search::LineSearch;
@@ -52,16 +53,36 @@ impl<T: Float> Default for NonlinearCgConfig<T> {
     }
 }
 
+/// What nonlinear CG reports beside the common [`Report`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct NonlinearCgInfo {
+    /// Restarts from steepest descent (period, lost orthogonality or lost descent).
+    pub restarts: usize,
+}
+
+impl<T: Float> NonlinearCgConfig<T> {
+    /// Checks the settings (`restart` not `Some(0)`, the tolerances and the line search).
+    ///
+    /// # Errors
+    /// [`OptimError::InvalidConfig`] naming the field.
+    pub fn validate(&self) -> Result<(), OptimError> {
+        self.tol.validate()?;
+        self.line_search.validate()?;
+        check(self.restart != Some(0), || "NonlinearCgConfig.restart = Some(0) must be at least 1".into())
+    }
+}
+
 /// Minimises `obj` from `x0`.
 ///
 /// # Errors
-/// [`OptimError::EmptyStart`], [`OptimError::NonFiniteStart`].
+/// [`OptimError::EmptyStart`], [`OptimError::NonFiniteStart`], [`OptimError::InvalidConfig`].
 pub fn minimize<T: Float, O: Objective<T> + ?Sized>(
     obj: &mut O,
     x0: &[T],
     config: &NonlinearCgConfig<T>,
-) -> Result<Report<T>, OptimError> {
-    run(obj, x0, config, None)
+) -> Result<Report<T, NonlinearCgInfo>, OptimError> {
+    config.validate()?;
+    driver::run(obj, x0, &config.tol, NonlinearCg::new(config, x0.len()), None)
 }
 
 /// [`minimize`], calling `observer` after every iteration.
@@ -73,71 +94,75 @@ pub fn minimize_observed<T: Float, O: Objective<T> + ?Sized>(
     x0: &[T],
     config: &NonlinearCgConfig<T>,
     observer: Observer<'_, T>,
-) -> Result<Report<T>, OptimError> {
-    run(obj, x0, config, Some(observer))
+) -> Result<Report<T, NonlinearCgInfo>, OptimError> {
+    config.validate()?;
+    driver::run(obj, x0, &config.tol, NonlinearCg::new(config, x0.len()), Some(observer))
 }
 
-fn run<T: Float, O: Objective<T> + ?Sized>(
-    obj: &mut O,
-    x0: &[T],
-    config: &NonlinearCgConfig<T>,
-    mut observer: Option<Observer<'_, T>>,
-) -> Result<Report<T>, OptimError> {
-    let mut obj = Counted::new(obj);
-    let n = x0.len();
-    let restart = config.restart.unwrap_or(n).max(1);
-    let mut x = x0.to_vec();
-    let mut g = vec![T::ZERO; n];
-    let mut f = obj.value_grad(&x, &mut g);
-    check_start(&x, f, &g)?;
-    if norm(&g) <= config.tol.grad_tol {
-        return Ok(report(x, f, &g, 0, obj.counts(), StopReason::GradientTolerance));
+/// Nonlinear CG as a [`driver`] step.
+struct NonlinearCg<'c, T> {
+    config: &'c NonlinearCgConfig<T>,
+    restart: usize,
+    /// The search direction.
+    d: Vec<T>,
+    alpha0: T,
+    since_restart: usize,
+    info: NonlinearCgInfo,
+}
+
+impl<'c, T: Float> NonlinearCg<'c, T> {
+    fn new(config: &'c NonlinearCgConfig<T>, n: usize) -> Self {
+        let restart = config.restart.unwrap_or(n).max(1);
+        let info = NonlinearCgInfo { restarts: 0 };
+        NonlinearCg { config, restart, d: Vec::new(), alpha0: T::ONE, since_restart: 0, info }
     }
-    let mut d: Vec<T> = g.iter().map(|&v| -v).collect();
-    let mut alpha0 = T::ONE.min(T::ONE / norm(&g));
-    let mut since_restart = 0;
-    for k in 1.. {
-        let gd = dot(&g, &d);
-        let Ok(ls) = config.line_search.search(&mut obj, &x, f, &g, &d, alpha0) else {
-            return Ok(report(x, f, &g, k, obj.counts(), StopReason::NoProgress));
+}
+
+impl<T: Float, O: Objective<T> + ?Sized> Method<T, O> for NonlinearCg<'_, T> {
+    type Info = NonlinearCgInfo;
+
+    fn start(&mut self, obj: &mut Counted<'_, O>, x: &[T], g: &mut [T], _: &Context<'_, T>) -> T {
+        let f = obj.value_grad(x, g);
+        self.d = g.iter().map(|&v| -v).collect();
+        self.alpha0 = T::ONE.min(T::ONE / norm(g));
+        f
+    }
+
+    fn step(&mut self, obj: &mut Counted<'_, O>, at: &Point<T>, _: &Context<'_, T>) -> Step<T> {
+        let (g, d) = (&at.g, &self.d);
+        let gd = dot(g, d);
+        let Ok(ls) = self.config.line_search.search(obj, &at.x, at.f, g, d, self.alpha0) else {
+            return Step::NoProgress;
         };
-        let gn = match ls.g {
-            Some(gn) => gn,
-            None => {
-                let mut gn = vec![T::ZERO; n];
-                obj.value_grad(&ls.x, &mut gn);
-                gn
-            }
-        };
-        let gg = dot(&g, &g);
-        let gngn = dot(&gn, &gn);
-        since_restart += 1;
-        let mut beta = match config.beta {
+        let alpha = ls.alpha;
+        let new = ls.into_point(obj);
+        let gn = &new.g;
+        let gg = dot(g, g);
+        let gngn = dot(gn, gn);
+        self.since_restart += 1;
+        let mut beta = match self.config.beta {
             CgBeta::FletcherReeves => gngn / gg,
-            CgBeta::PolakRibierePlus => ((gngn - dot(&gn, &g)) / gg).max(T::ZERO),
+            CgBeta::PolakRibierePlus => ((gngn - dot(gn, g)) / gg).max(T::ZERO),
         };
-        if since_restart >= restart || dot(&gn, &g).abs() >= T::from_f64(0.2) * gngn {
+        if self.since_restart >= self.restart || dot(gn, g).abs() >= T::from_f64(0.2) * gngn {
             beta = T::ZERO;
         }
-        let mut dn: Vec<T> = gn.iter().zip(&d).map(|(&gi, &di)| -gi + beta * di).collect();
-        if beta == T::ZERO || dot(&gn, &dn) >= T::ZERO {
+        let mut dn: Vec<T> = gn.iter().zip(d).map(|(&gi, &di)| -gi + beta * di).collect();
+        if beta == T::ZERO || dot(gn, &dn) >= T::ZERO {
             dn = gn.iter().map(|&v| -v).collect();
-            since_restart = 0;
+            self.since_restart = 0;
+            self.info.restarts += 1;
         }
-        let gd_new = dot(&gn, &dn);
-        alpha0 = (ls.alpha * gd / gd_new).min(T::ONE / T::EPSILON.sqrt());
-        if alpha0.is_nan() || alpha0 <= T::ZERO {
-            alpha0 = T::ONE;
+        let gd_new = dot(gn, &dn);
+        self.alpha0 = (alpha * gd / gd_new).min(T::ONE / T::EPSILON.sqrt());
+        if self.alpha0.is_nan() || self.alpha0 <= T::ZERO {
+            self.alpha0 = T::ONE;
         }
-        let stop = config.tol.check(k, &x, &ls.x, f, ls.f, gngn.sqrt(), obj.counts().total());
-        x = ls.x;
-        f = ls.f;
-        g = gn;
-        d = dn;
-        observe(&mut observer, k, f, &g, &x);
-        if let Some(s) = stop {
-            return Ok(report(x, f, &g, k, obj.counts(), s));
-        }
+        self.d = dn;
+        Step::Moved(new)
     }
-    unreachable!("the iteration budget always stops the loop")
+
+    fn info(self) -> NonlinearCgInfo {
+        self.info
+    }
 }

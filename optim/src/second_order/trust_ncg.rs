@@ -10,7 +10,8 @@
 
 use wengert_autodiff::Float;
 
-use super::{check_start, observe, report, Observer, OptimError, Report, StopReason, Tolerances};
+use super::driver::{self, Context, Method, Point, Step};
+use super::{check, check_positive, Observer, OptimError, Report, Tolerances};
 use crate::linalg::{axpy, dot, norm, LinOp};
 use crate::line_search::step_to;
 use crate::objective::{Counted, Objective};
@@ -48,6 +49,8 @@ pub struct SteihaugStep<T> {
     pub predicted_decrease: T,
     /// `||p|| = Delta`.
     pub on_boundary: bool,
+    /// CG iterations spent (Hessian-vector products).
+    pub cg_iterations: usize,
 }
 
 /// `tau >= 0` with `||z + tau d|| = radius`.
@@ -73,10 +76,12 @@ pub fn steihaug<T: Float, H: LinOp<T> + ?Sized>(h: &H, g: &[T], radius: T, max_i
     let mut hd = vec![T::ZERO; n];
     let half = T::from_f64(0.5);
     if gnorm <= tol {
-        return SteihaugStep { p: z, predicted_decrease: T::ZERO, on_boundary: false };
+        return SteihaugStep { p: z, predicted_decrease: T::ZERO, on_boundary: false, cg_iterations: 0 };
     }
+    let mut cg_iterations = 0;
     for _ in 0..max_iter {
         h.apply(&d, &mut hd);
+        cg_iterations += 1;
         let dhd = dot(&d, &hd);
         // m(z + t d) - m(0) = q + t r^T d + t^2/2 d^T H d   (r = g + H z)
         let rd = dot(&r, &d);
@@ -88,7 +93,7 @@ pub fn steihaug<T: Float, H: LinOp<T> + ?Sized>(h: &H, g: &[T], radius: T, max_i
             let tb = to_boundary(&z, &neg, radius);
             let (t, qt) = if along(ta) <= along(-tb) { (ta, along(ta)) } else { (-tb, along(-tb)) };
             axpy(t, &d, &mut z);
-            return SteihaugStep { p: z, predicted_decrease: -qt, on_boundary: true };
+            return SteihaugStep { p: z, predicted_decrease: -qt, on_boundary: true, cg_iterations };
         }
         let alpha = rr / dhd;
         let z_next = step_to(&z, alpha, &d);
@@ -96,7 +101,7 @@ pub fn steihaug<T: Float, H: LinOp<T> + ?Sized>(h: &H, g: &[T], radius: T, max_i
             let t = to_boundary(&z, &d, radius);
             let qt = along(t);
             axpy(t, &d, &mut z);
-            return SteihaugStep { p: z, predicted_decrease: -qt, on_boundary: true };
+            return SteihaugStep { p: z, predicted_decrease: -qt, on_boundary: true, cg_iterations };
         }
         q = along(alpha);
         z = z_next;
@@ -111,22 +116,55 @@ pub fn steihaug<T: Float, H: LinOp<T> + ?Sized>(h: &H, g: &[T], radius: T, max_i
             *di = -ri + beta * *di;
         }
     }
-    SteihaugStep { p: z, predicted_decrease: -q, on_boundary: false }
+    SteihaugStep { p: z, predicted_decrease: -q, on_boundary: false, cg_iterations }
+}
+
+/// What trust-region Newton-CG reports beside the common [`Report`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrustNcgInfo<T> {
+    /// The trust radius `Delta` at the end of the run.
+    pub radius: T,
+    /// Steihaug-CG iterations over the run (each one Hessian-vector product).
+    pub cg_iterations: usize,
+    /// Trial steps rejected (`rho <= eta`).
+    pub rejected: usize,
+}
+
+impl<T: Float> TrustNcgConfig<T> {
+    /// Checks the settings: `0 < initial_radius <= max_radius`, `0 <= eta < 1/4` (as scipy), the tolerances.
+    ///
+    /// # Errors
+    /// [`OptimError::InvalidConfig`] naming the field.
+    pub fn validate(&self) -> Result<(), OptimError> {
+        self.tol.validate()?;
+        check_positive("TrustNcgConfig", "initial_radius", self.initial_radius)?;
+        check_positive("TrustNcgConfig", "max_radius", self.max_radius)?;
+        check(self.initial_radius <= self.max_radius, || {
+            format!(
+                "TrustNcgConfig.initial_radius = {:?} must be <= max_radius = {:?}",
+                self.initial_radius, self.max_radius
+            )
+        })?;
+        check(self.eta >= T::ZERO && self.eta < T::from_f64(0.25), || {
+            format!("TrustNcgConfig.eta = {:?} must be in [0, 0.25)", self.eta)
+        })
+    }
 }
 
 /// Minimises `obj` from `x0`.
 ///
 /// # Errors
-/// [`OptimError::EmptyStart`], [`OptimError::NonFiniteStart`].
+/// [`OptimError::EmptyStart`], [`OptimError::NonFiniteStart`], [`OptimError::InvalidConfig`].
 pub fn minimize<T: Float, O: Objective<T> + ?Sized>(
     obj: &mut O,
     x0: &[T],
     config: &TrustNcgConfig<T>,
-) -> Result<Report<T>, OptimError> {
-    run(obj, x0, config, None)
+) -> Result<Report<T, TrustNcgInfo<T>>, OptimError> {
+    config.validate()?;
+    driver::run(obj, x0, &config.tol, TrustNcg::new(config, x0.len()), None)
 }
 
-/// [`minimize`], calling `observer` after every iteration.
+/// [`minimize`], calling `observer` after every accepted step.
 ///
 /// # Errors
 /// As [`minimize`].
@@ -135,74 +173,84 @@ pub fn minimize_observed<T: Float, O: Objective<T> + ?Sized>(
     x0: &[T],
     config: &TrustNcgConfig<T>,
     observer: Observer<'_, T>,
-) -> Result<Report<T>, OptimError> {
-    run(obj, x0, config, Some(observer))
+) -> Result<Report<T, TrustNcgInfo<T>>, OptimError> {
+    config.validate()?;
+    driver::run(obj, x0, &config.tol, TrustNcg::new(config, x0.len()), Some(observer))
 }
 
-fn run<T: Float, O: Objective<T> + ?Sized>(
-    obj: &mut O,
-    x0: &[T],
-    config: &TrustNcgConfig<T>,
-    mut observer: Option<Observer<'_, T>>,
-) -> Result<Report<T>, OptimError> {
-    let mut obj = Counted::new(obj);
-    let n = x0.len();
-    let mut x = x0.to_vec();
-    let mut g = vec![T::ZERO; n];
-    let mut radius = config.initial_radius;
-    let max_cg = 20 * n.max(1);
-    let mut prev: Option<(Vec<T>, T)> = None;
-    let mut k = 0;
-    loop {
-        // the subproblem is not solved at a point where the run stops anyway
-        let (grad_tol, last) = (config.tol.grad_tol, k >= config.tol.max_iter);
-        let (f, step) =
-            obj.with_hessian(&x, &mut g, |g, h| (norm(g) > grad_tol && !last).then(|| steihaug(h, g, radius, max_cg)));
-        match &prev {
+/// Trust-region Newton-CG as a [`driver`] step: each iteration is one trial step, accepted or rejected.
+struct TrustNcg<'c, T> {
+    config: &'c TrustNcgConfig<T>,
+    max_cg: usize,
+    /// The Steihaug step at the current point for the current radius, if solved for.
+    pending: Option<SteihaugStep<T>>,
+    info: TrustNcgInfo<T>,
+}
+
+impl<'c, T: Float> TrustNcg<'c, T> {
+    fn new(config: &'c TrustNcgConfig<T>, n: usize) -> Self {
+        let info = TrustNcgInfo { radius: config.initial_radius, cg_iterations: 0, rejected: 0 };
+        TrustNcg { config, max_cg: 20 * n.max(1), pending: None, info }
+    }
+
+    fn solved(&mut self, step: SteihaugStep<T>) -> SteihaugStep<T> {
+        self.info.cg_iterations += step.cg_iterations;
+        step
+    }
+
+    /// `f(x)`, `grad f(x)` into `g`, and the Steihaug step at `x`, unless the run stops there.
+    fn evaluate<O: Objective<T> + ?Sized>(&mut self, obj: &mut O, x: &[T], g: &mut [T], ctx: &Context<'_, T>) -> T {
+        let (radius, max_cg) = (self.info.radius, self.max_cg);
+        let (f, step) = obj.with_hessian(x, g, |g, h| (!ctx.stops_at(g)).then(|| steihaug(h, g, radius, max_cg)));
+        self.pending = step.map(|s| self.solved(s));
+        f
+    }
+}
+
+impl<T: Float, O: Objective<T> + ?Sized> Method<T, O> for TrustNcg<'_, T> {
+    type Info = TrustNcgInfo<T>;
+
+    fn start(&mut self, obj: &mut Counted<'_, O>, x: &[T], g: &mut [T], ctx: &Context<'_, T>) -> T {
+        self.evaluate(obj, x, g, ctx)
+    }
+
+    fn step(&mut self, obj: &mut Counted<'_, O>, at: &Point<T>, ctx: &Context<'_, T>) -> Step<T> {
+        let step = match self.pending.take() {
+            Some(step) => step,
             None => {
-                check_start(&x, f, &g)?;
-                if norm(&g) <= config.tol.grad_tol {
-                    return Ok(report(x, f, &g, k, obj.counts(), StopReason::GradientTolerance));
+                // after a rejection: solve again at the same point with the smaller radius
+                if self.info.radius <= T::EPSILON * norm(&at.x).max(T::ONE) {
+                    return Step::NoProgress;
                 }
+                let (radius, max_cg) = (self.info.radius, self.max_cg);
+                let mut g = vec![T::ZERO; at.x.len()];
+                let step = obj.with_hessian(&at.x, &mut g, |g, h| steihaug(h, g, radius, max_cg)).1;
+                self.solved(step)
             }
-            Some((xo, fo)) => {
-                observe(&mut observer, k, f, &g, &x);
-                if let Some(s) = config.tol.check(k, xo, &x, *fo, f, norm(&g), obj.counts().total()) {
-                    return Ok(report(x, f, &g, k, obj.counts(), s));
-                }
-            }
-        }
-        let Some(mut step) = step else {
-            let s = if last { StopReason::MaxIterations } else { StopReason::GradientTolerance };
-            return Ok(report(x, f, &g, k, obj.counts(), s));
         };
-        // Shrink the radius until a step is accepted (the Hessian session is re-recorded after a rejection).
-        loop {
-            k += 1;
-            if step.predicted_decrease.is_nan() || step.predicted_decrease <= T::ZERO {
-                return Ok(report(x, f, &g, k, obj.counts(), StopReason::NoProgress));
-            }
-            let xp = step_to(&x, T::ONE, &step.p);
-            let fp = obj.value(&xp);
-            let rho = if fp.is_finite() { (f - fp) / step.predicted_decrease } else { T::NEG_INFINITY };
-            if rho < T::from_f64(0.25) {
-                radius *= T::from_f64(0.25);
-            } else if rho > T::from_f64(0.75) && step.on_boundary {
-                radius = (T::from_f64(2.0) * radius).min(config.max_radius);
-            }
-            if rho > config.eta {
-                prev = Some((std::mem::replace(&mut x, xp), f));
-                break;
-            }
-            if k >= config.tol.max_iter || obj.counts().total() >= config.tol.max_evals {
-                let s = if k >= config.tol.max_iter { StopReason::MaxIterations } else { StopReason::MaxEvaluations };
-                return Ok(report(x, f, &g, k, obj.counts(), s));
-            }
-            if radius <= T::EPSILON * norm(&x).max(T::ONE) {
-                return Ok(report(x, f, &g, k, obj.counts(), StopReason::NoProgress));
-            }
-            let r = radius;
-            step = obj.with_hessian(&x, &mut g, |g, h| steihaug(h, g, r, max_cg)).1;
+        if step.predicted_decrease.is_nan() || step.predicted_decrease <= T::ZERO {
+            return Step::NoProgress;
         }
+        let xp = step_to(&at.x, T::ONE, &step.p);
+        let fp = obj.value(&xp);
+        let rho = if fp.is_finite() { (at.f - fp) / step.predicted_decrease } else { T::NEG_INFINITY };
+        let radius = &mut self.info.radius;
+        if rho < T::from_f64(0.25) {
+            *radius *= T::from_f64(0.25);
+        } else if rho > T::from_f64(0.75) && step.on_boundary {
+            *radius = (T::from_f64(2.0) * *radius).min(self.config.max_radius);
+        }
+        if rho > self.config.eta {
+            let mut g = vec![T::ZERO; at.x.len()];
+            let f = self.evaluate(obj, &xp, &mut g, ctx);
+            Step::Moved(Point { x: xp, f, g })
+        } else {
+            self.info.rejected += 1;
+            Step::Rejected
+        }
+    }
+
+    fn info(self) -> TrustNcgInfo<T> {
+        self.info
     }
 }
