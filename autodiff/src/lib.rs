@@ -1,16 +1,17 @@
 //! # wengert-autodiff
 //!
-//! n-dimensional tensors, a define-by-run tape (the Wengert list) and reverse-mode
-//! differentiation to any order.
+//! n-dimensional tensors, a define-by-run tape (the Wengert list), and reverse- and forward-mode
+//! differentiation to any order, in any nesting.
 //!
 //! | where | what |
 //! |---|---|
 //! | [`Tensor`], [`kernels`] | `f32`/`f64` n-d arrays, shared storage, NumPy broadcasting |
-//! | [`Tape`], [`Var`] | recording ops and running reverse mode ([`Tape::grad`], [`Tape::grad_graph`], [`Tape::vjp`]) |
-//! | [`ops`] | every differentiable op, one module each, rules written in tape ops |
+//! | [`Tape`], [`Var`] | recording ops; reverse mode ([`Tape::grad`], [`Tape::grad_graph`], [`Tape::vjp`]); forward mode ([`Tape::dual`], [`Tape::set_tangent`], [`Var::tangent`], and [`Tape::jvp`], a tangent sweep over a recording) |
+//! | [`ops`] | every differentiable op, one module each, reverse and forward (JVP) rules written in tape ops; [`ops::REGISTRY`] lists them |
 //! | [`Op`] | the trait built-in and user-defined ops implement |
-//! | [`functional`] | JAX-style `grad`, `value_and_grad`, `vjp`, `jvp`, `hvp`, `hessian`, `jacobian` over closures |
-//! | [`gradcheck`] | finite-difference checks of gradients and Hessian-vector products |
+//! | [`functional`] | JAX-style `grad`, `value_and_grad`, `vjp`, `jvp`, `linearize`, `hvp` (three modes), `hessian`, `jacfwd`, `jacrev`, `jacobian` over closures |
+//! | [`checkpoint()`] | gradient checkpointing: a block's intermediates recomputed instead of kept |
+//! | [`gradcheck`] | finite-difference checks of gradients, JVPs and Hessian-vector products |
 //!
 //! ```
 //! use wengert_autodiff::{Tape, Tensor};
@@ -25,6 +26,7 @@
 //! assert!(hv.get(&[1]) == 0.0);                       // the Hessian is diagonal here
 //! ```
 
+mod checkpoint;
 mod error;
 mod float;
 pub mod functional;
@@ -35,6 +37,7 @@ mod tape;
 pub mod tensor;
 mod var;
 
+pub use checkpoint::checkpoint;
 pub use error::{AutodiffError, Result};
 pub use float::Float;
 pub use op::{InputGrads, Op};

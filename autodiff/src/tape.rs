@@ -260,6 +260,20 @@ impl<T: Float> Tape<T> {
         self.without_jvp.borrow().clone()
     }
 
+    /// Whether ops record their rules now (not inside [`Tape::no_grad`] or a first-order backward pass).
+    pub(crate) fn recording(&self) -> bool {
+        self.no_grad.get() == 0
+    }
+
+    /// Runs `f` with recording switched on, whatever the state: for rules that must sweep a record
+    /// of their own (the double-vjp JVP, checkpointing's recomputation).
+    pub(crate) fn recorded<R>(&self, f: impl FnOnce() -> R) -> R {
+        let saved = self.no_grad.replace(0);
+        let r = f();
+        self.no_grad.set(saved);
+        r
+    }
+
     /// Runs `f` with recording switched off: every op inside records a constant.
     pub fn no_grad<R>(&self, f: impl FnOnce() -> R) -> R {
         self.no_grad.set(self.no_grad.get() + 1);
@@ -767,16 +781,17 @@ pub(crate) fn jvp_by_double_vjp<'t, T: Float, O: Op<T> + ?Sized>(
         }
     }
     // The backward rule must be recorded whatever the tape's state, so that it can be swept.
-    let recording = tape.no_grad.replace(0);
-    let u = tape.var(Tensor::zeros(output.shape().as_slice()));
-    let needs: SmallVec<[bool; 4]> = tangents.iter().map(Option::is_some).collect();
-    let gs = op.backward(inputs, output, u, &needs);
-    tape.no_grad.set(recording);
+    let recording = tape.recording();
+    let (u, gs) = tape.recorded(|| {
+        let u = tape.var(Tensor::zeros(output.shape().as_slice()));
+        let needs: SmallVec<[bool; 4]> = tangents.iter().map(Option::is_some).collect();
+        (u, op.backward(inputs, output, u, &needs))
+    });
     let (outs, seeds): (Vec<_>, Vec<_>) =
         gs.into_iter().zip(tangents).filter_map(|(g, t)| Some((g?, (*t)?))).filter(|(g, _)| g.requires_grad()).unzip();
     if outs.is_empty() {
         return None;
     }
-    let jt = tape.vjp_many(&outs, &seeds, &[u], recording == 0).unwrap_or_else(|e| panic!("{} (jvp): {e}", op.name()));
+    let jt = tape.vjp_many(&outs, &seeds, &[u], recording).unwrap_or_else(|e| panic!("{} (jvp): {e}", op.name()));
     jt.get(0)
 }

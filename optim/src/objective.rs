@@ -7,9 +7,10 @@
 //! | [`Counted`] | any objective, counting its evaluations | wraps the above; the methods use it for their reports |
 //!
 //! Hessian-vector products are exact: the gradient is recorded on the tape in create-graph mode
-//! ([`Tape::grad_graph`]) once per point, and each product `H v = d/dx <grad f(x), v>` is one more reverse
-//! sweep, after which the tape is truncated back to the mark. `J v` uses the double-vjp trick:
-//! `g(u) = J^T u` is recorded with `u` a tape variable, and `J v = d/du <g(u), v>`.
+//! ([`Tape::grad_graph`]) once per point, and each product `H v` is one tangent sweep over `f` and its
+//! gradient graph ([`Tape::jvp`], forward over reverse), after which the tape is truncated back to the mark.
+//! `J v` uses the double-vjp trick: `g(u) = J^T u` is recorded with `u` a tape variable, and `J v = d/du <g(u), v>`
+//! (a tangent sweep over the residuals, `Tape::jvp`, would do it in forward mode).
 //!
 //! ```
 //! use wengert_optim::objective::{Objective, TapeObjective};
@@ -143,30 +144,29 @@ fn read_grad<T: Float>(g: Option<Var<'_, T>>, out: &mut [T]) {
     }
 }
 
-/// `H v` on a tape holding the recorded gradient `grads` of the inputs `xs`, with `v` split across them.
+/// `H v` on a tape holding the recorded gradient `grads` of the inputs `xs`, with `v` split across them:
+/// forward over reverse, the tangent of the gradient along `v` by one tangent sweep ([`Tape::jvp`]).
 fn tape_hvp<T: Float>(tape: &Tape<T>, xs: &[Var<'_, T>], grads: &[Option<Var<'_, T>>], v: &[T], out: &mut [T]) {
     let mark = tape.len();
-    // H v = sum_i v_i^T dg_i/dx: one backward sweep seeded with v at every gradient.
-    let (mut outs, mut seeds) = (Vec::new(), Vec::new());
     let mut off = 0;
+    let tangents: Vec<_> = xs
+        .iter()
+        .map(|x| {
+            let k = x.numel();
+            off += k;
+            tape.constant(Tensor::from_vec(v[off - k..off].to_vec(), x.shape().as_slice()))
+        })
+        .collect();
+    let outs: Vec<_> = grads.iter().flatten().copied().collect();
+    let hv = tape.jvp(&outs, xs, &tangents, false).expect("tangents have the shapes of the inputs");
+    let (mut off, mut k_out) = (0, 0);
     for (x, g) in xs.iter().zip(grads) {
         let k = x.numel();
-        if let Some(g) = g {
-            outs.push(*g);
-            seeds.push(tape.constant(Tensor::from_vec(v[off..off + k].to_vec(), x.shape().as_slice())));
-        }
+        // An input off the gradient's path has a zero row in H.
+        let hvi = g.and_then(|_| hv.get(k_out));
+        k_out += usize::from(g.is_some());
+        read_grad(hvi, &mut out[off..off + k]);
         off += k;
-    }
-    if outs.is_empty() {
-        out.fill(T::ZERO);
-    } else {
-        let h = tape.vjp_many(&outs, &seeds, xs, false).expect("seeds have the shapes of the gradients");
-        let mut off = 0;
-        for (i, x) in xs.iter().enumerate() {
-            let k = x.numel();
-            read_grad(h.get(i), &mut out[off..off + k]);
-            off += k;
-        }
     }
     tape.truncate(mark);
 }
@@ -189,7 +189,7 @@ impl<T: Float> LinOp<T> for TapeHessian<'_, '_, T> {
 }
 
 /// An [`Objective`] from a closure `x -> f(x)` over a flat tape vector `x` of shape `[n]`; all derivatives
-/// are exact (reverse mode, and reverse-over-reverse for `H v`).
+/// are exact (reverse mode, and forward over reverse for `H v`).
 ///
 /// The closure must work for any tape lifetime (`for<'t> Fn(Var<'t, T>) -> Var<'t, T>`) and return a
 /// scalar. Inside it, reshape or slice `x` as needed.
