@@ -84,3 +84,55 @@ impl Pool2dArgs {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Pool2dArgs;
+    use crate::{Tape, Tensor};
+
+    /// Max and mean of each window by the definition (padding skipped; `count_include_pad` divides by `kh kw`).
+    fn naive(x: &Tensor<f64>, a: &Pool2dArgs) -> (Vec<f64>, Vec<f64>) {
+        let s = x.shape();
+        let [oh, ow] = a.output_hw("test", s).unwrap();
+        let (mut mx, mut avg) = (Vec::new(), Vec::new());
+        for nc in 0..s[0] * s[1] {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let (mut m, mut sum, mut count) = (f64::NEG_INFINITY, 0.0, 0);
+                    for i in 0..a.kernel[0] {
+                        for j in 0..a.kernel[1] {
+                            let y = (oy * a.stride[0] + i) as isize - a.padding[0] as isize;
+                            let xx = (ox * a.stride[1] + j) as isize - a.padding[1] as isize;
+                            if y >= 0 && xx >= 0 && (y as usize) < s[2] && (xx as usize) < s[3] {
+                                let v = x.as_slice()[(nc * s[2] + y as usize) * s[3] + xx as usize];
+                                (m, sum, count) = (m.max(v), sum + v, count + 1);
+                            }
+                        }
+                    }
+                    let div = if a.count_include_pad { a.kernel[0] * a.kernel[1] } else { count };
+                    mx.push(m);
+                    avg.push(sum / div as f64);
+                }
+            }
+        }
+        (mx, avg)
+    }
+
+    #[test]
+    fn pools_match_the_definition_for_overlapping_and_padded_windows() {
+        let x = Tensor::from_vec((0..2 * 3 * 7 * 6).map(|i| ((i * 37 + 5) % 23) as f64 - 11.0).collect(), &[2, 3, 7, 6]);
+        let tape = Tape::new();
+        let v = tape.constant(x.clone());
+        for a in [
+            Pool2dArgs::new(2),
+            Pool2dArgs::new(3).stride(2).padding(1),
+            Pool2dArgs::new(3).stride(1).padding(1).count_include_pad(false),
+            Pool2dArgs { kernel: [2, 3], stride: [3, 1], padding: [1, 0], count_include_pad: false },
+        ] {
+            let (mx, avg) = naive(&x, &a);
+            assert_eq!(v.max_pool2d(&a).value().to_vec(), mx, "{a:?}");
+            let got = v.avg_pool2d(&a).value().to_vec();
+            assert!(got.iter().zip(&avg).all(|(g, w)| (g - w).abs() < 1e-12), "{a:?}: {got:?} vs {avg:?}");
+        }
+    }
+}
