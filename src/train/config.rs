@@ -17,6 +17,9 @@ use std::path::PathBuf;
 /// | `min_delta` | 0.0 | an improvement must lower the validation loss by more than this |
 /// | `restore_best` | `true` | load the best parameters back into the model at the end |
 /// | `best_checkpoint` | `None` | also write the best parameters to this file (safetensors) |
+/// | `state_path` | `None` | the training state file: saved atomically every `save_every` iterations, at the end of every epoch and on Ctrl-C, resumed from by the next `fit` |
+/// | `save_every` | 100 | iterations between saves of the training state |
+/// | `resume` | `true` | resume from `state_path` when the file exists (`false`: start afresh and overwrite it) |
 /// | `progress` | `true` | progress bars, shown only when stderr is a terminal |
 /// | `log_epochs` | `true` | print one summary line per epoch to stdout |
 ///
@@ -49,6 +52,14 @@ pub struct TrainConfig {
     pub restore_best: bool,
     /// Write the best parameters to this file whenever they improve.
     pub best_checkpoint: Option<PathBuf>,
+    /// The training state file (model, optimiser, schedule position, data-loader position, epoch, history,
+    /// EMA, early-stopping and best-model bookkeeping), written atomically so a kill at any moment leaves the
+    /// previous complete state. `None`: no saving, no resuming, Ctrl-C not handled.
+    pub state_path: Option<PathBuf>,
+    /// Save the training state every this many iterations (0: only at the end of each epoch and on Ctrl-C).
+    pub save_every: u64,
+    /// Resume from [`TrainConfig::state_path`] when the file exists.
+    pub resume: bool,
     /// Show progress bars (only ever drawn when stderr is a terminal).
     pub progress: bool,
     /// Print one line per epoch (loss, smoothed loss, validation loss and metric).
@@ -69,6 +80,9 @@ impl Default for TrainConfig {
             min_delta: 0.0,
             restore_best: true,
             best_checkpoint: None,
+            state_path: None,
+            save_every: 100,
+            resume: true,
             progress: true,
             log_epochs: true,
         }
@@ -129,6 +143,21 @@ impl TrainConfig {
         self
     }
 
+    /// Sets [`TrainConfig::state_path`]: save the training state there and resume from it.
+    pub fn state_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.state_path = Some(path.into());
+        self
+    }
+    /// Sets [`TrainConfig::save_every`].
+    pub fn save_every(mut self, iterations: u64) -> Self {
+        self.save_every = iterations;
+        self
+    }
+    /// Sets [`TrainConfig::resume`].
+    pub fn resume(mut self, resume: bool) -> Self {
+        self.resume = resume;
+        self
+    }
     /// Sets [`TrainConfig::progress`].
     pub fn progress(mut self, show: bool) -> Self {
         self.progress = show;

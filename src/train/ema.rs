@@ -66,6 +66,16 @@ impl Ema {
     pub fn count(&self) -> u64 {
         self.count
     }
+
+    /// `(raw, beta^(k+1), count)`: what a training state saves to resume the average bit-exactly.
+    pub(crate) fn parts(&self) -> (f64, f64, u64) {
+        (self.raw, self.beta_pow, self.count)
+    }
+
+    /// The average with decay `beta` restored from [`Ema::parts`].
+    pub(crate) fn from_parts(beta: f64, (raw, beta_pow, count): (f64, f64, u64)) -> Self {
+        Ema { beta, raw, beta_pow, count }
+    }
 }
 
 #[cfg(test)]

@@ -19,9 +19,22 @@ pub enum TrainError {
         /// The loss value.
         loss: f64,
     },
+    /// The model or the loss panicked on a batch (a programmer error such as a layer whose input width does
+    /// not match the data): the panic's message. No step was taken on that batch.
+    Model(String),
+    /// Ctrl-C (SIGINT) or SIGTERM arrived; the training state was saved to `state` first, and
+    /// [`Trainer::fit`](super::Trainer::fit) with the same config resumes from it.
+    Interrupted {
+        /// Optimiser steps taken before stopping.
+        iteration: u64,
+        /// The training state file.
+        state: std::path::PathBuf,
+    },
+    /// The training state file does not fit this run (other seed, batch size or data) or is malformed.
+    Resume(String),
     /// The optimiser refused a step.
     Optim(OptimError),
-    /// Writing the best checkpoint failed.
+    /// Writing the best checkpoint or the training state failed, or reading the training state.
     Checkpoint(CheckpointError),
     /// Writing the history (CSV) failed.
     Io(std::io::Error),
@@ -37,8 +50,15 @@ impl fmt::Display for TrainError {
             TrainError::NonFiniteLoss { iteration, loss } => {
                 write!(f, "loss is {loss} at iteration {iteration} (diverged? try a smaller learning rate)")
             }
+            TrainError::Model(m) => write!(f, "the model or loss failed on a batch: {m}"),
+            TrainError::Interrupted { iteration, state } => write!(
+                f,
+                "interrupted after {iteration} iterations; the training state is saved in {} (run again to resume)",
+                state.display()
+            ),
+            TrainError::Resume(m) => write!(f, "cannot resume: {m}"),
             TrainError::Optim(e) => write!(f, "optimiser step failed: {e}"),
-            TrainError::Checkpoint(e) => write!(f, "saving the best checkpoint failed: {e}"),
+            TrainError::Checkpoint(e) => write!(f, "writing or reading a checkpoint failed: {e}"),
             TrainError::Io(e) => write!(f, "writing the training history failed: {e}"),
             TrainError::Plot(m) => write!(f, "plotting the training curves failed: {m}"),
         }

@@ -3,7 +3,7 @@
 //!
 //! | where | what |
 //! |---|---|
-//! | [`Trainer`], [`TrainConfig`], [`TrainReport`], [`BestModel`], [`TrainError`] | epochs of minibatches, validation every `n` iterations, early stopping, best checkpoint, learning-rate schedule |
+//! | [`Trainer`], [`TrainConfig`], [`TrainReport`], [`BestModel`], [`TrainError`] | epochs of minibatches, validation every `n` iterations, early stopping, best checkpoint, learning-rate schedule, a training state saved every `n` steps and on Ctrl-C and resumed bit-exactly |
 //! | [`Ema`] | the exponential moving average `v <- beta v + (1 - beta) s` (bias-corrected) of the lecture |
 //! | [`History`], [`StepRecord`], [`ValRecord`] | per-step loss and per-validation loss / metric; CSV out |
 //! | [`plot_history`], [`plot_panels`], [`Panel`], [`Series`] | line plots with `plotters`, written as SVG |
@@ -16,8 +16,10 @@ mod config;
 mod ema;
 mod error;
 mod history;
+mod interrupt;
 mod plot;
 mod progress;
+mod state;
 mod trainer;
 
 pub use config::TrainConfig;

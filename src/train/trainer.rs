@@ -11,7 +11,9 @@ use wengert_nn::{Bound, Module, StateDict};
 use wengert_optim::first_order::Optimizer;
 use wengert_optim::schedule::Schedule;
 
+use super::interrupt::Listening;
 use super::progress::progress_bar;
+use super::state::{self, LoopState, Progress};
 use super::{Ema, History, StepRecord, TrainConfig, TrainError, ValRecord};
 
 /// A loss of the model output for one batch; must be the batch *mean* so batches combine by weighted average.
@@ -169,10 +171,19 @@ impl<'a, T: Float> Trainer<'a, T> {
     /// `model` at the end when [`TrainConfig::restore_best`] (the checkpoint's directory is created when
     /// missing). The model is left in evaluation mode.
     ///
+    /// With [`TrainConfig::state_path`], the full training state is saved there atomically every
+    /// [`TrainConfig::save_every`] iterations, at the end of every epoch and when Ctrl-C (or SIGTERM) arrives,
+    /// which ends the run with [`TrainError::Interrupted`]. A later `fit` with the same config, model and
+    /// optimiser types and data resumes from it: the run then ends bit-identical to one never interrupted
+    /// (same parameters, optimiser state and history; only [`TrainReport::elapsed`] differs). State inside
+    /// layers that is not a parameter, such as a dropout layer's random generator, is not part of it.
+    ///
     /// # Errors
-    /// [`TrainError::InvalidConfig`] / [`TrainError::InvalidData`] before any step; a non-finite batch loss,
-    /// a refused optimiser step or a failed checkpoint write stop the run with the matching variant
-    /// ([`TrainError::Io`] if the checkpoint directory cannot be created).
+    /// [`TrainError::InvalidConfig`] / [`TrainError::InvalidData`] before any step (including training and
+    /// validation rows of different widths); [`TrainError::Resume`] for a state file of another run;
+    /// [`TrainError::Model`] if the model or loss panics on a batch (a layer whose width does not match the
+    /// data); a non-finite batch loss, a refused optimiser step or a failed checkpoint write stop the run with
+    /// the matching variant ([`TrainError::Io`] if the checkpoint directory cannot be created).
     pub fn fit<M: Module<T>>(
         &mut self,
         model: &mut M,
@@ -188,75 +199,105 @@ impl<'a, T: Float> Trainer<'a, T> {
         if self.default_loss && (train.labels().is_none() || val.is_some_and(|v| v.labels().is_none())) {
             return Err(TrainError::InvalidData("the default cross-entropy loss needs class labels".into()));
         }
-        if let Some(dir) = cfg.best_checkpoint.as_ref().and_then(|p| p.parent()).filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
+        if let Some(v) = val {
+            let (a, b) = (train.features().shape(), v.features().shape());
+            if a[1..] != b[1..] {
+                return Err(TrainError::InvalidData(format!(
+                    "training rows have shape {:?} but validation rows {:?}",
+                    &a[1..],
+                    &b[1..]
+                )));
+            }
+        }
+        for path in [&cfg.best_checkpoint, &cfg.state_path] {
+            if let Some(dir) = path.as_ref().and_then(|p| p.parent()).filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
         }
         let start = Instant::now();
         let loader = DataLoader::new(cfg.batch_size).shuffle(cfg.seed).drop_last(cfg.drop_last);
         let batches = loader.num_batches(train.len()) as u64;
-        let mut ema = Ema::new(cfg.ema_beta);
-        let mut history = History::new(&self.metric_name);
-        let mut best: Option<BestModel<T>> = None;
-        let (mut iteration, mut since_best, mut epochs_run, mut stop) = (0u64, 0u64, 0u64, false);
+        let mut st = match &cfg.state_path {
+            Some(path) if cfg.resume && path.exists() => state::load(path, &cfg, train.len(), &mut *model, opt)?,
+            _ => LoopState {
+                progress: Progress::default(),
+                ema: Ema::new(cfg.ema_beta),
+                history: History::new(&self.metric_name),
+                best: None,
+            },
+        };
+        let listening = cfg.state_path.as_ref().map(|_| Listening::start());
+        let save = |model: &M, opt: &dyn Optimizer<T>, st: &LoopState<T>| match &cfg.state_path {
+            Some(path) => state::save(path, &cfg, train.len(), model, opt, st),
+            None => Ok(()),
+        };
 
-        for epoch in 0..cfg.epochs {
-            epochs_run += 1;
+        while st.progress.epoch < cfg.epochs && !st.progress.stopped {
+            let epoch = st.progress.epoch;
+            if st.progress.batch == 0 {
+                st.progress.epochs_run += 1;
+            }
             model.set_training(true);
             let bar = progress_bar(batches, format!("epoch {}/{}", epoch + 1, cfg.epochs), cfg.progress);
-            for batch in loader.epoch(train, epoch) {
+            bar.inc(st.progress.batch);
+            for batch in loader.epoch(train, epoch).skip(st.progress.batch as usize) {
+                let iteration = st.progress.iteration;
                 if let Some(schedule) = self.schedule.as_mut() {
-                    opt.set_learning_rate(T::from_f64(schedule(iteration)));
+                    opt.try_set_learning_rate(T::from_f64(schedule(iteration)))?;
                 }
                 let lr = opt.learning_rate().to_f64();
-                let (loss, grads) = {
+                let (loss, grads) = guarded(|| {
                     let tape = Tape::new();
                     let p = Bound::new(&tape, &*model);
                     let out = model.forward(&p, tape.constant(batch.x.clone()));
                     let loss = (self.loss)(out, &batch);
                     (loss.value().item().to_f64(), p.grad(loss))
-                };
+                })?;
                 if !loss.is_finite() {
                     bar.abandon();
                     return Err(TrainError::NonFiniteLoss { iteration, loss });
                 }
                 opt.step(&mut *model, &grads)?;
-                ema.update(loss);
-                let smoothed_loss = ema.value().unwrap_or(loss);
-                history.steps.push(StepRecord { iteration, epoch, loss, smoothed_loss, lr });
-                iteration += 1;
+                st.ema.update(loss);
+                let smoothed_loss = st.ema.value().unwrap_or(loss);
+                st.history.steps.push(StepRecord { iteration, epoch, loss, smoothed_loss, lr });
+                st.progress.iteration += 1;
+                st.progress.batch += 1;
                 bar.inc(1);
-                let val_part = history
+                let val_part = st
+                    .history
                     .validations
                     .last()
                     .map_or(String::new(), |v| format!("  val {} {:.4}", self.metric_name, v.metric));
                 bar.set_message(format!("loss {smoothed_loss:.4} (EMA){val_part}"));
+                let iteration = st.progress.iteration;
                 if cfg.val_every > 0 && iteration % cfg.val_every == 0 {
                     if let Some(val) = val {
-                        stop = self.validate(
-                            model,
-                            val,
-                            &cfg,
-                            (iteration, epoch),
-                            &mut history,
-                            &mut best,
-                            &mut since_best,
-                        )?;
+                        st.progress.stopped = self.validate(model, val, &cfg, (iteration, epoch), &mut st)?;
                         model.set_training(true);
                     }
                 }
-                if stop {
+                let interrupted = listening.as_ref().is_some_and(|l| l.requested());
+                if interrupted || (cfg.save_every > 0 && iteration % cfg.save_every == 0) {
+                    save(&*model, &*opt, &st)?;
+                }
+                if interrupted {
+                    bar.abandon();
+                    let state = cfg.state_path.clone().expect("listening only with a state path");
+                    return Err(TrainError::Interrupted { iteration, state });
+                }
+                if st.progress.stopped {
                     break;
                 }
             }
-            if cfg.val_every == 0 {
+            if cfg.val_every == 0 && !st.progress.stopped {
                 if let Some(val) = val {
-                    stop =
-                        self.validate(model, val, &cfg, (iteration, epoch), &mut history, &mut best, &mut since_best)?;
+                    st.progress.stopped = self.validate(model, val, &cfg, (st.progress.iteration, epoch), &mut st)?;
                 }
             }
             bar.finish_and_clear();
             if cfg.log_epochs {
-                let v = history.validations.last().filter(|v| v.epoch == epoch);
+                let v = st.history.validations.last().filter(|v| v.epoch == epoch);
                 let val_part = v.map_or(String::new(), |v| {
                     format!("  val loss {:.4}  val {} {:.4}", v.loss, self.metric_name, v.metric)
                 });
@@ -264,42 +305,43 @@ impl<'a, T: Float> Trainer<'a, T> {
                     "epoch {:>3}/{}  loss (EMA) {:.4}{val_part}  [{:.1}s]",
                     epoch + 1,
                     cfg.epochs,
-                    ema.value().unwrap_or(f64::NAN),
+                    st.ema.value().unwrap_or(f64::NAN),
                     start.elapsed().as_secs_f64()
                 );
             }
-            if stop {
-                break;
+            if !st.progress.stopped {
+                st.progress.epoch += 1;
+                st.progress.batch = 0;
             }
+            save(&*model, &*opt, &st)?;
         }
-        if let (true, Some(b)) = (cfg.restore_best, best.as_ref()) {
+        drop(listening);
+        if let (true, Some(b)) = (cfg.restore_best, st.best.as_ref()) {
             checkpoint::load_state_dict(model, &b.state)?;
         }
         model.set_training(false);
         Ok(TrainReport {
-            history,
-            best,
-            epochs_run,
-            iterations: iteration,
-            stopped_early: stop,
+            history: st.history,
+            best: st.best,
+            epochs_run: st.progress.epochs_run,
+            iterations: st.progress.iteration,
+            stopped_early: st.progress.stopped,
             elapsed: start.elapsed(),
         })
     }
 
     /// One validation with its bookkeeping; `true` when early stopping says stop.
-    #[allow(clippy::too_many_arguments)]
     fn validate<M: Module<T>>(
         &self,
         model: &mut M,
         val: &TensorDataset<T>,
         cfg: &TrainConfig,
         (iteration, epoch): (u64, u64),
-        history: &mut History,
-        best: &mut Option<BestModel<T>>,
-        since_best: &mut u64,
+        st: &mut LoopState<T>,
     ) -> Result<bool, TrainError> {
-        let (loss, metric) = self.evaluate(model, val);
-        history.validations.push(ValRecord { iteration, epoch, loss, metric });
+        let (loss, metric) = guarded(|| self.evaluate(model, val))?;
+        let (best, since_best) = (&mut st.best, &mut st.progress.since_best);
+        st.history.validations.push(ValRecord { iteration, epoch, loss, metric });
         let improved = best.as_ref().map_or(loss.is_finite(), |b| loss < b.val_loss - cfg.min_delta);
         if improved {
             let state = checkpoint::state_dict(&*model);
@@ -313,4 +355,17 @@ impl<'a, T: Float> Trainer<'a, T> {
         }
         Ok(cfg.patience.is_some_and(|p| *since_best >= p))
     }
+}
+
+/// Runs `f`, turning a panic of the model or the loss (a programmer error such as a width mismatch, whose
+/// message names the layer) into [`TrainError::Model`], so that `fit` returns `Err` as its signature says.
+fn guarded<R>(f: impl FnOnce() -> R) -> Result<R, TrainError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
+        let msg = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "a panic without a message".into());
+        TrainError::Model(msg)
+    })
 }
