@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::gradcheck::{Check, Position};
 use crate::Shape;
 
 /// Everything that can go wrong in a tensor op, on the tape, or in a gradient check.
@@ -34,23 +35,25 @@ pub enum AutodiffError {
     },
     /// Anomaly mode found a NaN or infinity.
     NonFinite {
-        /// The op whose value (or gradient) is not finite.
+        /// The op whose forward value is not finite, or whose backward rule produced a
+        /// non-finite gradient.
         op: &'static str,
-        /// `"forward"` or `"backward"`.
-        phase: &'static str,
+        /// Whether the op's forward value or its backward rule produced it.
+        phase: Phase,
         /// Shapes of the op's inputs.
         input_shapes: Vec<Shape>,
-        /// Where the op was recorded (`file:line:column`).
+        /// Where the op was recorded (`file:line:column`): the user's line that called it
+        /// (for an op recorded by a backward rule, the line of the op whose rule it was).
         location: String,
     },
     /// A gradient check failed; the worst entry is reported.
     GradCheck {
-        /// Which check (`"gradient"`, `"hvp"`).
-        check: &'static str,
-        /// Index of the input tensor with the worst entry.
+        /// Which derivative was compared.
+        check: Check,
+        /// Index of the input tensor with the worst entry (or direction).
         input: usize,
-        /// Flat index of the worst entry in that input (or the projection number).
-        index: usize,
+        /// Which entry of the Jacobian or Hessian (or which random direction) it is.
+        at: Position,
         /// The derivative from the tape.
         analytic: f64,
         /// The central finite difference.
@@ -60,6 +63,27 @@ pub enum AutodiffError {
         /// The tolerance it exceeded: `atol + rtol * |numeric|`.
         tolerance: f64,
     },
+}
+
+/// Where anomaly mode found a non-finite value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// The op's forward value.
+    Forward,
+    /// A gradient computed by the op's backward rule.
+    Backward,
+    /// A tangent computed by the op's forward-mode (JVP) rule.
+    Jvp,
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Phase::Forward => "forward",
+            Phase::Backward => "backward",
+            Phase::Jvp => "jvp",
+        })
+    }
 }
 
 /// `Result` with [`AutodiffError`].
@@ -83,11 +107,23 @@ impl fmt::Display for AutodiffError {
                      (input shapes {shapes:?}, recorded at {location})"
                 )
             }
-            AutodiffError::GradCheck { check, input, index, analytic, numeric, error, tolerance } => {
+            AutodiffError::GradCheck { check, input, at, analytic, numeric, error, tolerance } => {
+                write!(f, "{check} check failed at ")?;
+                match at {
+                    Position::Jacobian { output, entry } => {
+                        write!(f, "d output{:?} / d input {input}{:?}", output.as_slice(), entry.as_slice())?
+                    }
+                    Position::Hessian { grad_input, grad_entry, entry } => write!(
+                        f,
+                        "d2 / d input {grad_input}{:?} d input {input}{:?}",
+                        grad_entry.as_slice(),
+                        entry.as_slice()
+                    )?,
+                    Position::Direction(n) => write!(f, "input {input}, random direction {n}")?,
+                }
                 write!(
                     f,
-                    "{check} check failed: input {input}, entry {index}: analytic {analytic:.10e}, \
-                     numeric {numeric:.10e}, error {error:.3e} > tolerance {tolerance:.3e}"
+                    ": analytic {analytic:.10e}, numeric {numeric:.10e}, error {error:.3e} > tolerance {tolerance:.3e}"
                 )
             }
         }
@@ -102,4 +138,16 @@ pub(crate) fn shape_err<T>(op: &'static str, lhs: &[usize], rhs: &[usize]) -> Re
 
 pub(crate) fn arg_err<T>(op: &'static str, message: impl Into<String>) -> Result<T> {
     Err(AutodiffError::InvalidArgument { op, message: message.into() })
+}
+
+/// The value, or a panic with the error's message at the caller's location.
+///
+/// Every panicking entry point goes through this (never `unwrap_or_else(|e| panic!(..))`, whose
+/// closure would report its own line: `#[track_caller]` does not reach into closures).
+#[track_caller]
+pub(crate) fn or_panic<V>(r: Result<V>) -> V {
+    match r {
+        Ok(v) => v,
+        Err(e) => panic!("{e}"),
+    }
 }

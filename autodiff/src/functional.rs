@@ -36,6 +36,7 @@
 //! assert_eq!(h.to_vec(), vec![6.0, 0.0, 0.0, 12.0]);
 //! ```
 
+use crate::error::or_panic;
 use crate::{Float, Gradients, Shape, Tape, Tensor, Var};
 
 /// Records `f` on `tape` at trainable leaves holding `xs`.
@@ -175,7 +176,7 @@ where
     let tape = Tape::new();
     let (vars, y) = record(&tape, &f, xs);
     let u = tape.constant(u.clone());
-    let g = tape.vjp(y, &vars, u, false).unwrap_or_else(|e| panic!("vjp: {e}"));
+    let g = or_panic(tape.vjp(y, &vars, u, false));
     (y.value(), g.values())
 }
 
@@ -664,7 +665,7 @@ impl<T: Float> Linearization<T> {
         let x = Var::from_id(&self.tape, self.x);
         let y = Var::from_id(&self.tape, self.y);
         let u = self.tape.constant(u.clone());
-        let r = self.tape.vjp(y, &[x], u, false).unwrap_or_else(|e| panic!("Linearization::vjp: {e}")).value(0);
+        let r = or_panic(self.tape.vjp(y, &[x], u, false)).value(0);
         self.tape.truncate(self.mark);
         r
     }
@@ -678,7 +679,7 @@ impl<T: Float> Linearization<T> {
         let x = Var::from_id(&self.tape, self.x);
         let y = Var::from_id(&self.tape, self.y);
         let t = self.tape.constant(t.clone());
-        let r = self.tape.jvp(&[y], &[x], &[t], false).unwrap_or_else(|e| panic!("Linearization::jvp: {e}")).value(0);
+        let r = or_panic(self.tape.jvp(&[y], &[x], &[t], false)).value(0);
         self.tape.truncate(self.mark);
         r
     }

@@ -89,6 +89,64 @@ impl GradCheckConfig {
     }
 }
 
+/// Which derivative a check compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// First derivatives ([`gradcheck`]).
+    Gradient,
+    /// Hessian-vector products ([`hvp_check`]).
+    Hvp,
+    /// Forward-mode (JVP) rules against finite differences ([`jvp_check`]).
+    Jvp,
+    /// Forward-mode (JVP) rules against the reverse rules, `<J t, u> = <t, Jᵀ u>` ([`jvp_check`]).
+    JvpVsVjp,
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Check::Gradient => "gradient",
+            Check::Hvp => "hvp",
+            Check::Jvp => "jvp",
+            Check::JvpVsVjp => "jvp vs vjp",
+        })
+    }
+}
+
+/// Which derivative a failed check found wrong (in [`AutodiffError::GradCheck`]); multi-indices
+/// are into the tensors' own shapes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Position {
+    /// A Jacobian entry (full gradient check): `d f(x)[output] / d x_input[entry]`.
+    Jacobian {
+        /// Index into the output `f(x)`.
+        output: Vec<usize>,
+        /// Index into the input tensor.
+        entry: Vec<usize>,
+    },
+    /// A Hessian entry (full HVP check): `d (ds/dx_grad_input)[grad_entry] / d x_input[entry]`.
+    Hessian {
+        /// The input tensor of the gradient entry.
+        grad_input: usize,
+        /// Index of the gradient entry in that input.
+        grad_entry: Vec<usize>,
+        /// Index into the input tensor of the direction.
+        entry: Vec<usize>,
+    },
+    /// Random direction number `n` in the input tensor (projected mode).
+    Direction(usize),
+}
+
+/// Multi-index of the flat (row-major) index `flat` in `shape`.
+fn unravel(mut flat: usize, shape: &[usize]) -> Vec<usize> {
+    let mut idx = vec![0; shape.len()];
+    for (i, &n) in idx.iter_mut().zip(shape).rev() {
+        *i = flat % n.max(1);
+        flat /= n.max(1);
+    }
+    idx
+}
+
 /// How a check compared derivatives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CheckMode {
@@ -104,8 +162,8 @@ pub enum CheckMode {
 /// What a passing check compared.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GradCheckReport {
-    /// `"gradient"`, `"jvp"` or `"hvp"`.
-    pub check: &'static str,
+    /// Which derivative was compared.
+    pub check: Check,
     /// Entry by entry, or along random directions.
     pub mode: CheckMode,
     /// Number of (analytic, numeric) pairs compared.
@@ -136,18 +194,19 @@ impl fmt::Display for GradCheckReport {
 /// The worst comparison so far.
 struct Tracker<'c> {
     cfg: &'c GradCheckConfig,
-    check: &'static str,
+    check: Check,
     checked: usize,
     max_error: f64,
     worst: Option<(f64, AutodiffError)>,
 }
 
 impl<'c> Tracker<'c> {
-    fn new(cfg: &'c GradCheckConfig, check: &'static str) -> Self {
+    fn new(cfg: &'c GradCheckConfig, check: Check) -> Self {
         Tracker { cfg, check, checked: 0, max_error: 0.0, worst: None }
     }
 
-    fn compare(&mut self, input: usize, index: usize, analytic: f64, numeric: f64) {
+    /// Compares one pair; `at` says where, and is only called for a new worst entry.
+    fn compare(&mut self, input: usize, at: impl FnOnce() -> Position, analytic: f64, numeric: f64) {
         let error = (analytic - numeric).abs();
         let tolerance = self.cfg.atol + self.cfg.rtol * numeric.abs();
         let ratio = if error.is_finite() { error / tolerance } else { f64::INFINITY };
@@ -158,7 +217,8 @@ impl<'c> Tracker<'c> {
             self.max_error = f64::INFINITY;
         }
         if self.worst.as_ref().is_none_or(|(r, _)| ratio > *r) {
-            let e = AutodiffError::GradCheck { check: self.check, input, index, analytic, numeric, error, tolerance };
+            let at = at();
+            let e = AutodiffError::GradCheck { check: self.check, input, at, analytic, numeric, error, tolerance };
             self.worst = Some((ratio, e));
         }
     }
@@ -232,9 +292,9 @@ fn check_inputs(xs: &[Tensor<f64>]) -> Result<()> {
 /// directions `d` (in that input only) with random output weights `w`, the scalar
 /// `wᵀ J d` from the tape is compared with `<w, f(x + h d) - f(x - h d)> / 2h`.
 ///
-/// In the returned error, `input` is the input tensor `j`; `index` is, in full mode,
-/// the flat index into that input's Jacobian block viewed as `[numel(f(x)), numel(x_j)]`
-/// (so for a scalar `f`, the entry of `x_j`), and in projected mode the direction number.
+/// In the returned error, `input` is the input tensor `j` and `at` is the Jacobian entry
+/// ([`Position::Jacobian`]: the output's index and the input's, each a multi-index into its
+/// own shape) in full mode, the direction number ([`Position::Direction`]) in projected mode.
 ///
 /// # Errors
 /// [`AutodiffError::GradCheck`] for the worst entry if any exceeds its tolerance;
@@ -265,7 +325,7 @@ where
         tape.truncate(mark);
         Ok(g)
     };
-    let mut t = Tracker::new(cfg, "gradient");
+    let mut t = Tracker::new(cfg, Check::Gradient);
     let h = cfg.eps;
     if n_total <= cfg.full_max_entries && m <= cfg.full_max_entries {
         // rows[i][j] = e_iᵀ (d f / d x_j)
@@ -276,7 +336,8 @@ where
                 let fm = eval(&f, &bumped(inputs, j, k, -h));
                 for (i, row) in rows.iter().enumerate() {
                     let numeric = (fp.as_slice()[i] - fm.as_slice()[i]) / (2.0 * h);
-                    t.compare(j, i * x.numel() + k, row[j].as_slice()[k], numeric);
+                    let at = || Position::Jacobian { output: unravel(i, &y_shape), entry: unravel(k, x.shape()) };
+                    t.compare(j, at, row[j].as_slice()[k], numeric);
                 }
             }
         }
@@ -291,7 +352,7 @@ where
                 let fp = eval(&f, &shifted(inputs, j, &d, h));
                 let fm = eval(&f, &shifted(inputs, j, &d, -h));
                 let numeric = (inner(&w, &fp) - inner(&w, &fm)) / (2.0 * h);
-                t.compare(j, p, analytic, numeric);
+                t.compare(j, || Position::Direction(p), analytic, numeric);
             }
         }
         t.finish(CheckMode::Projected { directions: cfg.projections })
@@ -310,12 +371,12 @@ where
 /// Ops whose second derivative is zero are checked too: their `H v` must come out zero,
 /// or equal to the product-rule terms around them.
 ///
-/// In the returned error, `input` is the input tensor `j` of the direction; `index` is,
-/// in full mode, the flat index into the Hessian block viewed as `[n, numel(x_j)]` (`n`
-/// all input entries, concatenated in order), and in projected mode the direction number.
+/// In the returned error, `input` is the input tensor `j` of the direction and `at` is the
+/// Hessian entry ([`Position::Hessian`]: which gradient entry, of which input, against which
+/// entry of `x_j`) in full mode, the direction number in projected mode.
 ///
 /// # Errors
-/// As [`gradcheck`], with `check: "hvp"`.
+/// As [`gradcheck`], with `check: Check::Hvp`.
 ///
 /// ```
 /// use wengert_autodiff::gradcheck::{hvp_check, GradCheckConfig};
@@ -366,7 +427,7 @@ where
 
     let n_total: usize = inputs.iter().map(|x| x.numel()).sum();
     let full = n_total <= cfg.full_max_entries;
-    let mut t = Tracker::new(cfg, "hvp");
+    let mut t = Tracker::new(cfg, Check::Hvp);
     let h = cfg.eps;
     for (j, x) in inputs.iter().enumerate() {
         let count = if full { x.numel() } else { cfg.projections };
@@ -377,8 +438,20 @@ where
             let gm = grad_at(&shifted(inputs, j, &v, -h))?;
             for r in 0..n_total {
                 let numeric = (gp.as_slice()[r] - gm.as_slice()[r]) / (2.0 * h);
-                let index = if full { r * x.numel() + k } else { k };
-                t.compare(j, index, analytic.as_slice()[r], numeric);
+                let at = || {
+                    if !full {
+                        return Position::Direction(k);
+                    }
+                    // Gradient entry r of all inputs concatenated: input i, entry r - (entries before i).
+                    let (mut i, mut e) = (0, r);
+                    while e >= inputs[i].numel() {
+                        e -= inputs[i].numel();
+                        i += 1;
+                    }
+                    let (grad_entry, entry) = (unravel(e, inputs[i].shape()), unravel(k, x.shape()));
+                    Position::Hessian { grad_input: i, grad_entry, entry }
+                };
+                t.compare(j, at, analytic.as_slice()[r], numeric);
             }
         }
     }
@@ -404,8 +477,8 @@ fn zeros_like(vars: &[Var<'_, f64>]) -> Vec<Tensor<f64>> {
 /// with the central difference along `t` entry by entry, and `<J t, u>` with `<t, Jᵀ u>`.
 ///
 /// # Errors
-/// As [`gradcheck`], with `check: "jvp"` against finite differences and `"jvp vs vjp"` for the
-/// duality.
+/// As [`gradcheck`], with `check: Check::Jvp` against finite differences and
+/// `Check::JvpVsVjp` for the duality.
 ///
 /// ```
 /// use wengert_autodiff::gradcheck::{jvp_check, GradCheckConfig};
@@ -437,8 +510,8 @@ where
         Ok(g)
     };
     let exact = GradCheckConfig { atol: 1e-12, rtol: 1e-10, ..cfg.clone() };
-    let mut fd = Tracker::new(cfg, "jvp");
-    let mut dual = Tracker::new(&exact, "jvp vs vjp");
+    let mut fd = Tracker::new(cfg, Check::Jvp);
+    let mut dual = Tracker::new(&exact, Check::JvpVsVjp);
     let h = cfg.eps;
     let full = n_total <= cfg.full_max_entries && m <= cfg.full_max_entries;
     if full {
@@ -450,8 +523,9 @@ where
                 let fm = eval(&f, &bumped(inputs, j, k, -h));
                 for (i, row) in rows.iter().enumerate() {
                     let numeric = (fp.as_slice()[i] - fm.as_slice()[i]) / (2.0 * h);
-                    fd.compare(j, i * x.numel() + k, col.as_slice()[i], numeric);
-                    dual.compare(j, i * x.numel() + k, col.as_slice()[i], row[j].as_slice()[k]);
+                    let at = || Position::Jacobian { output: unravel(i, &y_shape), entry: unravel(k, x.shape()) };
+                    fd.compare(j, at, col.as_slice()[i], numeric);
+                    dual.compare(j, at, col.as_slice()[i], row[j].as_slice()[k]);
                 }
             }
         }
@@ -465,9 +539,10 @@ where
                 let fp = eval(&f, &shifted(inputs, j, &d, h));
                 let fm = eval(&f, &shifted(inputs, j, &d, -h));
                 for i in 0..m {
-                    fd.compare(j, p, jt.as_slice()[i], (fp.as_slice()[i] - fm.as_slice()[i]) / (2.0 * h));
+                    let numeric = (fp.as_slice()[i] - fm.as_slice()[i]) / (2.0 * h);
+                    fd.compare(j, || Position::Direction(p), jt.as_slice()[i], numeric);
                 }
-                dual.compare(j, p, inner(&jt, &u), inner(&vjp(u)?[j], &d));
+                dual.compare(j, || Position::Direction(p), inner(&jt, &u), inner(&vjp(u)?[j], &d));
             }
         }
     }
@@ -475,7 +550,7 @@ where
     let a = fd.finish(mode)?;
     let b = dual.finish(mode)?;
     Ok(GradCheckReport {
-        check: "jvp",
+        check: Check::Jvp,
         mode,
         checked: a.checked + b.checked,
         max_error: a.max_error,

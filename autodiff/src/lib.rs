@@ -13,6 +13,25 @@
 //! | [`checkpoint()`] | gradient checkpointing: a block's intermediates recomputed instead of kept |
 //! | [`gradcheck`] | finite-difference checks of gradients, JVPs and Hessian-vector products |
 //!
+//! ## Errors: what panics, what returns `Result`
+//!
+//! - **Programmer errors panic in the plain form.** Shapes that do not agree or broadcast, an axis or
+//!   index out of range, a non-scalar output given to [`Tape::grad`]: `a + b`, `x.matmul(w)`,
+//!   `x.sum_axes(&[2], false)`, `tape.grad(y, &[x])` panic with a message that names the op and the
+//!   shapes or values (`add: shape mismatch between [2, 3] and [4]`), reported at the caller's line
+//!   (every panicking entry point is `#[track_caller]`), and say so in a `# Panics` section.
+//! - **Every such call has a `try_` form that never panics**: `try_add`, `try_matmul`,
+//!   `try_sum_axes`, [`Tape::try_grad`], [`try_concat`], ... return [`Result`] with an
+//!   [`AutodiffError`] instead, for input that comes from data rather than code.
+//! - **Calls whose failure is a normal outcome return only `Result`**: [`Tape::apply`] (user ops),
+//!   [`Tape::vjp`], [`Tape::check`], the public [`kernels`], the gradient checks of [`gradcheck`].
+//! - **Non-finite values are not errors**: they propagate as IEEE arithmetic says (the mean of an
+//!   empty tensor is NaN, as in PyTorch). Anomaly mode ([`Tape::with_anomaly_detection`]) reports the
+//!   first op whose forward value, or whose backward rule, produced one, with the line that recorded it.
+//! - **Empty tensors work**: broadcasting over, reducing over and selecting nothing give empty (or, for
+//!   sums, zero) results, and their gradients, as in PyTorch.
+//! - The crate has one error type, [`AutodiffError`].
+//!
 //! ```
 //! use wengert_autodiff::{Tape, Tensor};
 //!
@@ -38,10 +57,10 @@ pub mod tensor;
 mod var;
 
 pub use checkpoint::checkpoint;
-pub use error::{AutodiffError, Result};
+pub use error::{AutodiffError, Phase, Result};
 pub use float::Float;
 pub use op::{InputGrads, Op};
-pub use ops::{concat, stack, try_concat};
+pub use ops::{concat, stack, try_concat, try_stack};
 pub use tape::{Gradients, Tape};
 pub use tensor::{kernels, release_cached_buffers, set_assist_thread, Shape, Tensor};
 pub use var::Var;

@@ -5,7 +5,7 @@ use std::panic::Location;
 
 use smallvec::SmallVec;
 
-use crate::error::{arg_err, AutodiffError, Result};
+use crate::error::{arg_err, or_panic, AutodiffError, Phase, Result};
 use crate::tensor::kernels;
 use crate::{Float, Op, Tensor, Var};
 
@@ -53,6 +53,30 @@ pub struct Tape<T: Float> {
     forward_off: Cell<u32>,
     /// Names of the ops whose tangent came from the double-vjp default of [`Op::jvp`].
     without_jvp: RefCell<Vec<&'static str>>,
+    /// While a backward rule runs: where its op was recorded. Ops the rule records are given
+    /// this location, and a non-finite value they compute is reported as the rule's.
+    rule: Cell<Option<&'static Location<'static>>>,
+    /// Set when an op recorded by the running rule computed a non-finite value (anomaly mode).
+    rule_non_finite: Cell<bool>,
+}
+
+/// Sets a cell and puts its old value back when dropped, also when a panic unwinds through the
+/// scope: the one guard for the tape's modes (no-grad depth, the running rule).
+struct Restore<'a, V: Copy> {
+    cell: &'a Cell<V>,
+    old: V,
+}
+
+impl<'a, V: Copy> Restore<'a, V> {
+    fn set(cell: &'a Cell<V>, value: V) -> Self {
+        Restore { cell, old: cell.replace(value) }
+    }
+}
+
+impl<V: Copy> Drop for Restore<'_, V> {
+    fn drop(&mut self) {
+        self.cell.set(self.old);
+    }
 }
 
 impl<T: Float> Default for Tape<T> {
@@ -72,12 +96,28 @@ pub struct Gradients<'t, T: Float> {
 
 impl<'t, T: Float> Gradients<'t, T> {
     /// The gradient with respect to input `i` as a tape variable, or `None` if there is none.
+    ///
+    /// # Panics
+    /// If `i` is not below the number of inputs (as do [`Gradients::dense`] and [`Gradients::value`]).
+    #[track_caller]
     pub fn get(&self, i: usize) -> Option<Var<'t, T>> {
+        self.check_index(i);
         self.grads[i]
     }
 
+    #[track_caller]
+    fn check_index(&self, i: usize) {
+        let n = self.grads.len();
+        assert!(i < n, "Gradients: input {i} is out of range, {n} inputs were requested");
+    }
+
     /// The gradient with respect to input `i` as a variable, zeros if there is none.
+    ///
+    /// # Panics
+    /// If `i` is out of range.
+    #[track_caller]
     pub fn dense(&self, i: usize) -> Var<'t, T> {
+        self.check_index(i);
         self.grads[i].unwrap_or_else(|| {
             let x = self.inputs[i];
             x.tape().constant(Tensor::zeros(x.shape().as_slice()))
@@ -85,7 +125,12 @@ impl<'t, T: Float> Gradients<'t, T> {
     }
 
     /// The value of the gradient with respect to input `i`, zeros if there is none.
+    ///
+    /// # Panics
+    /// If `i` is out of range.
+    #[track_caller]
     pub fn value(&self, i: usize) -> Tensor<T> {
+        self.check_index(i);
         match self.grads[i] {
             Some(g) => g.value(),
             None => Tensor::zeros(self.inputs[i].shape().as_slice()),
@@ -119,12 +164,16 @@ impl<T: Float> Tape<T> {
             forward: Cell::new(false),
             forward_off: Cell::new(0),
             without_jvp: RefCell::new(Vec::new()),
+            rule: Cell::new(None),
+            rule_non_finite: Cell::new(false),
         }
     }
 
-    /// An empty tape in anomaly mode: the first op whose value or gradient is NaN or
-    /// infinite is remembered (see [`Tape::check`]) and makes [`Tape::grad`] panic
-    /// with its name, input shapes and where it was recorded.
+    /// An empty tape in anomaly mode: the first op whose forward value, or whose backward
+    /// rule's result, is NaN or infinite is remembered (see [`Tape::check`]) and makes
+    /// [`Tape::grad`] panic (and [`Tape::try_grad`] fail) with its name, the [`Phase`]
+    /// (`forward` or `backward`), its input shapes and the user's line that recorded it, as
+    /// PyTorch's `detect_anomaly`.
     pub fn with_anomaly_detection() -> Self {
         let t = Self::new();
         t.anomaly.set(true);
@@ -208,7 +257,7 @@ impl<T: Float> Tape<T> {
     pub fn dual(&self, value: Tensor<T>, tangent: Tensor<T>) -> Var<'_, T> {
         let x = self.constant(value);
         let t = self.constant(tangent);
-        self.set_tangent(x, t).unwrap_or_else(|e| panic!("{e}"));
+        or_panic(self.set_tangent(x, t));
         x
     }
 
@@ -275,11 +324,11 @@ impl<T: Float> Tape<T> {
     }
 
     /// Runs `f` with recording switched off: every op inside records a constant.
+    ///
+    /// Recording is switched back on when `f` returns or panics.
     pub fn no_grad<R>(&self, f: impl FnOnce() -> R) -> R {
-        self.no_grad.set(self.no_grad.get() + 1);
-        let r = f();
-        self.no_grad.set(self.no_grad.get() - 1);
-        r
+        let _off = Restore::set(&self.no_grad, self.no_grad.get() + 1);
+        f()
     }
 
     pub(crate) fn push(
@@ -299,13 +348,22 @@ impl<T: Float> Tape<T> {
     /// requires a gradient, remembers how to differentiate it.
     ///
     /// This is how built-in and user-defined ops alike are recorded.
+    ///
+    /// # Errors
+    /// The op's own errors (shapes, indices, arguments), and [`AutodiffError::InvalidArgument`] for
+    /// an input that is not on this tape (recorded on another tape, or forgotten by [`Tape::truncate`]).
     #[track_caller]
     pub fn apply<'t>(&'t self, op: impl Op<T>, inputs: &[Var<'t, T>]) -> Result<Var<'t, T>> {
-        let location = Location::caller();
+        let rule = self.rule.get();
+        let location = match rule {
+            Some(l) => l,
+            None => Location::caller(),
+        };
         let recording = self.no_grad.get() == 0;
         // One borrow for the forward and the push; the common one- and two-input cases
         // avoid collecting the inputs (this is the per-op overhead of every recorded op).
         let mut nodes = self.nodes.borrow_mut();
+        self.check_vars(op.name(), nodes.len(), inputs)?;
         let (value, requires_grad) = match inputs {
             [a] => {
                 let na = &nodes[a.id()];
@@ -322,9 +380,13 @@ impl<T: Float> Tape<T> {
             }
         };
         if self.anomaly.get() && !value.all_finite() {
-            drop(nodes);
-            self.report_anomaly(op.name(), "forward", inputs, location);
-            nodes = self.nodes.borrow_mut();
+            if rule.is_some() {
+                self.rule_non_finite.set(true);
+            } else {
+                drop(nodes);
+                self.report_anomaly(op.name(), Phase::Forward, inputs, location);
+                nodes = self.nodes.borrow_mut();
+            }
         }
         let id = nodes.len();
         if !(self.forward.get() && self.forward_off.get() == 0) {
@@ -364,9 +426,9 @@ impl<T: Float> Tape<T> {
         tangents: &[Option<Var<'t, T>>],
         location: &'static Location<'static>,
     ) -> Result<Option<Var<'t, T>>> {
-        self.forward_off.set(self.forward_off.get() + 1);
+        let off = Restore::set(&self.forward_off, self.forward_off.get() + 1);
         let t = op.jvp(inputs, Var::from_id(self, id), tangents);
-        self.forward_off.set(self.forward_off.get() - 1);
+        drop(off);
         let Some(t) = t else { return Ok(None) };
         {
             let nodes = self.nodes.borrow();
@@ -380,12 +442,26 @@ impl<T: Float> Tape<T> {
             }
         }
         if self.anomaly.get() && !t.value().all_finite() {
-            self.report_anomaly(op.name(), "jvp", inputs, location);
+            self.report_anomaly(op.name(), Phase::Jvp, inputs, location);
         }
         Ok(Some(t))
     }
 
-    fn report_anomaly(&self, op: &'static str, phase: &'static str, inputs: &[Var<'_, T>], loc: &Location<'_>) {
+    /// `Err` unless every variable is on this tape and among its first `len` nodes.
+    fn check_vars(&self, op: &'static str, len: usize, vars: &[Var<'_, T>]) -> Result<()> {
+        match vars.iter().find(|v| !std::ptr::eq(v.tape(), self) || v.id() >= len) {
+            Some(v) => arg_err(
+                op,
+                format!(
+                    "variable #{} is not on this tape (it belongs to another tape, or was forgotten by `truncate`)",
+                    v.id()
+                ),
+            ),
+            None => Ok(()),
+        }
+    }
+
+    fn report_anomaly(&self, op: &'static str, phase: Phase, inputs: &[Var<'_, T>], loc: &Location<'_>) {
         let mut first = self.first_anomaly.borrow_mut();
         if first.is_none() {
             *first = Some(AutodiffError::NonFinite {
@@ -413,7 +489,7 @@ impl<T: Float> Tape<T> {
     /// see [`Tape::try_grad`].
     #[track_caller]
     pub fn grad<'t>(&'t self, output: Var<'t, T>, inputs: &[Var<'t, T>]) -> Gradients<'t, T> {
-        self.try_grad(output, inputs).unwrap_or_else(|e| panic!("{e}"))
+        or_panic(self.try_grad(output, inputs))
     }
 
     /// [`Tape::grad`] returning an error instead of panicking.
@@ -425,10 +501,15 @@ impl<T: Float> Tape<T> {
     /// again: the route to Hessian-vector products and higher derivatives.
     ///
     /// # Panics
-    /// As [`Tape::grad`].
+    /// As [`Tape::grad`]; see [`Tape::try_grad_graph`].
     #[track_caller]
     pub fn grad_graph<'t>(&'t self, output: Var<'t, T>, inputs: &[Var<'t, T>]) -> Gradients<'t, T> {
-        self.backward(output, inputs, None, true).unwrap_or_else(|e| panic!("{e}"))
+        or_panic(self.try_grad_graph(output, inputs))
+    }
+
+    /// [`Tape::grad_graph`] returning an error instead of panicking.
+    pub fn try_grad_graph<'t>(&'t self, output: Var<'t, T>, inputs: &[Var<'t, T>]) -> Result<Gradients<'t, T>> {
+        self.backward(output, inputs, None, true)
     }
 
     /// The vector-Jacobian product `u^T (d output / d input)` for each input, for an
@@ -598,7 +679,21 @@ impl<T: Float> Tape<T> {
         inputs: &[Var<'t, T>],
         create_graph: bool,
     ) -> Result<Gradients<'t, T>> {
+        let len = self.len();
+        for (o, u) in seeds {
+            self.check_vars("grad", len, &[*o, *u])?;
+        }
+        self.check_vars("grad", len, inputs)?;
         let out = seeds.iter().map(|(o, _)| o.id()).max().expect("at least one output");
+        if let Some(late) = inputs.iter().find(|v| v.id() > out) {
+            return arg_err(
+                "grad",
+                format!(
+                    "input variable #{} was recorded after the output #{out}, so the output cannot depend on it",
+                    late.id()
+                ),
+            );
+        }
         let lo = inputs.iter().map(|v| v.id()).min().unwrap_or(out).min(out);
         // on_path[i - lo]: node i depends on a requested input (forward reachability).
         let mut on_path = vec![false; out + 1 - lo];
@@ -626,14 +721,10 @@ impl<T: Float> Tape<T> {
                 });
             }
         }
-        if !create_graph {
-            self.no_grad.set(self.no_grad.get() + 1);
+        {
+            let _first_order = Restore::set(&self.no_grad, self.no_grad.get() + u32::from(!create_graph));
+            self.sweep(lo, out, &on_path, &mut grads, !create_graph)?;
         }
-        let result = self.sweep(lo, out, &on_path, &mut grads, !create_graph);
-        if !create_graph {
-            self.no_grad.set(self.no_grad.get() - 1);
-        }
-        result?;
         Ok(Gradients { inputs: inputs.to_vec(), grads: inputs.iter().map(|v| grads[v.id() - lo]).collect() })
     }
 
@@ -678,7 +769,15 @@ impl<T: Float> Tape<T> {
             }
             let result = if needs.iter().any(|&n| n) {
                 let output = Var::from_id(self, i);
-                let gs = op.backward(&in_vars, output, g, &needs);
+                let gs = {
+                    let _rule = Restore::set(&self.rule, Some(location));
+                    let _fresh = Restore::set(&self.rule_non_finite, false);
+                    let gs = op.backward(&in_vars, output, g, &needs);
+                    if self.rule_non_finite.get() {
+                        self.report_anomaly(op.name(), Phase::Backward, &in_vars, location);
+                    }
+                    gs
+                };
                 self.accumulate(&*op, gs, &in_vars, &needs, location, lo, grads, held.as_mut())
             } else {
                 Ok(())
@@ -719,7 +818,7 @@ impl<T: Float> Tape<T> {
                 }
             }
             if self.anomaly.get() && !gi.value().all_finite() {
-                self.report_anomaly(op.name(), "backward", in_vars, location);
+                self.report_anomaly(op.name(), Phase::Backward, in_vars, location);
             }
             let k = x.id() - lo;
             let sum = match (grads[k], held.as_deref_mut()) {

@@ -1,6 +1,6 @@
 //! The checks must fail, and point at the right entry, for deliberately wrong rules.
 
-use wengert_autodiff::gradcheck::{gradcheck, hvp_check, CheckMode, GradCheckConfig};
+use wengert_autodiff::gradcheck::{gradcheck, hvp_check, Check, CheckMode, GradCheckConfig, Position};
 use wengert_autodiff::{kernels, AutodiffError, InputGrads, Op, Result, Tensor, Var};
 
 /// `y = x^3` with a wrong rule: `2 x^2` instead of `3 x^2`.
@@ -69,9 +69,11 @@ fn gradcheck_fails_on_a_wrong_rule_and_reports_the_worst_entry() {
     let k = argmax_abs(&x);
     assert_eq!(k, 1);
     match err {
-        AutodiffError::GradCheck { check, input, index, analytic, numeric, error, tolerance } => {
+        AutodiffError::GradCheck { check, input, at, analytic, numeric, error, tolerance } => {
             let xk = x.as_slice()[k];
-            assert_eq!((check, input, index), ("gradient", 0, k));
+            // A scalar output: the output index is empty, the input entry is [k].
+            let want = Position::Jacobian { output: vec![], entry: vec![k] };
+            assert_eq!((check, input, at), (Check::Gradient, 0, want));
             assert!((analytic - 2.0 * xk * xk).abs() < 1e-12, "{analytic}");
             assert!((numeric - 3.0 * xk * xk).abs() < 1e-6, "{numeric}");
             assert!((error - (analytic - numeric).abs()).abs() < 1e-15 && error > tolerance);
@@ -97,10 +99,12 @@ fn gradcheck_locates_a_wrong_rule_in_the_second_input_and_output_entry() {
     let err =
         gradcheck(|v| v[0].tape().apply(WrongMulRhs, &[v[0], v[1]]).unwrap(), &[a, b], &GradCheckConfig::default())
             .unwrap_err();
-    // Jacobian block of b viewed as [3 outputs, 3 entries]: the worst is output 1, entry 1.
+    // Jacobian block of b: the worst is d y[1] / d b[1].
+    let msg = err.to_string();
+    assert!(msg.starts_with("gradient check failed at d output[1] / d input 1[1]: analytic"), "{msg}");
     match err {
-        AutodiffError::GradCheck { check: "gradient", input: 1, index, analytic, numeric, .. } => {
-            assert_eq!(index, 3 + 1);
+        AutodiffError::GradCheck { check: Check::Gradient, input: 1, at, analytic, numeric, .. } => {
+            assert_eq!(at, Position::Jacobian { output: vec![1], entry: vec![1] });
             assert!((analytic - (-2.2)).abs() < 1e-12 && (numeric - (-2.0)).abs() < 1e-6);
         }
         e => panic!("expected a gradient error on input 1, got {e}"),
@@ -113,7 +117,9 @@ fn projected_gradcheck_fails_on_a_wrong_rule() {
     let cfg = GradCheckConfig::default();
     let err = gradcheck(|v| v[0].tape().apply(WrongCube, &[v[0]]).unwrap(), &[x], &cfg).unwrap_err();
     match err {
-        AutodiffError::GradCheck { check: "gradient", input: 0, index, .. } => assert!(index < cfg.projections),
+        AutodiffError::GradCheck { check: Check::Gradient, input: 0, at: Position::Direction(n), .. } => {
+            assert!(n < cfg.projections)
+        }
         e => panic!("expected a gradient error, got {e}"),
     }
 }
@@ -132,9 +138,10 @@ fn hvp_check_fails_on_a_rule_that_uses_a_constant_where_it_needs_a_var() {
     let err = hvp_check(f, std::slice::from_ref(&x), &cfg).unwrap_err();
     let k = argmax_abs(&x);
     match err {
-        AutodiffError::GradCheck { check: "hvp", input: 0, index, analytic, numeric, .. } => {
-            // Hessian block [4, 4]: the worst entry is the diagonal one at the largest |x|.
-            assert_eq!(index, k * 4 + k);
+        AutodiffError::GradCheck { check: Check::Hvp, input: 0, at, analytic, numeric, .. } => {
+            // The worst entry is the diagonal one at the largest |x|.
+            let e = vec![k];
+            assert_eq!(at, Position::Hessian { grad_input: 0, grad_entry: e.clone(), entry: e });
             assert_eq!(analytic, 0.0);
             assert!((numeric - 6.0 * x.as_slice()[k]).abs() < 1e-6, "{numeric}");
         }
@@ -147,7 +154,8 @@ fn hvp_check_fails_in_projected_mode_and_for_non_scalar_outputs() {
     let x = Tensor::from_vec((0..80).map(|i| -1.0 + (i as f64) / 40.0).collect(), &[80]);
     let err = hvp_check(|v| v[0].tape().apply(ConstantRuleCube, &[v[0]]).unwrap(), &[x], &GradCheckConfig::default())
         .unwrap_err();
-    assert!(matches!(err, AutodiffError::GradCheck { check: "hvp", input: 0, index, .. } if index < 8), "{err}");
+    let projected = matches!(err, AutodiffError::GradCheck { check: Check::Hvp, input: 0, at: Position::Direction(n), .. } if n < 8);
+    assert!(projected, "{err}");
 }
 
 #[test]
@@ -157,11 +165,11 @@ fn passing_reports_count_what_was_compared() {
     let b = Tensor::from_vec(vec![0.5, 3.0, -1.0], &[3]);
     let cfg = GradCheckConfig::default();
     let r = gradcheck(|v| v[0].outer(v[1]), &[a.clone(), b.clone()], &cfg).unwrap();
-    assert_eq!((r.check, r.mode, r.checked), ("gradient", CheckMode::Full, 30));
+    assert_eq!((r.check, r.mode, r.checked), (Check::Gradient, CheckMode::Full, 30));
     assert!(r.worst_ratio < 1.0);
     // Second order over 5 input entries: 5 directions x 5 entries of H v.
     let r = hvp_check(|v| v[0].outer(v[1]), &[a, b], &cfg).unwrap();
-    assert_eq!((r.check, r.checked), ("hvp", 25));
+    assert_eq!((r.check, r.checked), (Check::Hvp, 25));
     assert!(r.to_string().contains("hvp check passed"), "{r}");
 }
 

@@ -232,3 +232,16 @@ fn mse_rejects_mismatched_shapes() {
     let tape = Tape::<f64>::new();
     mse(tape.constant(scores()), tape.constant(Tensor::zeros(&[3])), Reduction::Mean);
 }
+
+#[test]
+fn cross_entropy_of_an_empty_batch_does_not_panic() {
+    // As PyTorch: the mean over no samples is NaN, the sum is 0, no reduction gives no losses.
+    let tape = Tape::<f64>::new();
+    let logits = tape.var(Tensor::zeros(&[0, 3]));
+    assert!(cross_entropy(logits, &[], Reduction::Mean).item().is_nan());
+    let sum = cross_entropy(logits, &[], Reduction::Sum);
+    assert_eq!(sum.item(), 0.0);
+    assert_eq!(cross_entropy(logits, &[], Reduction::None).value().shape(), &[0]);
+    let g = tape.grad(sum, &[logits]).value(0);
+    assert_eq!(g.shape(), &[0, 3]);
+}

@@ -4,7 +4,7 @@
 //! `d sum_to = broadcast_to(g, shape(x))`, so the pair is differentiable to any order.
 //! Both are the identity (no node) when the shape already matches.
 
-use super::{grads, record};
+use super::{grads, or_panic};
 use crate::tensor::kernels;
 use crate::{Float, InputGrads, Op, Result, Shape, Tensor, Var};
 
@@ -48,7 +48,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// If `self` does not broadcast to `shape`; see [`Var::try_broadcast_to`].
     #[track_caller]
     pub fn broadcast_to(self, shape: &[usize]) -> Self {
-        self.try_broadcast_to(shape).unwrap_or_else(|e| panic!("{e}"))
+        or_panic(self.try_broadcast_to(shape))
     }
 
     /// [`Var::broadcast_to`], or a shape-mismatch error.
@@ -64,12 +64,18 @@ impl<'t, T: Float> Var<'t, T> {
     /// the adjoint of [`Var::broadcast_to`].
     ///
     /// # Panics
-    /// If `shape` does not broadcast to `self.shape()`.
+    /// If `shape` does not broadcast to `self.shape()`; see [`Var::try_sum_to`].
     #[track_caller]
     pub fn sum_to(self, shape: &[usize]) -> Self {
+        or_panic(self.try_sum_to(shape))
+    }
+
+    /// [`Var::sum_to`], or a shape-mismatch error.
+    #[track_caller]
+    pub fn try_sum_to(self, shape: &[usize]) -> Result<Self> {
         if self.shape().as_slice() == shape {
-            return self;
+            return Ok(self);
         }
-        record(SumTo(shape.into()), &[self])
+        self.tape().apply(SumTo(shape.into()), &[self])
     }
 }

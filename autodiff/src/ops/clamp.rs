@@ -51,9 +51,15 @@ impl<'t, T: Float> Var<'t, T> {
     /// Each element clamped into `[lo, hi]` (use `±INFINITY` for a one-sided clamp).
     ///
     /// # Panics
-    /// If `lo > hi`.
+    /// If `lo > hi`; see [`Var::try_clamp`].
     #[track_caller]
     pub fn clamp(self, lo: T, hi: T) -> Self {
         record(Clamp { lo, hi }, &[self])
+    }
+
+    /// [`Var::clamp`], or an error naming the bounds if `lo > hi`.
+    #[track_caller]
+    pub fn try_clamp(self, lo: T, hi: T) -> Result<Self> {
+        self.tape().apply(Clamp { lo, hi }, &[self])
     }
 }

@@ -4,22 +4,28 @@
 //! Masks are piecewise constant, so they are recorded as constants: they never have
 //! a gradient. Use them with [`Var::where_`], or multiply by them.
 
+use super::or_panic;
 use crate::tensor::kernels::{map, zip};
-use crate::{Float, Var};
+use crate::{Float, Result, Var};
 
 macro_rules! comparisons {
-    ($($name:ident, $scalar:ident, $op:tt, $doc:literal;)*) => {
+    ($($name:ident, $try_name:ident, $scalar:ident, $op:tt, $doc:literal;)*) => {
         impl<'t, T: Float> Var<'t, T> {
             $(
                 #[doc = concat!("Mask `[self ", $doc, " other]` elementwise (broadcasting); a constant.")]
                 ///
                 /// # Panics
-                /// If the shapes do not broadcast.
+                #[doc = concat!("If the shapes do not broadcast; see [`Var::try_", stringify!($name), "`].")]
                 #[track_caller]
                 pub fn $name(self, other: Self) -> Self {
-                    let m = zip(stringify!($name), &self.value(), &other.value(), |a, b| if a $op b { T::ONE } else { T::ZERO })
-                        .unwrap_or_else(|e| panic!("{e}"));
-                    self.constant_like(m)
+                    or_panic(self.$try_name(other))
+                }
+
+                #[doc = concat!("[`Var::", stringify!($name), "`], or a shape-mismatch error.")]
+                #[track_caller]
+                pub fn $try_name(self, other: Self) -> Result<Self> {
+                    let m = zip(stringify!($name), &self.value(), &other.value(), |a, b| if a $op b { T::ONE } else { T::ZERO })?;
+                    Ok(self.constant_like(m))
                 }
 
                 #[doc = concat!("Mask `[self ", $doc, " c]` elementwise; a constant.")]
@@ -33,9 +39,9 @@ macro_rules! comparisons {
 }
 
 comparisons! {
-    gt, gt_scalar, >, ">";
-    ge, ge_scalar, >=, ">=";
-    lt, lt_scalar, <, "<";
-    le, le_scalar, <=, "<=";
-    eq, eq_scalar, ==, "==";
+    gt, try_gt, gt_scalar, >, ">";
+    ge, try_ge, ge_scalar, >=, ">=";
+    lt, try_lt, lt_scalar, <, "<";
+    le, try_le, le_scalar, <=, "<=";
+    eq, try_eq, eq_scalar, ==, "==";
 }

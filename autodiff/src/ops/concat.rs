@@ -2,10 +2,11 @@
 //!
 //! Rule: `dx_i = slice(g, axis, offset_i..offset_i + n_i)`; `stack` is `unsqueeze` + `concat`.
 
+use super::or_panic;
 use smallvec::SmallVec;
 
-use crate::error::arg_err;
-use crate::tensor::kernels;
+use crate::error::{arg_err, shape_err};
+use crate::tensor::{kernels, normalize_axis};
 use crate::{Float, InputGrads, Op, Result, Tensor, Var};
 
 struct Concat(usize);
@@ -22,7 +23,7 @@ impl<T: Float> Op<T> for Concat {
         let mut out = SmallVec::new();
         for (xi, &need) in x.iter().zip(needs) {
             let n = xi.shape()[self.0];
-            out.push(need.then(|| g.slice(self.0, off..off + n)));
+            out.push(need.then(|| g.slice(self.0 as isize, off..off + n)));
             off += n;
         }
         out
@@ -37,30 +38,47 @@ impl<T: Float> Op<T> for Concat {
     }
 }
 
-/// The variables joined along `axis` (all other axes must agree).
+/// The variables joined along `axis` (negative counts from the end; all other axes must agree),
+/// as `torch.cat`.
 ///
 /// # Panics
-/// If `xs` is empty or the shapes disagree; see [`try_concat`].
+/// If `xs` is empty, the axis is out of range or the shapes disagree; see [`try_concat`].
 #[track_caller]
-pub fn concat<'t, T: Float>(xs: &[Var<'t, T>], axis: usize) -> Var<'t, T> {
-    try_concat(xs, axis).unwrap_or_else(|e| panic!("{e}"))
+pub fn concat<'t, T: Float>(xs: &[Var<'t, T>], axis: isize) -> Var<'t, T> {
+    or_panic(try_concat(xs, axis))
 }
 
-/// [`concat()`], or an error naming the op and the disagreeing shapes.
+/// [`concat()`], or an error naming the op and the bad axis or the disagreeing shapes.
 #[track_caller]
-pub fn try_concat<'t, T: Float>(xs: &[Var<'t, T>], axis: usize) -> Result<Var<'t, T>> {
+pub fn try_concat<'t, T: Float>(xs: &[Var<'t, T>], axis: isize) -> Result<Var<'t, T>> {
     match xs.first() {
         None => arg_err("concat", "no tensors to concatenate"),
-        Some(x) => x.tape().apply(Concat(axis), xs),
+        Some(x) => {
+            let axis = normalize_axis("concat", axis, x.shape().len())?;
+            x.tape().apply(Concat(axis), xs)
+        }
     }
 }
 
-/// The variables (all of one shape) stacked along a new axis `axis`.
+/// The variables (all of one shape) stacked along a new axis `axis` of the result
+/// (`-1` is the new last axis), as `torch.stack`.
 ///
 /// # Panics
-/// If `xs` is empty or the shapes disagree.
+/// If `xs` is empty, the shapes differ or the axis is out of range; see [`try_stack`].
 #[track_caller]
-pub fn stack<'t, T: Float>(xs: &[Var<'t, T>], axis: usize) -> Var<'t, T> {
-    let parts: Vec<_> = xs.iter().map(|x| x.unsqueeze(axis)).collect();
-    concat(&parts, axis)
+pub fn stack<'t, T: Float>(xs: &[Var<'t, T>], axis: isize) -> Var<'t, T> {
+    or_panic(try_stack(xs, axis))
+}
+
+/// [`stack()`], or an error naming the op and the bad axis or the differing shapes.
+#[track_caller]
+pub fn try_stack<'t, T: Float>(xs: &[Var<'t, T>], axis: isize) -> Result<Var<'t, T>> {
+    let Some(first) = xs.first() else { return arg_err("stack", "no tensors to stack") };
+    let shape = first.shape();
+    if let Some(x) = xs.iter().find(|x| x.shape() != shape) {
+        return shape_err("stack", &shape, &x.shape());
+    }
+    let axis = normalize_axis("stack", axis, shape.len() + 1)? as isize;
+    let parts = xs.iter().map(|x| x.try_unsqueeze(axis)).collect::<Result<Vec<_>>>()?;
+    try_concat(&parts, axis)
 }

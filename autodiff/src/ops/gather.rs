@@ -6,8 +6,9 @@
 
 use std::rc::Rc;
 
-use super::{grads, record};
-use crate::tensor::kernels;
+use super::{grads, or_panic, record};
+use crate::error::arg_err;
+use crate::tensor::{kernels, normalize_axis};
 use crate::{Float, InputGrads, Op, Result, Shape, Tensor, Var};
 
 /// The gather op (public so custom ops can reuse it).
@@ -57,19 +58,21 @@ impl<T: Float> Op<T> for ScatterAdd {
 }
 
 impl<'t, T: Float> Var<'t, T> {
-    /// Entries picked along `axis` by `idx` (row-major, of shape `idx_shape`, which equals
-    /// `self`'s shape except along `axis`).
+    /// Entries picked along `axis` (negative counts from the end) by `idx` (row-major, of shape
+    /// `idx_shape`, which equals `self`'s shape except along `axis`), as `torch.gather`.
     ///
     /// # Panics
-    /// If the shapes disagree or an index is out of range; see [`Var::try_gather`].
+    /// If the axis is out of range, the shapes disagree or an index is out of range; see
+    /// [`Var::try_gather`].
     #[track_caller]
-    pub fn gather(self, axis: usize, idx: &[usize], idx_shape: &[usize]) -> Self {
-        self.try_gather(axis, idx, idx_shape).unwrap_or_else(|e| panic!("{e}"))
+    pub fn gather(self, axis: isize, idx: &[usize], idx_shape: &[usize]) -> Self {
+        or_panic(self.try_gather(axis, idx, idx_shape))
     }
 
-    /// [`Var::gather`], or an error naming the bad index and its bound.
+    /// [`Var::gather`], or an error naming the bad axis, shapes or index.
     #[track_caller]
-    pub fn try_gather(self, axis: usize, idx: &[usize], idx_shape: &[usize]) -> Result<Self> {
+    pub fn try_gather(self, axis: isize, idx: &[usize], idx_shape: &[usize]) -> Result<Self> {
+        let axis = normalize_axis("gather", axis, self.shape().len())?;
         let op = Gather { axis, idx: idx.into(), idx_shape: idx_shape.into() };
         self.tape().apply(op, &[self])
     }
@@ -77,11 +80,20 @@ impl<'t, T: Float> Var<'t, T> {
     /// For a `[batch, classes]` variable, each row's entry at its label: shape `[batch]`.
     ///
     /// # Panics
-    /// If `self` is not rank 2 with one label per row, or a label is out of range.
+    /// If `self` is not rank 2 with one label per row, or a label is out of range; see
+    /// [`Var::try_pick`].
     #[track_caller]
     pub fn pick(self, labels: &[usize]) -> Self {
+        or_panic(self.try_pick(labels))
+    }
+
+    /// [`Var::pick`], or an error naming the shape and the number of labels, or the bad label.
+    #[track_caller]
+    pub fn try_pick(self, labels: &[usize]) -> Result<Self> {
         let s = self.shape();
-        assert!(s.len() == 2 && s[0] == labels.len(), "pick: {} labels for shape {:?}", labels.len(), s.as_slice());
-        self.gather(1, labels, &[labels.len(), 1]).reshape(&[labels.len()])
+        if s.len() != 2 || s[0] != labels.len() {
+            return arg_err("pick", format!("{} labels for shape {:?}", labels.len(), s.as_slice()));
+        }
+        self.try_gather(1, labels, &[labels.len(), 1])?.try_reshape(&[labels.len()])
     }
 }

@@ -5,8 +5,8 @@
 
 use std::rc::Rc;
 
-use super::{grads, record};
-use crate::tensor::kernels;
+use super::{grads, or_panic, record};
+use crate::tensor::{kernels, normalize_axis};
 use crate::{Float, InputGrads, Op, Result, Shape, Tensor, Var};
 
 /// The index-select op.
@@ -54,18 +54,20 @@ impl<T: Float> Op<T> for IndexAdd {
 }
 
 impl<'t, T: Float> Var<'t, T> {
-    /// Slices `indices` along `axis`, in that order (repeats allowed).
+    /// Slices `indices` along `axis` (negative counts from the end), in that order (repeats
+    /// allowed; no indices give an empty axis), as `torch.index_select`.
     ///
     /// # Panics
     /// If the axis or an index is out of range; see [`Var::try_index_select`].
     #[track_caller]
-    pub fn index_select(self, axis: usize, indices: &[usize]) -> Self {
-        self.try_index_select(axis, indices).unwrap_or_else(|e| panic!("{e}"))
+    pub fn index_select(self, axis: isize, indices: &[usize]) -> Self {
+        or_panic(self.try_index_select(axis, indices))
     }
 
-    /// [`Var::index_select`], or an error naming the bad index and its bound.
+    /// [`Var::index_select`], or an error naming the bad axis, or the bad index and its bound.
     #[track_caller]
-    pub fn try_index_select(self, axis: usize, indices: &[usize]) -> Result<Self> {
+    pub fn try_index_select(self, axis: isize, indices: &[usize]) -> Result<Self> {
+        let axis = normalize_axis("index_select", axis, self.shape().len())?;
         self.tape().apply(IndexSelect { axis, idx: indices.into() }, &[self])
     }
 }

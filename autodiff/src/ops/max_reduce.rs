@@ -8,7 +8,7 @@ use smallvec::SmallVec;
 
 use super::sum::reduced_shape;
 use super::sum::Sum;
-use super::{grads, record};
+use super::{grads, or_panic, record};
 use crate::error::arg_err;
 use crate::tensor::{kernels, normalize_axes};
 use crate::{Float, InputGrads, Op, Result, Tensor, Var};
@@ -62,37 +62,67 @@ impl<T: Float> Op<T> for Extreme {
 }
 
 impl<'t, T: Float> Var<'t, T> {
-    /// Maximum over `axes`; `keepdim` keeps them as size 1.
+    /// Maximum over `axes` (negative count from the end); `keepdim` keeps them as size 1.
     ///
     /// # Panics
-    /// If an axis is out of range or the tensor is empty.
+    /// If an axis is out of range or the tensor is empty; see [`Var::try_max_axes`].
     #[track_caller]
     pub fn max_axes(self, axes: &[isize], keepdim: bool) -> Self {
-        let axes = normalize_axes("max", axes, self.shape().len()).unwrap_or_else(|e| panic!("{e}"));
-        record(Extreme { axes, keepdim, max: true }, &[self])
+        or_panic(self.try_max_axes(axes, keepdim))
     }
 
-    /// Minimum over `axes`; `keepdim` keeps them as size 1.
+    /// [`Var::max_axes`], or an error naming the bad axis or the empty tensor.
+    #[track_caller]
+    pub fn try_max_axes(self, axes: &[isize], keepdim: bool) -> Result<Self> {
+        let axes = normalize_axes("max", axes, self.shape().len())?;
+        self.tape().apply(Extreme { axes, keepdim, max: true }, &[self])
+    }
+
+    /// Minimum over `axes` (negative count from the end); `keepdim` keeps them as size 1.
     ///
     /// # Panics
-    /// If an axis is out of range or the tensor is empty.
+    /// If an axis is out of range or the tensor is empty; see [`Var::try_min_axes`].
     #[track_caller]
     pub fn min_axes(self, axes: &[isize], keepdim: bool) -> Self {
-        let axes = normalize_axes("min", axes, self.shape().len()).unwrap_or_else(|e| panic!("{e}"));
-        record(Extreme { axes, keepdim, max: false }, &[self])
+        or_panic(self.try_min_axes(axes, keepdim))
+    }
+
+    /// [`Var::min_axes`], or an error naming the bad axis or the empty tensor.
+    #[track_caller]
+    pub fn try_min_axes(self, axes: &[isize], keepdim: bool) -> Result<Self> {
+        let axes = normalize_axes("min", axes, self.shape().len())?;
+        self.tape().apply(Extreme { axes, keepdim, max: false }, &[self])
     }
 
     /// Maximum of all elements, as a scalar.
+    ///
+    /// # Panics
+    /// If the tensor is empty (as PyTorch's `max`); see [`Var::try_max`].
     #[track_caller]
     pub fn max(self) -> Self {
+        or_panic(self.try_max())
+    }
+
+    /// [`Var::max`], or an error for an empty tensor.
+    #[track_caller]
+    pub fn try_max(self) -> Result<Self> {
         let axes = (0..self.shape().len()).collect();
-        record(Extreme { axes, keepdim: false, max: true }, &[self])
+        self.tape().apply(Extreme { axes, keepdim: false, max: true }, &[self])
     }
 
     /// Minimum of all elements, as a scalar.
+    ///
+    /// # Panics
+    /// If the tensor is empty; see [`Var::try_min`].
     #[track_caller]
     pub fn min(self) -> Self {
+        or_panic(self.try_min())
+    }
+
+    /// [`Var::min`], or an error for an empty tensor.
+    #[track_caller]
+    pub fn try_min(self) -> Result<Self> {
         let axes = (0..self.shape().len()).collect();
-        record(Extreme { axes, keepdim: false, max: false }, &[self])
+        self.tape().apply(Extreme { axes, keepdim: false, max: false }, &[self])
     }
 }

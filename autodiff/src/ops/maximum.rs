@@ -60,18 +60,30 @@ impl<'t, T: Float> Var<'t, T> {
     /// Elementwise maximum, with broadcasting.
     ///
     /// # Panics
-    /// If the shapes do not broadcast.
+    /// If the shapes do not broadcast; see [`Var::try_maximum`].
     #[track_caller]
     pub fn maximum(self, other: Self) -> Self {
         record(Extremum { max: true }, &[self, other])
     }
 
+    /// [`Var::maximum`], or a shape-mismatch error.
+    #[track_caller]
+    pub fn try_maximum(self, other: Self) -> Result<Self> {
+        self.tape().apply(Extremum { max: true }, &[self, other])
+    }
+
     /// Elementwise minimum, with broadcasting.
     ///
     /// # Panics
-    /// If the shapes do not broadcast.
+    /// If the shapes do not broadcast; see [`Var::try_minimum`].
     #[track_caller]
     pub fn minimum(self, other: Self) -> Self {
         record(Extremum { max: false }, &[self, other])
+    }
+
+    /// [`Var::minimum`], or a shape-mismatch error.
+    #[track_caller]
+    pub fn try_minimum(self, other: Self) -> Result<Self> {
+        self.tape().apply(Extremum { max: false }, &[self, other])
     }
 }

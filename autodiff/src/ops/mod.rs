@@ -5,6 +5,7 @@
 //! need no rule of their own. Every op has a row in the gradient-check table
 //! (`tests/gradcheck_table.rs`), checked at orders 1 and 2.
 
+pub(crate) use crate::error::or_panic;
 use crate::{Float, InputGrads, Op, Var};
 
 /// Declares the op modules and, from the same lines, [`REGISTRY`]: adding a module means adding
@@ -88,7 +89,7 @@ op_modules! {
     one_hot: [] ["one_hot"];
 }
 
-pub use concat::{concat, stack, try_concat};
+pub use concat::{concat, stack, try_concat, try_stack};
 pub use conv::{Conv1dArgs, Conv2dArgs, ConvArgs};
 pub use gather::{Gather, ScatterAdd};
 pub use index_select::{IndexAdd, IndexSelect};
@@ -99,7 +100,7 @@ pub use pool2d::Pool2dArgs;
 /// mismatch, index out of range) at the caller's location.
 #[track_caller]
 pub(crate) fn record<'t, T: Float>(op: impl Op<T>, inputs: &[Var<'t, T>]) -> Var<'t, T> {
-    inputs[0].tape().apply(op, inputs).unwrap_or_else(|e| panic!("{e}"))
+    or_panic(inputs[0].tape().apply(op, inputs))
 }
 
 /// The output tangent of an op whose tangent is a sum of one term per input (`None`: no term),

@@ -1,6 +1,7 @@
 //! `one_hot(labels, classes)`: a `[n, classes]` matrix with a `1` at each label.
 //! Labels are integers, so it is a constant (no gradient).
 
+use super::or_panic;
 use crate::error::{AutodiffError, Result};
 use crate::{Float, Tape, Tensor, Var};
 
@@ -11,7 +12,7 @@ impl<T: Float> Tensor<T> {
     /// If a label is `>= classes`; see [`Tensor::try_one_hot`].
     #[track_caller]
     pub fn one_hot(labels: &[usize], classes: usize) -> Self {
-        Self::try_one_hot(labels, classes).unwrap_or_else(|e| panic!("{e}"))
+        or_panic(Self::try_one_hot(labels, classes))
     }
 
     /// [`Tensor::one_hot`], or an error naming the bad label and the number of classes.
@@ -31,9 +32,15 @@ impl<T: Float> Tape<T> {
     /// [`Tensor::one_hot`] recorded as a constant.
     ///
     /// # Panics
-    /// If a label is `>= classes`.
+    /// If a label is `>= classes`; see [`Tape::try_one_hot`].
     #[track_caller]
     pub fn one_hot(&self, labels: &[usize], classes: usize) -> Var<'_, T> {
-        self.constant(Tensor::one_hot(labels, classes))
+        or_panic(self.try_one_hot(labels, classes))
+    }
+
+    /// [`Tape::one_hot`], or an error naming the bad label and the number of classes.
+    #[track_caller]
+    pub fn try_one_hot(&self, labels: &[usize], classes: usize) -> Result<Var<'_, T>> {
+        Ok(self.constant(Tensor::try_one_hot(labels, classes)?))
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! Rule: `dx = permute(g, perm^-1)`.
 
-use super::grads;
-use crate::tensor::kernels;
+use super::{grads, or_panic, record};
+use crate::error::arg_err;
+use crate::tensor::{kernels, normalize_axis};
 use crate::{Float, InputGrads, Op, Result, Tensor, Var};
 
 struct Permute(Vec<usize>);
@@ -20,7 +21,7 @@ impl<T: Float> Op<T> for Permute {
         for (i, &p) in self.0.iter().enumerate() {
             inv[p] = i;
         }
-        grads([Some(g.permute(&inv))])
+        grads([Some(record(Permute(inv), &[g]))])
     }
     fn jvp<'t>(&self, _: &[Var<'t, T>], _: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
         t[0].map(|t| t.permute(&self.0))
@@ -28,42 +29,59 @@ impl<T: Float> Op<T> for Permute {
 }
 
 impl<'t, T: Float> Var<'t, T> {
-    /// Axes reordered: output axis `i` is input axis `perm[i]`.
+    /// Axes reordered: output axis `i` is input axis `perm[i]` (negative counts from the end),
+    /// as `torch.permute`.
     ///
     /// # Panics
-    /// If `perm` is not a permutation of `0..ndim`; see [`Var::try_permute`].
+    /// If `perm` is not a permutation of the axes; see [`Var::try_permute`].
     #[track_caller]
-    pub fn permute(self, perm: &[usize]) -> Self {
-        self.try_permute(perm).unwrap_or_else(|e| panic!("{e}"))
+    pub fn permute(self, perm: &[isize]) -> Self {
+        or_panic(self.try_permute(perm))
     }
 
     /// [`Var::permute`], or an error if `perm` is not a permutation of the axes.
     #[track_caller]
-    pub fn try_permute(self, perm: &[usize]) -> Result<Self> {
-        self.tape().apply(Permute(perm.to_vec()), &[self])
+    pub fn try_permute(self, perm: &[isize]) -> Result<Self> {
+        let ndim = self.shape().len();
+        let perm = perm.iter().map(|&a| normalize_axis("permute", a, ndim)).collect::<Result<Vec<_>>>()?;
+        self.tape().apply(Permute(perm), &[self])
     }
 
-    /// Axes `a` and `b` swapped.
+    /// Axes `a` and `b` swapped (negative counts from the end).
     ///
     /// # Panics
-    /// If either axis is out of range.
+    /// If either axis is out of range; see [`Var::try_transpose`].
     #[track_caller]
-    pub fn transpose(self, a: usize, b: usize) -> Self {
-        let mut perm: Vec<usize> = (0..self.shape().len()).collect();
-        assert!(a < perm.len() && b < perm.len(), "transpose: axes ({a}, {b}) out of range for rank {}", perm.len());
+    pub fn transpose(self, a: isize, b: isize) -> Self {
+        or_panic(self.try_transpose(a, b))
+    }
+
+    /// [`Var::transpose`], or an error naming the bad axis.
+    #[track_caller]
+    pub fn try_transpose(self, a: isize, b: isize) -> Result<Self> {
+        let ndim = self.shape().len();
+        let (a, b) = (normalize_axis("transpose", a, ndim)?, normalize_axis("transpose", b, ndim)?);
+        let mut perm: Vec<usize> = (0..ndim).collect();
         perm.swap(a, b);
-        self.permute(&perm)
+        self.tape().apply(Permute(perm), &[self])
     }
 
     /// The last two axes swapped (the matrix transpose). For products, prefer
     /// [`Var::matmul_t`], which transposes without copying.
     ///
     /// # Panics
-    /// If the rank is below 2.
+    /// If the rank is below 2; see [`Var::try_t`].
     #[track_caller]
     pub fn t(self) -> Self {
-        let n = self.shape().len();
-        assert!(n >= 2, "t: needs rank >= 2, got shape {:?}", self.shape().as_slice());
-        self.transpose(n - 2, n - 1)
+        or_panic(self.try_t())
+    }
+
+    /// [`Var::t`], or an error for a rank below 2.
+    #[track_caller]
+    pub fn try_t(self) -> Result<Self> {
+        if self.shape().len() < 2 {
+            return arg_err("t", format!("needs rank >= 2, got shape {:?}", self.shape().as_slice()));
+        }
+        self.try_transpose(-2, -1)
     }
 }

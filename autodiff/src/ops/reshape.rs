@@ -2,8 +2,8 @@
 //!
 //! Rule: `dx = reshape(g, shape(x))`.
 
-use super::grads;
-use crate::error::arg_err;
+use super::{grads, or_panic};
+use crate::tensor::normalize_axis;
 use crate::{Float, InputGrads, Op, Result, Shape, Tensor, Var};
 
 struct Reshape(Shape);
@@ -30,7 +30,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// If the element counts differ; see [`Var::try_reshape`].
     #[track_caller]
     pub fn reshape(self, shape: &[usize]) -> Self {
-        self.try_reshape(shape).unwrap_or_else(|e| panic!("{e}"))
+        or_panic(self.try_reshape(shape))
     }
 
     /// [`Var::reshape`], or a shape-mismatch error.
@@ -49,19 +49,22 @@ impl<'t, T: Float> Var<'t, T> {
         self.reshape(&[n])
     }
 
-    /// A size-1 axis inserted at `axis` (`0..=ndim`).
+    /// A size-1 axis inserted so that it is axis `axis` of the result (`-1` appends one), as
+    /// `torch.unsqueeze`.
     ///
     /// # Panics
-    /// If `axis > ndim`.
+    /// If `axis` is not in `-(ndim + 1)..=ndim`; see [`Var::try_unsqueeze`].
     #[track_caller]
-    pub fn unsqueeze(self, axis: usize) -> Self {
+    pub fn unsqueeze(self, axis: isize) -> Self {
+        or_panic(self.try_unsqueeze(axis))
+    }
+
+    /// [`Var::unsqueeze`], or an error naming the bad axis.
+    #[track_caller]
+    pub fn try_unsqueeze(self, axis: isize) -> Result<Self> {
         let mut s = self.shape();
-        if axis > s.len() {
-            let e: Result<()> =
-                arg_err("unsqueeze", format!("axis {axis} is out of range for shape {:?}", s.as_slice()));
-            panic!("{}", e.unwrap_err());
-        }
+        let axis = normalize_axis("unsqueeze", axis, s.len() + 1)?;
         s.insert(axis, 1);
-        self.reshape(&s)
+        self.try_reshape(&s)
     }
 }

@@ -4,8 +4,8 @@
 
 use std::ops::Range;
 
-use super::{grads, record};
-use crate::tensor::kernels;
+use super::{grads, or_panic, record};
+use crate::tensor::{kernels, normalize_axis};
 use crate::{Float, InputGrads, Op, Result, Tensor, Var};
 
 struct Slice {
@@ -27,7 +27,7 @@ impl<T: Float> Op<T> for Slice {
         kernels::slice(x[0], self.axis, self.range.start, self.range.end)
     }
     fn backward<'t>(&self, x: &[Var<'t, T>], _: Var<'t, T>, g: Var<'t, T>, _: &[bool]) -> InputGrads<'t, T> {
-        grads([Some(g.pad(self.axis, self.range.start, x[0].shape()[self.axis]))])
+        grads([Some(record(Pad { axis: self.axis, start: self.range.start, len: x[0].shape()[self.axis] }, &[g]))])
     }
     fn jvp<'t>(&self, _: &[Var<'t, T>], _: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
         t[0].map(|t| t.slice(self.axis, self.range.clone()))
@@ -39,14 +39,11 @@ impl<T: Float> Op<T> for Pad {
         "pad"
     }
     fn forward(&self, x: &[&Tensor<T>]) -> Result<Tensor<T>> {
-        if self.axis >= x[0].ndim() {
-            return crate::error::arg_err("pad", format!("axis {} out of range for {:?}", self.axis, x[0].shape()));
-        }
         kernels::pad(x[0], self.axis, self.start, self.len)
     }
     fn backward<'t>(&self, x: &[Var<'t, T>], _: Var<'t, T>, g: Var<'t, T>, _: &[bool]) -> InputGrads<'t, T> {
         let w = x[0].shape()[self.axis];
-        grads([Some(g.slice(self.axis, self.start..self.start + w))])
+        grads([Some(record(Slice { axis: self.axis, range: self.start..self.start + w }, &[g]))])
     }
     fn jvp<'t>(&self, _: &[Var<'t, T>], _: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
         t[0].map(|t| t.pad(self.axis, self.start, self.len))
@@ -54,27 +51,36 @@ impl<T: Float> Op<T> for Pad {
 }
 
 impl<'t, T: Float> Var<'t, T> {
-    /// Entries `range` along `axis`.
+    /// Entries `range` along `axis` (negative counts from the end): `x[.., start..end, ..]`.
     ///
     /// # Panics
     /// If the axis or range is out of bounds; see [`Var::try_slice`].
     #[track_caller]
-    pub fn slice(self, axis: usize, range: Range<usize>) -> Self {
-        self.try_slice(axis, range).unwrap_or_else(|e| panic!("{e}"))
+    pub fn slice(self, axis: isize, range: Range<usize>) -> Self {
+        or_panic(self.try_slice(axis, range))
     }
 
-    /// [`Var::slice`], or an index-out-of-range error.
+    /// [`Var::slice`], or an error naming the bad axis or range.
     #[track_caller]
-    pub fn try_slice(self, axis: usize, range: Range<usize>) -> Result<Self> {
+    pub fn try_slice(self, axis: isize, range: Range<usize>) -> Result<Self> {
+        let axis = normalize_axis("slice", axis, self.shape().len())?;
         self.tape().apply(Slice { axis, range }, &[self])
     }
 
-    /// `self` placed at `start` along `axis` in zeros of length `len` (the adjoint of slicing).
+    /// `self` placed at `start` along `axis` (negative counts from the end) in zeros of length
+    /// `len`: the adjoint of slicing.
     ///
     /// # Panics
-    /// If it does not fit.
+    /// If the axis is out of range or `self` does not fit; see [`Var::try_pad`].
     #[track_caller]
-    pub fn pad(self, axis: usize, start: usize, len: usize) -> Self {
-        record(Pad { axis, start, len }, &[self])
+    pub fn pad(self, axis: isize, start: usize, len: usize) -> Self {
+        or_panic(self.try_pad(axis, start, len))
+    }
+
+    /// [`Var::pad`], or an error naming the bad axis or sizes.
+    #[track_caller]
+    pub fn try_pad(self, axis: isize, start: usize, len: usize) -> Result<Self> {
+        let axis = normalize_axis("pad", axis, self.shape().len())?;
+        self.tape().apply(Pad { axis, start, len }, &[self])
     }
 }

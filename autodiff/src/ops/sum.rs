@@ -5,7 +5,7 @@
 
 use smallvec::SmallVec;
 
-use super::{grads, record};
+use super::{grads, or_panic, record};
 use crate::tensor::{kernels, normalize_axes};
 use crate::{Float, InputGrads, Op, Result, Shape, Tensor, Var};
 
@@ -54,7 +54,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// If an axis is out of range; see [`Var::try_sum_axes`].
     #[track_caller]
     pub fn sum_axes(self, axes: &[isize], keepdim: bool) -> Self {
-        self.try_sum_axes(axes, keepdim).unwrap_or_else(|e| panic!("{e}"))
+        or_panic(self.try_sum_axes(axes, keepdim))
     }
 
     /// [`Var::sum_axes`], or an error naming the bad axis.
@@ -71,22 +71,29 @@ impl<'t, T: Float> Var<'t, T> {
         record(Sum { axes, keepdim: false }, &[self])
     }
 
-    /// Mean over `axes`: `sum_axes(axes) / n`.
+    /// Mean over `axes`: `sum_axes(axes) / n`, with `n` the number of entries reduced. A mean
+    /// over an empty axis is NaN (`0 / 0`), as in PyTorch.
     ///
     /// # Panics
-    /// If an axis is out of range.
+    /// If an axis is out of range; see [`Var::try_mean_axes`].
     #[track_caller]
     pub fn mean_axes(self, axes: &[isize], keepdim: bool) -> Self {
-        let shape = self.shape();
-        let norm = normalize_axes("mean", axes, shape.len()).unwrap_or_else(|e| panic!("{e}"));
-        let n: usize = norm.iter().map(|&a| shape[a]).product();
-        self.sum_axes(axes, keepdim).mul_scalar(T::ONE / T::from_usize(n.max(1)))
+        or_panic(self.try_mean_axes(axes, keepdim))
     }
 
-    /// Mean of all elements, as a scalar.
+    /// [`Var::mean_axes`], or an error naming the bad axis.
+    #[track_caller]
+    pub fn try_mean_axes(self, axes: &[isize], keepdim: bool) -> Result<Self> {
+        let shape = self.shape();
+        let norm = normalize_axes("mean", axes, shape.len())?;
+        let n: usize = norm.iter().map(|&a| shape[a]).product();
+        Ok(self.try_sum_axes(axes, keepdim)?.mul_scalar(T::ONE / T::from_usize(n)))
+    }
+
+    /// Mean of all elements, as a scalar: NaN for an empty tensor, as in PyTorch.
     #[track_caller]
     pub fn mean(self) -> Self {
-        let n = self.numel().max(1);
+        let n = self.numel();
         self.sum().mul_scalar(T::ONE / T::from_usize(n))
     }
 }

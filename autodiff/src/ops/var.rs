@@ -3,6 +3,7 @@
 //!
 //! Composites: `var = sum((x - mean)^2) / (n - correction)`, `std = sqrt(var)`; no rule of their own.
 
+use crate::error::or_panic;
 use crate::error::arg_err;
 use crate::tensor::normalize_axes;
 use crate::{Float, Result, Var};
@@ -25,7 +26,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// If an axis is out of range or `correction >= n`; see [`Var::try_var_axes`].
     #[track_caller]
     pub fn var_axes(self, axes: &[isize], correction: usize, keepdim: bool) -> Self {
-        self.try_var_axes(axes, correction, keepdim).unwrap_or_else(|e| panic!("{e}"))
+        or_panic(self.try_var_axes(axes, correction, keepdim))
     }
 
     /// [`Var::var_axes`], or an error naming the bad axis or the correction that leaves no degrees of freedom.

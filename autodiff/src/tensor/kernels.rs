@@ -166,6 +166,9 @@ fn for_each_row<'o, T: 'o>(
     rows: impl Iterator<Item = &'o mut [T]>,
     mut body: impl FnMut(&'o mut [T], usize, usize),
 ) {
+    if shape.contains(&0) {
+        return; // no rows (and the odometer below would divide by the empty axis)
+    }
     let outer = shape.len().saturating_sub(1);
     let mut idx: SmallVec<[usize; 6]> = SmallVec::from_elem(0, outer);
     let mut rest = r0;
@@ -317,13 +320,17 @@ pub fn reduce<T: Float>(x: &Tensor<T>, axes: &[usize], init: T, f: impl Fn(T, T)
     let inner: usize = view_shape[hi..].iter().product();
     let s = src.as_slice();
     let mut out = pool::full(outer * inner, init);
+    if out.is_empty() || r == 0 {
+        // An empty result, or folds over nothing: `init` everywhere (a sum over an empty axis is 0).
+        return Tensor::from_parts(out, out_shape);
+    }
     if inner == 1 {
         // Each row's fold is a latency chain, but the rows are independent: out-of-order execution
         // overlaps them (grouping 8 rows by hand measured slower).
         let body = |(o, row): (&mut T, &[T])| *o = row.iter().fold(init, |acc, &v| f(acc, v));
-        if s.len() >= PAR_THRESHOLD && r > 0 {
+        if s.len() >= PAR_THRESHOLD {
             out.par_iter_mut().zip(s.par_chunks(r)).for_each(body);
-        } else if r > 0 {
+        } else {
             out.iter_mut().zip(s.chunks(r)).for_each(body);
         }
     } else {
@@ -350,7 +357,7 @@ pub fn reduce<T: Float>(x: &Tensor<T>, axes: &[usize], init: T, f: impl Fn(T, T)
         };
         if s.len() >= PAR_THRESHOLD && outer > 1 {
             out.par_chunks_mut(inner).zip(s.par_chunks(r * inner)).for_each(body);
-        } else if r > 0 {
+        } else {
             out.chunks_mut(inner).zip(s.chunks(r * inner)).for_each(body);
         }
     }
@@ -537,16 +544,18 @@ fn batch_offsets(mut i: usize, shape: &[usize], astr: &[usize], bstr: &[usize]) 
     (oa, ob)
 }
 
-fn outer_axis_inner(shape: &[usize], axis: usize) -> (usize, usize, usize) {
-    (shape[..axis].iter().product(), shape[axis], shape[axis + 1..].iter().product())
+/// `(outer, n, inner)`: the sizes before, along and after `axis`, or an error naming `op` if
+/// `axis` is not an axis of `shape`.
+fn outer_axis_inner(op: &'static str, shape: &[usize], axis: usize) -> Result<(usize, usize, usize)> {
+    if axis >= shape.len() {
+        return arg_err(op, format!("axis {axis} is out of range for shape {shape:?}"));
+    }
+    Ok((shape[..axis].iter().product(), shape[axis], shape[axis + 1..].iter().product()))
 }
 
 /// Entries `indices` of `x` along `axis` (as `torch.index_select`).
 pub fn index_select<T: Float>(x: &Tensor<T>, axis: usize, indices: &[usize]) -> Result<Tensor<T>> {
-    if axis >= x.ndim() {
-        return arg_err("index_select", format!("axis {axis} is out of range for shape {:?}", x.shape()));
-    }
-    let (outer, n, inner) = outer_axis_inner(x.shape(), axis);
+    let (outer, n, inner) = outer_axis_inner("index_select", x.shape(), axis)?;
     if let Some(&bad) = indices.iter().find(|&&i| i >= n) {
         return Err(AutodiffError::IndexOutOfRange { op: "index_select", index: bad, bound: n });
     }
@@ -565,7 +574,7 @@ pub fn index_select<T: Float>(x: &Tensor<T>, axis: usize, indices: &[usize]) -> 
 
 /// Zeros of `shape` with `src`'s slices added at `indices` along `axis` (the adjoint of [`index_select`]).
 pub fn index_add<T: Float>(shape: &[usize], axis: usize, indices: &[usize], src: &Tensor<T>) -> Result<Tensor<T>> {
-    let (outer, n, inner) = outer_axis_inner(shape, axis);
+    let (outer, n, inner) = outer_axis_inner("index_add", shape, axis)?;
     if let Some(&bad) = indices.iter().find(|&&i| i >= n) {
         return Err(AutodiffError::IndexOutOfRange { op: "index_add", index: bad, bound: n });
     }
@@ -591,7 +600,7 @@ pub fn index_add<T: Float>(shape: &[usize], axis: usize, indices: &[usize], src:
 /// `idx` has `x`'s shape except along `axis`.
 pub fn gather<T: Float>(x: &Tensor<T>, axis: usize, idx: &[usize], idx_shape: &[usize]) -> Result<Tensor<T>> {
     check_gather("gather", x.shape(), axis, idx, idx_shape)?;
-    let (outer, n, inner) = outer_axis_inner(x.shape(), axis);
+    let (outer, n, inner) = outer_axis_inner("gather", x.shape(), axis)?;
     let k = idx_shape[axis];
     let s = x.as_slice();
     let mut out = pool::take(idx.len());
@@ -609,7 +618,7 @@ pub fn gather<T: Float>(x: &Tensor<T>, axis: usize, idx: &[usize], idx_shape: &[
 /// Zeros of `shape` with `src` added at the positions [`gather`] reads (its adjoint).
 pub fn scatter_add<T: Float>(shape: &[usize], axis: usize, idx: &[usize], src: &Tensor<T>) -> Result<Tensor<T>> {
     check_gather("scatter_add", shape, axis, idx, src.shape())?;
-    let (outer, n, inner) = outer_axis_inner(shape, axis);
+    let (outer, n, inner) = outer_axis_inner("scatter_add", shape, axis)?;
     let k = src.shape()[axis];
     let s = src.as_slice();
     let mut out = pool::full(numel(shape), T::ZERO);
@@ -642,9 +651,7 @@ fn check_gather(op: &'static str, shape: &[usize], axis: usize, idx: &[usize], i
 /// Tensors joined along `axis`; all other axes must agree.
 pub fn concat<T: Float>(xs: &[&Tensor<T>], axis: usize) -> Result<Tensor<T>> {
     let Some(first) = xs.first() else { return arg_err("concat", "no tensors to concatenate") };
-    if axis >= first.ndim() {
-        return arg_err("concat", format!("axis {axis} is out of range for shape {:?}", first.shape()));
-    }
+    let (outer, _, inner) = outer_axis_inner("concat", first.shape(), axis)?;
     for x in xs {
         let ok = x.ndim() == first.ndim()
             && x.shape().iter().zip(first.shape()).enumerate().all(|(d, (a, b))| d == axis || a == b);
@@ -652,7 +659,6 @@ pub fn concat<T: Float>(xs: &[&Tensor<T>], axis: usize) -> Result<Tensor<T>> {
             return shape_err("concat", first.shape(), x.shape());
         }
     }
-    let (outer, _, inner) = outer_axis_inner(first.shape(), axis);
     let total: usize = xs.iter().map(|x| x.shape()[axis]).sum();
     let mut out = pool::take(outer * total * inner);
     for o in 0..outer {
@@ -668,14 +674,10 @@ pub fn concat<T: Float>(xs: &[&Tensor<T>], axis: usize) -> Result<Tensor<T>> {
 
 /// `x[.., start..end, ..]` along `axis`.
 pub fn slice<T: Float>(x: &Tensor<T>, axis: usize, start: usize, end: usize) -> Result<Tensor<T>> {
-    if axis >= x.ndim() {
-        return arg_err("slice", format!("axis {axis} is out of range for shape {:?}", x.shape()));
-    }
-    let n = x.shape()[axis];
+    let (outer, n, inner) = outer_axis_inner("slice", x.shape(), axis)?;
     if start > end || end > n {
         return Err(AutodiffError::IndexOutOfRange { op: "slice", index: end.max(start), bound: n + 1 });
     }
-    let (outer, _, inner) = outer_axis_inner(x.shape(), axis);
     let s = x.as_slice();
     let mut out = pool::take(outer * (end - start) * inner);
     for o in 0..outer {
@@ -688,19 +690,22 @@ pub fn slice<T: Float>(x: &Tensor<T>, axis: usize, start: usize, end: usize) -> 
 
 /// `x` placed at `start` along `axis` inside zeros of length `len` (the adjoint of [`slice`]).
 pub fn pad<T: Float>(x: &Tensor<T>, axis: usize, start: usize, len: usize) -> Result<Tensor<T>> {
-    let w = x.shape()[axis];
-    if start + w > len {
-        return Err(AutodiffError::IndexOutOfRange { op: "pad", index: start + w, bound: len + 1 });
+    let (outer, w, inner) = outer_axis_inner("pad", x.shape(), axis)?;
+    if start.checked_add(w).is_none_or(|end| end > len) {
+        return arg_err("pad", format!("{w} entries at {start} do not fit in length {len} (shape {:?})", x.shape()));
     }
-    let (outer, _, inner) = outer_axis_inner(x.shape(), axis);
+    let mut shape = x.shape_vec();
+    shape[axis] = len;
+    let bytes = shape.iter().try_fold(size_of::<T>(), |n, &d| n.checked_mul(d));
+    if bytes.is_none_or(|b| b > isize::MAX as usize) {
+        return arg_err("pad", format!("padding {:?} to length {len} overflows", x.shape()));
+    }
     let mut out = pool::full(outer * len * inner, T::ZERO);
     let s = x.as_slice();
     for o in 0..outer {
         out[(o * len + start) * inner..(o * len + start + w) * inner]
             .copy_from_slice(&s[o * w * inner..(o + 1) * w * inner]);
     }
-    let mut shape = x.shape_vec();
-    shape[axis] = len;
     Ok(Tensor::from_parts(out, shape))
 }
 

@@ -18,11 +18,11 @@ use std::sync::Arc;
 
 pub use assist::set_assist_thread;
 pub use pool::release_cached_buffers;
-pub use shape::{broadcast_shapes, normalize_axes, numel, strides_of, Shape};
+pub use shape::{broadcast_shapes, normalize_axes, normalize_axis, numel, strides_of, Shape};
 
 use pool::Buffer;
 
-use crate::error::{shape_err, Result};
+use crate::error::{or_panic, shape_err, Result};
 use crate::Float;
 
 /// An n-dimensional array of `f32` or `f64`, row-major, with shared storage.
@@ -46,7 +46,7 @@ impl<T: Float> Tensor<T> {
     /// If `data.len()` is not the product of `shape`; see [`Tensor::try_from_vec`].
     #[track_caller]
     pub fn from_vec(data: Vec<T>, shape: &[usize]) -> Self {
-        Self::try_from_vec(data, shape).unwrap_or_else(|e| panic!("{e}"))
+        or_panic(Self::try_from_vec(data, shape))
     }
 
     /// Builds a tensor from row-major data, or fails if the length disagrees with the shape.
@@ -142,7 +142,7 @@ impl<T: Float> Tensor<T> {
     /// If the element counts differ; see [`Tensor::try_reshape`].
     #[track_caller]
     pub fn reshape(&self, shape: &[usize]) -> Self {
-        self.try_reshape(shape).unwrap_or_else(|e| panic!("{e}"))
+        or_panic(self.try_reshape(shape))
     }
 
     /// Same data, new shape, or an error if the element counts differ.

@@ -37,16 +37,19 @@ pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Sh
     Ok(out)
 }
 
-/// Turns possibly negative axes into sorted, deduplicated axes in `0..ndim`.
-pub fn normalize_axes(op: &'static str, axes: &[isize], ndim: usize) -> Result<SmallVec<[usize; 4]>> {
-    let mut out: SmallVec<[usize; 4]> = SmallVec::new();
-    for &a in axes {
-        let ax = if a < 0 { a + ndim as isize } else { a };
-        if ax < 0 || ax >= ndim as isize {
-            return arg_err(op, format!("axis {a} is out of range for a tensor of rank {ndim}"));
-        }
-        out.push(ax as usize);
+/// An axis of a tensor of rank `ndim` as an index in `0..ndim`: `axis` may be negative, counting
+/// from the end (`-1` is the last axis), as in NumPy and PyTorch. The one rule for every op's axes.
+pub fn normalize_axis(op: &'static str, axis: isize, ndim: usize) -> Result<usize> {
+    let ax = if axis < 0 { axis.checked_add_unsigned(ndim).unwrap_or(-1) } else { axis };
+    match usize::try_from(ax) {
+        Ok(ax) if ax < ndim => Ok(ax),
+        _ => arg_err(op, format!("axis {axis} is out of range for a tensor of rank {ndim}")),
     }
+}
+
+/// [`normalize_axis`] for several axes: sorted and deduplicated.
+pub fn normalize_axes(op: &'static str, axes: &[isize], ndim: usize) -> Result<SmallVec<[usize; 4]>> {
+    let mut out = axes.iter().map(|&a| normalize_axis(op, a, ndim)).collect::<Result<SmallVec<[usize; 4]>>>()?;
     out.sort_unstable();
     out.dedup();
     Ok(out)

@@ -14,6 +14,7 @@
 
 mod kernels;
 
+use crate::error::or_panic;
 use super::{grads, record};
 use crate::error::{arg_err, AutodiffError};
 use crate::{Float, InputGrads, Op, Result, Tensor, Var};
@@ -340,7 +341,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// If the shapes or arguments do not fit; see [`Var::try_conv2d`].
     #[track_caller]
     pub fn conv2d(self, weight: Self, bias: Option<Self>, args: &Conv2dArgs) -> Self {
-        self.try_conv2d(weight, bias, args).unwrap_or_else(|e| panic!("{e}"))
+        or_panic(self.try_conv2d(weight, bias, args))
     }
 
     /// [`Var::conv2d`], or an error naming the shapes and arguments that do not fit.
@@ -358,7 +359,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// If the shapes or arguments do not fit; see [`Var::try_conv1d`].
     #[track_caller]
     pub fn conv1d(self, weight: Self, bias: Option<Self>, args: &Conv1dArgs) -> Self {
-        self.try_conv1d(weight, bias, args).unwrap_or_else(|e| panic!("{e}"))
+        or_panic(self.try_conv1d(weight, bias, args))
     }
 
     /// [`Var::conv1d`], or an error naming the shapes and arguments that do not fit.
@@ -397,7 +398,7 @@ impl<'t, T: Float> Var<'t, T> {
         args: &Conv2dArgs,
         output_padding: [usize; 2],
     ) -> Self {
-        self.try_conv_transpose2d(weight, bias, args, output_padding).unwrap_or_else(|e| panic!("{e}"))
+        or_panic(self.try_conv_transpose2d(weight, bias, args, output_padding))
     }
 
     /// [`Var::conv_transpose2d`], or an error naming the shapes and arguments that do not fit

@@ -4,6 +4,7 @@
 //! A composite: each `h w` plane times a constant `[h w, oh ow]` pooling matrix, whose gradient is the
 //! product with its transpose.
 
+use crate::error::or_panic;
 use crate::error::arg_err;
 use crate::{Float, Result, Tensor, Var};
 
@@ -44,7 +45,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// [`Var::try_adaptive_avg_pool2d`].
     #[track_caller]
     pub fn adaptive_avg_pool2d(self, output: [usize; 2]) -> Self {
-        self.try_adaptive_avg_pool2d(output).unwrap_or_else(|e| panic!("{e}"))
+        or_panic(self.try_adaptive_avg_pool2d(output))
     }
 
     /// [`Var::adaptive_avg_pool2d`], or an error naming the shape and output size.

@@ -4,6 +4,7 @@
 //! gradient is the transposed convolution; with `count_include_pad = false` each output is then
 //! rescaled by `kh kw / count`, `count` being the input entries in its window.
 
+use crate::error::or_panic;
 use super::Pool2dArgs;
 use crate::ops::Conv2dArgs;
 use crate::{Float, Result, Tensor, Var};
@@ -29,7 +30,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// If the input is not rank 4 or the arguments do not fit it; see [`Var::try_avg_pool2d`].
     #[track_caller]
     pub fn avg_pool2d(self, args: &Pool2dArgs) -> Self {
-        self.try_avg_pool2d(args).unwrap_or_else(|e| panic!("{e}"))
+        or_panic(self.try_avg_pool2d(args))
     }
 
     /// [`Var::avg_pool2d`], or an error naming the shape and arguments that do not fit.

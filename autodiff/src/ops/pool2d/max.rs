@@ -5,6 +5,7 @@
 //! routing `g` to the argmax, and that rule's rule is a gather again: derivatives of any order work
 //! (the argmax is piecewise constant).
 
+use crate::error::or_panic;
 use rayon::prelude::*;
 
 use super::Pool2dArgs;
@@ -67,7 +68,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// If the input is not rank 4 or the arguments do not fit it; see [`Var::try_max_pool2d`].
     #[track_caller]
     pub fn max_pool2d(self, args: &Pool2dArgs) -> Self {
-        self.try_max_pool2d(args).unwrap_or_else(|e| panic!("{e}"))
+        or_panic(self.try_max_pool2d(args))
     }
 
     /// [`Var::max_pool2d`], or an error naming the shape and arguments that do not fit.
