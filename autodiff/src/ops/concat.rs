@@ -2,7 +2,7 @@
 //!
 //! Rule: `dx_i = slice(g, axis, offset_i..offset_i + n_i)`; `stack` is `unsqueeze` + `concat`.
 
-use super::or_panic;
+use super::{or_panic, record};
 use smallvec::SmallVec;
 
 use crate::error::{arg_err, shape_err};
@@ -34,7 +34,7 @@ impl<T: Float> Op<T> for Concat {
             .zip(t)
             .map(|(xi, ti)| ti.unwrap_or_else(|| xi.constant_like(Tensor::zeros(&xi.shape()))))
             .collect();
-        Some(concat(&parts, self.0))
+        Some(record(Concat(self.0), &parts))
     }
 }
 

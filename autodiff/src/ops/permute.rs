@@ -24,7 +24,7 @@ impl<T: Float> Op<T> for Permute {
         grads([Some(record(Permute(inv), &[g]))])
     }
     fn jvp<'t>(&self, _: &[Var<'t, T>], _: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
-        t[0].map(|t| t.permute(&self.0))
+        t[0].map(|t| record(Permute(self.0.clone()), &[t]))
     }
 }
 

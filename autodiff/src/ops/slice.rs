@@ -30,7 +30,7 @@ impl<T: Float> Op<T> for Slice {
         grads([Some(record(Pad { axis: self.axis, start: self.range.start, len: x[0].shape()[self.axis] }, &[g]))])
     }
     fn jvp<'t>(&self, _: &[Var<'t, T>], _: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
-        t[0].map(|t| t.slice(self.axis, self.range.clone()))
+        t[0].map(|t| record(Slice { axis: self.axis, range: self.range.clone() }, &[t]))
     }
 }
 
@@ -46,7 +46,7 @@ impl<T: Float> Op<T> for Pad {
         grads([Some(record(Slice { axis: self.axis, range: self.start..self.start + w }, &[g]))])
     }
     fn jvp<'t>(&self, _: &[Var<'t, T>], _: Var<'t, T>, t: &[Option<Var<'t, T>>]) -> Option<Var<'t, T>> {
-        t[0].map(|t| t.pad(self.axis, self.start, self.len))
+        t[0].map(|t| record(Pad { axis: self.axis, start: self.start, len: self.len }, &[t]))
     }
 }
 

@@ -3,8 +3,8 @@
 //!
 //! Composites: `var = sum((x - mean)^2) / (n - correction)`, `std = sqrt(var)`; no rule of their own.
 
-use crate::error::or_panic;
 use crate::error::arg_err;
+use crate::error::or_panic;
 use crate::tensor::normalize_axes;
 use crate::{Float, Result, Var};
 

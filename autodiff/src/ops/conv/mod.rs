@@ -14,8 +14,8 @@
 
 mod kernels;
 
-use crate::error::or_panic;
 use super::{grads, record};
+use crate::error::or_panic;
 use crate::error::{arg_err, AutodiffError};
 use crate::{Float, InputGrads, Op, Result, Tensor, Var};
 

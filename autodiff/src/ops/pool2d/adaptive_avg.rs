@@ -4,8 +4,8 @@
 //! A composite: each `h w` plane times a constant `[h w, oh ow]` pooling matrix, whose gradient is the
 //! product with its transpose.
 
-use crate::error::or_panic;
 use crate::error::arg_err;
+use crate::error::or_panic;
 use crate::{Float, Result, Tensor, Var};
 
 /// The pooling matrix `P[(y, x), (oy, ox)] = 1 / (rows(oy) cols(ox))` for `y` in `rows(oy)`, `x` in `cols(ox)`.

@@ -4,8 +4,8 @@
 //! gradient is the transposed convolution; with `count_include_pad = false` each output is then
 //! rescaled by `kh kw / count`, `count` being the input entries in its window.
 
-use crate::error::or_panic;
 use super::Pool2dArgs;
+use crate::error::or_panic;
 use crate::ops::Conv2dArgs;
 use crate::{Float, Result, Tensor, Var};
 
