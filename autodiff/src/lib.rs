@@ -30,6 +30,11 @@
 //!   first op whose forward value, or whose backward rule, produced one, with the line that recorded it.
 //! - **Empty tensors work**: broadcasting over, reducing over and selecting nothing give empty (or, for
 //!   sums, zero) results, and their gradients, as in PyTorch.
+//! - **Axes are `isize` everywhere** on [`Var`] (reductions, softmax, slice, pad, concat, stack,
+//!   gather, index_select, transpose, permute, unsqueeze): negative axes count from the end, as in
+//!   NumPy and PyTorch. The low-level [`kernels`] take axes already normalised, as `usize`.
+//! - A variable used on a tape it does not belong to, or after [`Tape::truncate`] forgot it, is a
+//!   programmer error too: [`Tape::apply`] and the `try_` forms return it as an error.
 //! - The crate has one error type, [`AutodiffError`].
 //!
 //! ```

@@ -124,6 +124,7 @@ pub fn zip<T: Float>(
 ///
 /// # Panics
 /// If the shapes differ.
+#[track_caller]
 pub fn add_assign<T: Float>(acc: &mut Tensor<T>, x: &Tensor<T>) {
     assert_eq!(acc.shape(), x.shape(), "add_assign: shapes differ");
     let src = x.as_slice();
@@ -292,6 +293,11 @@ pub fn sum_to<T: Float>(x: &Tensor<T>, shape: &[usize]) -> Result<Tensor<T>> {
 }
 
 /// Reduces `x` over sorted, distinct `axes` with `f` starting from `init`, keeping the reduced axes as size 1.
+/// A fold over an empty axis gives `init`; reducing beside an empty axis gives an empty tensor.
+///
+/// # Panics
+/// If an axis is out of range (the differentiable reductions on [`crate::Var`] check their axes first).
+#[track_caller]
 pub fn reduce<T: Float>(x: &Tensor<T>, axes: &[usize], init: T, f: impl Fn(T, T) -> T + Sync + Send) -> Tensor<T> {
     let shape = x.shape();
     let mut out_shape: Shape = Shape::from_slice(shape);
