@@ -3,6 +3,7 @@
 
 use std::rc::Rc;
 
+use crate::error::or_panic;
 use crate::{Float, InputGrads, Op, Result, Tape, Tensor, Var};
 
 /// A block of ops: a function of tape variables, generic over the tape's lifetime.
@@ -105,5 +106,5 @@ where
     F: for<'s> Fn(&[Var<'s, T>]) -> Var<'s, T> + 'static,
 {
     let Some(x) = inputs.first() else { panic!("checkpoint: no inputs") };
-    x.tape().apply(Checkpoint { block: Rc::new(block) }, inputs).unwrap_or_else(|e| panic!("{e}"))
+    or_panic(x.tape().apply(Checkpoint { block: Rc::new(block) }, inputs))
 }
