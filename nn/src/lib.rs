@@ -6,6 +6,7 @@
 //! | where | what |
 //! |---|---|
 //! | [`Param`], [`Parameters`], [`Module`], [`Bound`], [`Grads`] | parameters owned by a model, recorded on a fresh tape each step |
+//! | [`Buffer`] | state that is saved but not trained (running statistics), visited by [`Parameters::visit_buffers`] |
 //! | [`StateDict`] | named tensors plus metadata: what checkpoints store |
 //! | [`data`] | `Dataset`/`TensorDataset` (class labels or regression targets), seeded `DataLoader`, train/val/test and k-fold splits, `Standardizer` |
 //! | [`datasets`] | bundled 8x8 `digits` (+ `digits_split`: last 360 rows as test, scaled by 1/16), CSV and MNIST-IDX loaders, seeded synthetic data |
@@ -15,6 +16,7 @@
 //! | [`metrics`] | `argmax`, `accuracy`, `ConfusionMatrix` (precision, recall, Display) |
 //! | [`checkpoint`] | safetensors `save`/`load` of a `StateDict`, `save_model`/`load_model`, atomic writes |
 
+mod buffer;
 pub mod checkpoint;
 pub mod data;
 pub mod datasets;
@@ -26,6 +28,7 @@ mod module;
 mod param;
 mod state;
 
+pub use buffer::Buffer;
 pub use module::{join_name, Bound, Grads, Module, Parameters};
 pub use param::{Param, ParamId};
 pub use state::{f64_from_meta, f64_to_meta, StateDict};

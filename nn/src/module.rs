@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use wengert_autodiff::{Float, Tape, Tensor, Var};
 
+use crate::buffer::Buffer;
 use crate::param::{Param, ParamId};
 
 /// Anything that owns parameters with hierarchical names (`layers.0.weight`):
@@ -15,6 +16,18 @@ pub trait Parameters<T: Float> {
 
     /// Like [`Parameters::visit`], with mutable access.
     fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param<T>));
+
+    /// Calls `f(name, buffer)` for every [`Buffer`] (state that is saved and loaded but not trained,
+    /// such as batch norm's `running_mean`), names prefixed as in [`Parameters::visit`]. Optimisers
+    /// never see buffers. Default: none.
+    fn visit_buffers(&self, _prefix: &str, _f: &mut dyn FnMut(&str, &Buffer<T>)) {}
+
+    /// `(name, value)` of every buffer, in visiting order.
+    fn named_buffers(&self) -> Vec<(String, Tensor<T>)> {
+        let mut out = Vec::new();
+        self.visit_buffers("", &mut |n, b| out.push((n.to_string(), b.get())));
+        out
+    }
 
     /// `(name, value)` of every parameter, in visiting order.
     fn named_parameters(&self) -> Vec<(String, Tensor<T>)> {
@@ -57,11 +70,17 @@ pub fn join_name(prefix: &str, name: &str) -> String {
 }
 
 /// A differentiable model: parameters plus a forward pass recorded on a tape.
-pub trait Module<T: Float>: Parameters<T> {
+///
+/// Every module is `Send + Sync`, so a model built on one thread can be moved to or shared with
+/// another (and `Box<dyn Module<T>>` is `Send + Sync` too). Layers that change state during a
+/// forward pass (dropout's generator, batch norm's running statistics) keep it behind a `Mutex`.
+pub trait Module<T: Float>: Parameters<T> + Send + Sync {
     /// Records the forward pass of `x` using the parameters bound in `p`.
     fn forward<'t>(&self, p: &Bound<'t, T>, x: Var<'t, T>) -> Var<'t, T>;
 
-    /// Switches train / eval mode (dropout is active only in train mode). Default: no-op.
+    /// Switches train / eval mode, reaching every child: dropout drops only in training mode, batch
+    /// norm normalises with batch statistics (and updates its running ones) only in training mode.
+    /// Default: no-op, for layers that behave the same in both.
     fn set_training(&mut self, _training: bool) {}
 }
 
@@ -116,6 +135,39 @@ impl<'t, T: Float> Bound<'t, T> {
             order.push((name.to_string(), p.id(), v));
         });
         Bound { tape, vars, order }
+    }
+
+    /// Binds the parameters of `model` to the given variables of `tape`, in visiting order, instead of
+    /// recording fresh ones: the model as a function of its parameters, e.g. for `gradcheck` or
+    /// `functional::hvp` with respect to the weights.
+    ///
+    /// # Panics
+    /// If the number of variables or a shape differs from the model's parameters.
+    #[track_caller]
+    pub fn with_vars<P: Parameters<T> + ?Sized>(tape: &'t Tape<T>, model: &P, vars: &[Var<'t, T>]) -> Self {
+        let mut map = HashMap::new();
+        let mut order = Vec::new();
+        model.visit("", &mut |name, p| {
+            let k = order.len();
+            let v = *vars.get(k).unwrap_or_else(|| {
+                panic!("Bound::with_vars: {} variables for a model with more parameters", vars.len())
+            });
+            assert!(
+                v.shape().as_slice() == p.shape(),
+                "Bound::with_vars: variable {k} of shape {:?} for parameter {name} of shape {:?}",
+                v.shape().as_slice(),
+                p.shape()
+            );
+            map.insert(p.id(), v);
+            order.push((name.to_string(), p.id(), v));
+        });
+        assert!(
+            order.len() == vars.len(),
+            "Bound::with_vars: {} variables for a model with {} parameters",
+            vars.len(),
+            order.len()
+        );
+        Bound { tape, vars: map, order }
     }
 
     /// The tape.

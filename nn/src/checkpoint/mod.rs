@@ -4,7 +4,7 @@
 //! | where | what |
 //! |---|---|
 //! | [`save`], [`load`] | a whole [`StateDict`]: tensors by name, metadata in the `__metadata__` map |
-//! | [`save_model`], [`load_model`] | a model's parameters, names as [`Parameters::visit`] gives them (`layers.0.weight`) |
+//! | [`save_model`], [`load_model`] | a model's parameters and buffers, names as [`Parameters::visit`] / [`Parameters::visit_buffers`] give them (`layers.0.weight`, `bn1.running_mean`) |
 //! | [`state_dict`], [`load_state_dict`] | the same in memory, for merging optimiser state (`merge_prefixed("optim", ..)`) |
 //! | [`write_atomic`] | temporary file, `fsync`, rename: a failed save leaves the old file intact |
 //! | [`CheckpointError`] | what is wrong, naming the file or tensor |
@@ -97,6 +97,9 @@ fn from_bytes<T: Float>(dtype: Dtype, shape: &[usize], data: &[u8]) -> Tensor<T>
         Dtype::F32 => {
             data.chunks_exact(4).map(|c| T::from_f64(f32::from_le_bytes(c.try_into().unwrap()) as f64)).collect()
         }
+        Dtype::I64 => {
+            data.chunks_exact(8).map(|c| T::from_f64(i64::from_le_bytes(c.try_into().unwrap()) as f64)).collect()
+        }
         _ => data.chunks_exact(8).map(|c| T::from_f64(f64::from_le_bytes(c.try_into().unwrap()))).collect(),
     };
     Tensor::from_vec(v, shape)
@@ -153,7 +156,8 @@ pub fn save<T: Float>(path: impl AsRef<Path>, state: &StateDict<T>) -> Result<()
 }
 
 /// Reads a safetensors file written by [`save`], PyTorch or candle. Every tensor must have
-/// dtype `T` (`F32` for `f32`, `F64` for `f64`).
+/// dtype `T` (`F32` for `f32`, `F64` for `f64`), except that `I64` tensors (PyTorch's
+/// `num_batches_tracked` counters) are converted to `T` (exact below `2^24` in `f32`, `2^53` in `f64`).
 ///
 /// # Errors
 /// [`CheckpointError::Io`] if the file cannot be read; [`CheckpointError::Format`] if it is
@@ -178,7 +182,7 @@ fn load_filtered<T: Float>(path: &Path, keep: impl Fn(&str) -> bool) -> Result<S
     views.sort_by(|a, b| a.0.cmp(&b.0));
     let mut state = StateDict::new();
     for (name, v) in views.iter().filter(|(n, _)| keep(n)) {
-        if v.dtype() != want {
+        if v.dtype() != want && v.dtype() != Dtype::I64 {
             return Err(CheckpointError::DType {
                 name: name.clone(),
                 expected: format!("{want:?}"),
@@ -222,55 +226,61 @@ fn describe(e: &SafeTensorError) -> String {
     }
 }
 
-/// The parameters of `model` as a [`StateDict`], keyed by their hierarchical names.
+/// The state of `model` as a [`StateDict`]: every parameter and every [`Buffer`](crate::Buffer)
+/// (running statistics), keyed by their hierarchical names as PyTorch's `state_dict()`.
 pub fn state_dict<T: Float, M: Parameters<T> + ?Sized>(model: &M) -> StateDict<T> {
     let mut s = StateDict::new();
     model.visit("", &mut |n, p| {
         s.tensors.insert(n.to_string(), p.value().clone());
     });
+    model.visit_buffers("", &mut |n, b| {
+        s.tensors.insert(n.to_string(), b.get());
+    });
     s
 }
 
-/// Loads the tensors of `state` into the parameters of `model` with the same names. Keys that
-/// name no parameter (optimiser state under `optim.`, anything else) are ignored. Everything is
-/// checked before any parameter is written, so on error `model` is untouched.
+/// The name and shape of every parameter and buffer of `model`, in visiting order.
+fn state_shapes<T: Float, M: Parameters<T> + ?Sized>(model: &M) -> Vec<(String, Vec<usize>)> {
+    let mut out = Vec::new();
+    model.visit("", &mut |n, p| out.push((n.to_string(), p.shape().to_vec())));
+    model.visit_buffers("", &mut |n, b| out.push((n.to_string(), b.shape())));
+    out
+}
+
+/// Loads the tensors of `state` into the parameters and buffers of `model` with the same names.
+/// Keys that name neither (optimiser state under `optim.`, anything else) are ignored. Everything
+/// is checked before anything is written, so on error `model` is untouched.
 ///
 /// # Errors
-/// [`CheckpointError::Missing`] for a parameter with no tensor, [`CheckpointError::Shape`] for a
-/// tensor of another shape (both naming the parameter; shapes in the error).
+/// [`CheckpointError::Missing`] for a parameter or buffer with no tensor, [`CheckpointError::Shape`]
+/// for a tensor of another shape (both naming the entry; shapes in the error).
 pub fn load_state_dict<T: Float, M: Parameters<T> + ?Sized>(
     model: &mut M,
     state: &StateDict<T>,
 ) -> Result<(), CheckpointError> {
-    let mut err = None;
-    model.visit("", &mut |n, p| {
-        if err.is_some() {
-            return;
-        }
-        match state.tensors.get(n) {
-            None => err = Some(CheckpointError::Missing { name: n.to_string() }),
-            Some(t) if t.shape() != p.shape() => {
-                err = Some(CheckpointError::Shape {
-                    name: n.to_string(),
-                    expected: p.shape().to_vec(),
-                    found: t.shape().to_vec(),
-                })
+    for (n, shape) in state_shapes(model) {
+        match state.tensors.get(&n) {
+            None => return Err(CheckpointError::Missing { name: n }),
+            Some(t) if t.shape() != shape.as_slice() => {
+                return Err(CheckpointError::Shape { name: n, expected: shape, found: t.shape().to_vec() })
             }
             Some(_) => {}
         }
-    });
-    if let Some(e) = err {
-        return Err(e);
     }
     model.visit_mut("", &mut |n, p| {
         if let Some(t) = state.tensors.get(n) {
             p.set(t.clone());
         }
     });
+    model.visit_buffers("", &mut |n, b| {
+        if let Some(t) = state.tensors.get(n) {
+            b.set(t.clone());
+        }
+    });
     Ok(())
 }
 
-/// Saves the parameters of `model` to `path` ([`state_dict`] then [`save`]).
+/// Saves the parameters and buffers of `model` to `path` ([`state_dict`] then [`save`]).
 ///
 /// # Errors
 /// As [`save`].
@@ -281,8 +291,8 @@ pub fn save_model<T: Float, M: Parameters<T> + ?Sized>(
     save(path, &state_dict(model))
 }
 
-/// Loads the parameters of `model` from `path` ([`load`] then [`load_state_dict`]); tensors that
-/// name no parameter are ignored (not even their dtype is checked), so a file that also holds
+/// Loads the parameters and buffers of `model` from `path` ([`load`] then [`load_state_dict`]);
+/// tensors that name neither are ignored (not even their dtype is checked), so a file that also holds
 /// optimiser state or integer buffers loads too. For a
 /// model saved under a prefix, use `load_state_dict(model, &load(path)?.sub("prefix"))`.
 ///
@@ -292,10 +302,7 @@ pub fn load_model<T: Float, M: Parameters<T> + ?Sized>(
     path: impl AsRef<Path>,
     model: &mut M,
 ) -> Result<(), CheckpointError> {
-    let mut names = std::collections::BTreeSet::new();
-    model.visit("", &mut |n, _| {
-        names.insert(n.to_string());
-    });
+    let names: std::collections::BTreeSet<String> = state_shapes(model).into_iter().map(|(n, _)| n).collect();
     let state = load_filtered::<T>(path.as_ref(), |n| names.contains(n))?;
     load_state_dict(model, &state)
 }

@@ -1,6 +1,6 @@
 //! [`Dropout`]: inverted dropout, active only in training mode.
 
-use std::cell::RefCell;
+use std::sync::Mutex;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -33,7 +33,7 @@ use crate::{Bound, Module, Param, Parameters};
 pub struct Dropout {
     p: f64,
     training: bool,
-    rng: RefCell<StdRng>,
+    rng: Mutex<StdRng>,
 }
 
 impl Dropout {
@@ -44,7 +44,7 @@ impl Dropout {
     #[track_caller]
     pub fn new(p: f64, seed: u64) -> Self {
         assert!((0.0..=1.0).contains(&p), "Dropout: p must be in [0, 1], got {p}");
-        Dropout { p, training: true, rng: RefCell::new(StdRng::seed_from_u64(seed)) }
+        Dropout { p, training: true, rng: Mutex::new(StdRng::seed_from_u64(seed)) }
     }
 
     /// The drop probability.
@@ -59,13 +59,14 @@ impl Dropout {
 
     /// Restarts the mask generator from `seed`.
     pub fn reseed(&mut self, seed: u64) {
-        self.rng = RefCell::new(StdRng::seed_from_u64(seed));
+        self.rng = Mutex::new(StdRng::seed_from_u64(seed));
     }
 
     fn mask<T: Float>(&self, shape: &[usize]) -> Tensor<T> {
         let n: usize = shape.iter().product();
         let keep = T::from_f64(1.0 / (1.0 - self.p));
-        let mut rng = self.rng.borrow_mut();
+        // A panic elsewhere while drawing cannot corrupt a generator: keep using it.
+        let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
         let d = (0..n).map(|_| if rng.random::<f64>() < self.p { T::ZERO } else { keep }).collect();
         Tensor::from_vec(d, shape)
     }

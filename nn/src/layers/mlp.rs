@@ -4,7 +4,7 @@ use rand::Rng;
 use wengert_autodiff::{Float, Var};
 
 use super::{Activation, Dropout, Linear, Sequential};
-use crate::{join_name, Bound, Module, Param, Parameters};
+use crate::{join_name, Bound, Buffer, Module, Param, Parameters};
 
 /// How to build an [`Mlp`]. Defaults (see [`MlpConfig::new`]): bias on, no dropout,
 /// PyTorch's default `nn.Linear` initialisation.
@@ -88,6 +88,9 @@ impl<T: Float> Parameters<T> for Mlp<T> {
     }
     fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param<T>)) {
         self.layers.visit_mut(&join_name(prefix, "layers"), f)
+    }
+    fn visit_buffers(&self, prefix: &str, f: &mut dyn FnMut(&str, &Buffer<T>)) {
+        self.layers.visit_buffers(&join_name(prefix, "layers"), f)
     }
 }
 

@@ -8,19 +8,44 @@
 //! | [`Relu`], [`LeakyRelu`], [`Sigmoid`], [`Tanh`], [`Softplus`] | the tape op of the same name |
 //! | [`Gelu`] ([`gelu`]) | `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))` |
 //! | [`Dropout`] | `x * Bernoulli(1 - p) / (1 - p)` in training mode, `x` in eval mode |
+//! | [`Flatten`] | `[N, C, H, W] -> [N, C H W]` |
+//! | [`BatchNorm1d`], [`BatchNorm2d`] ([`BatchNorm`]) | `(x - E[x]) / sqrt(Var[x] + eps) * weight + bias` per channel; batch statistics and running-statistics updates in training mode, running statistics in eval mode |
+//! | [`LayerNorm`] | the same over the trailing axes of each sample |
+//! | [`RmsNorm`] | `x / sqrt(mean(x^2) + eps) * weight` over the trailing axes |
+//! | [`GroupNorm`] | standardised over groups of channels of each sample, then per-channel affine |
+//! | [`Embedding`] | `y = weight[idx]`, optional padding index without gradient |
+//! | [`MultiHeadAttention`] ([`AttentionMask`]) | `softmax(Q K^T / sqrt(d) + M) V` per head, PyTorch's parameter layout, causal and key-padding masks |
+//! | [`Residual`] | `y = x + f(x)` |
 //!
 //! [`Activation`] names a nonlinearity for builders.
 
 mod activation;
+mod attention;
+mod batch_norm;
 mod dropout;
+mod embedding;
+mod flatten;
 mod gelu;
+mod group_norm;
+mod layer_norm;
 mod linear;
 mod mlp;
+mod normalize;
+mod residual;
+mod rms_norm;
 mod sequential;
 
 pub use activation::{Activation, LeakyRelu, Relu, Sigmoid, Softplus, Tanh};
+pub use attention::{AttentionMask, MultiHeadAttention};
+pub use batch_norm::{BatchNorm, BatchNorm1d, BatchNorm2d};
 pub use dropout::Dropout;
+pub use embedding::Embedding;
+pub use flatten::Flatten;
+pub use group_norm::GroupNorm;
+pub use layer_norm::LayerNorm;
 pub use gelu::{gelu, Gelu};
 pub use linear::Linear;
 pub use mlp::{Mlp, MlpConfig};
+pub use residual::Residual;
+pub use rms_norm::RmsNorm;
 pub use sequential::Sequential;

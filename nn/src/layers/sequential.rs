@@ -2,7 +2,7 @@
 
 use wengert_autodiff::{Float, Var};
 
-use crate::{join_name, Bound, Module, Param, Parameters};
+use crate::{join_name, Bound, Buffer, Module, Param, Parameters};
 
 /// Modules applied in order, `y = f_n(.. f_1(f_0(x)))`. Children are named by position,
 /// `0`, `1`, ..., so parameters read `0.weight`, or `layers.0.weight` when the
@@ -80,6 +80,11 @@ impl<T: Float> Parameters<T> for Sequential<T> {
     fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Param<T>)) {
         for (i, l) in self.layers.iter_mut().enumerate() {
             l.visit_mut(&join_name(prefix, &i.to_string()), f);
+        }
+    }
+    fn visit_buffers(&self, prefix: &str, f: &mut dyn FnMut(&str, &Buffer<T>)) {
+        for (i, l) in self.layers.iter().enumerate() {
+            l.visit_buffers(&join_name(prefix, &i.to_string()), f);
         }
     }
 }
