@@ -225,11 +225,11 @@ fn tmp(tag: &str) -> std::path::PathBuf {
 }
 
 fn bn_model(seed: u64) -> Sequential<f64> {
-    Sequential::new()
-        .push(Linear::new(3, 4, &mut rng(seed)))
-        .push(BatchNorm1d::new(4))
-        .push(Relu)
-        .push(Linear::new(4, 2, &mut rng(seed + 1)))
+    Sequential::new().push(Linear::new(3, 4, &mut rng(seed))).push(BatchNorm1d::new(4)).push(Relu).push(Linear::new(
+        4,
+        2,
+        &mut rng(seed + 1),
+    ))
 }
 
 #[test]

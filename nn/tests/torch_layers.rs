@@ -64,7 +64,12 @@ fn batch_norm_1d_training_steps_running_statistics_and_eval_match_pytorch() {
     for k in ["bn1d.x1", "bn1d.x2", "bn1d.xe"] {
         output_and_input_grad(&cumulative, &get(&s, k), &get(&s, k));
     }
-    assert_close("cumulative running_mean", &cumulative.running_mean(), &get(&s, "bn1d_cumulative.running_mean"), 1e-12);
+    assert_close(
+        "cumulative running_mean",
+        &cumulative.running_mean(),
+        &get(&s, "bn1d_cumulative.running_mean"),
+        1e-12,
+    );
     assert_close("cumulative running_var", &cumulative.running_var(), &get(&s, "bn1d_cumulative.running_var"), 1e-12);
 }
 
@@ -108,7 +113,8 @@ fn embedding_weight_gradient_skips_the_padding_row_as_pytorch() {
     let tape = Tape::new();
     let p = Bound::new(&tape, &emb);
     let y = emb.lookup(&p, &idx, &[2, 3]);
-    let rows: Vec<f64> = idx.iter().flat_map(|&i| get(&s, "emb.weight").as_slice()[3 * i..3 * i + 3].to_vec()).collect();
+    let rows: Vec<f64> =
+        idx.iter().flat_map(|&i| get(&s, "emb.weight").as_slice()[3 * i..3 * i + 3].to_vec()).collect();
     assert_eq!(y.value().to_vec(), rows, "lookup returns the rows, padding row included");
     let g = p.grad((y * tape.constant(get(&s, "emb.r"))).sum());
     assert_close("embedding weight gradient", g.get(&emb.weight).unwrap(), &get(&s, "emb.grad"), 1e-12);
@@ -211,4 +217,3 @@ fn pytorch_int64_num_batches_tracked_loads_as_a_float() {
     assert_eq!(get(&s, "1.num_batches_tracked").to_vec(), vec![5.0]);
     assert_eq!(get(&s, "1.num_batches_tracked").shape(), &[] as &[usize]);
 }
-

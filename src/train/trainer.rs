@@ -4,7 +4,9 @@ use std::time::{Duration, Instant};
 
 use wengert_autodiff::{Float, Tape, Tensor, Var};
 use wengert_nn::checkpoint;
-use wengert_nn::data::{Batch, DataLoader, TensorDataset};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use wengert_nn::data::{Batch, DataLoader, TensorDataset, Transform};
 use wengert_nn::loss::{cross_entropy, Reduction};
 use wengert_nn::metrics::accuracy;
 use wengert_nn::{Bound, Module, StateDict};
@@ -93,6 +95,7 @@ pub struct Trainer<'a, T: Float> {
     metric_name: String,
     metric: MetricFn<'a, T>,
     schedule: Option<ScheduleFn<'a>>,
+    augment: Option<Box<dyn Transform<T> + 'a>>,
 }
 
 impl<'a, T: Float> Trainer<'a, T> {
@@ -105,7 +108,17 @@ impl<'a, T: Float> Trainer<'a, T> {
             metric_name: "accuracy".into(),
             metric: Box::new(|logits, batch| accuracy(logits, batch.labels())),
             schedule: None,
+            augment: None,
         }
+    }
+
+    /// Applies `transform` (data augmentation, e.g. [`RandomShift`](wengert_nn::data::RandomShift)) to the
+    /// features of every training batch, never to validation data. Its randomness comes from a generator
+    /// seeded with the run's seed and the iteration, so a run is reproducible and independent of how
+    /// often the model was validated.
+    pub fn augment<A: Transform<T> + 'a>(mut self, transform: A) -> Self {
+        self.augment = Some(Box::new(transform));
+        self
     }
 
     /// Replaces the loss: `loss(model_output, batch)`, a scalar batch mean (add regularisation here).
@@ -240,8 +253,12 @@ impl<'a, T: Float> Trainer<'a, T> {
             model.set_training(true);
             let bar = progress_bar(batches, format!("epoch {}/{}", epoch + 1, cfg.epochs), cfg.progress);
             bar.inc(st.progress.batch);
-            for batch in loader.epoch(train, epoch).skip(st.progress.batch as usize) {
+            for mut batch in loader.epoch(train, epoch).skip(st.progress.batch as usize) {
                 let iteration = st.progress.iteration;
+                if let Some(transform) = &self.augment {
+                    let seed = cfg.seed ^ iteration.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                    batch.x = transform.apply(&batch.x, &mut StdRng::seed_from_u64(seed));
+                }
                 if let Some(schedule) = self.schedule.as_mut() {
                     opt.try_set_learning_rate(T::from_f64(schedule(iteration)))?;
                 }

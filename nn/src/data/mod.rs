@@ -5,6 +5,7 @@
 //! | [`Dataset`], [`TensorDataset`], [`Targets`], [`Batch`] | features `[n, d]` with class labels or regression targets, gathered into batches |
 //! | [`DataLoader`] | seeded, reproducible minibatch iteration (reshuffled per epoch), optional drop-last |
 //! | [`train_val_test_split`], [`stratified_split`], [`k_fold`] | index sets for hold-out splits (60/20/20, 80/10/10) and k-fold cross-validation |
+//! | [`Transform`], [`RandomShift`] | data augmentation of training batches: random +-k pixel shifts of images |
 //! | [`Standardizer`], [`MinMaxScaler`] | per-feature `(x - mean) / std` and `(x - min) / (max - min)` fitted on training data |
 //!
 //! ```
@@ -18,11 +19,13 @@
 //! assert_eq!(sizes, vec![2, 2, 1]);
 //! ```
 
+mod augment;
 mod dataset;
 mod loader;
 mod scale;
 mod split;
 
+pub use augment::{RandomShift, Transform};
 pub use dataset::{Batch, Dataset, Targets, TensorDataset};
 pub use loader::{DataLoader, Epoch};
 pub use scale::{MinMaxScaler, Standardizer};

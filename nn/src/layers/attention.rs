@@ -57,7 +57,7 @@ impl<T: Float> MultiHeadAttention<T> {
     #[track_caller]
     pub fn new<R: Rng + ?Sized>(embed_dim: usize, num_heads: usize, rng: &mut R) -> Self {
         assert!(
-            num_heads > 0 && embed_dim % num_heads == 0,
+            num_heads > 0 && embed_dim.is_multiple_of(num_heads),
             "MultiHeadAttention: embed_dim ({embed_dim}) must be divisible by num_heads ({num_heads})"
         );
         let mut out_proj = Linear::new(embed_dim, embed_dim, rng);

@@ -144,9 +144,11 @@ impl<T: Float, const D: usize> BatchNorm<T, D> {
         let m = self.momentum.unwrap_or(1.0 / tracked);
         let unbias = n as f64 / (n - 1) as f64;
         let blend = |old: Tensor<T>, new: &[T], scale: f64| {
-            let v = old.as_slice().iter().zip(new).map(|(o, x)| {
-                T::from_f64((1.0 - m) * o.to_f64() + m * scale * x.to_f64())
-            });
+            let v = old
+                .as_slice()
+                .iter()
+                .zip(new)
+                .map(|(o, x)| T::from_f64((1.0 - m) * o.to_f64() + m * scale * x.to_f64()));
             Tensor::from_vec(v.collect(), old.shape())
         };
         self.running_mean.set(blend(self.running_mean.get(), mean.as_slice(), 1.0));

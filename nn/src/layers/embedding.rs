@@ -66,7 +66,11 @@ impl<T: Float> Embedding<T> {
     pub fn from_tensor(weight: Tensor<T>, padding_idx: Option<usize>) -> Self {
         assert!(weight.ndim() == 2, "Embedding: weight must be [num_embeddings, dim], got {:?}", weight.shape());
         if let Some(p) = padding_idx {
-            assert!(p < weight.shape()[0], "Embedding: padding_idx {p} out of range for {} embeddings", weight.shape()[0]);
+            assert!(
+                p < weight.shape()[0],
+                "Embedding: padding_idx {p} out of range for {} embeddings",
+                weight.shape()[0]
+            );
         }
         Embedding { weight: Param::new(weight), padding_idx }
     }
@@ -93,11 +97,7 @@ impl<T: Float> Embedding<T> {
     #[track_caller]
     pub fn lookup<'t>(&self, p: &Bound<'t, T>, idx: &[usize], shape: &[usize]) -> Var<'t, T> {
         let n = self.num_embeddings();
-        assert!(
-            idx.len() == shape.iter().product::<usize>(),
-            "Embedding: {} indices for shape {shape:?}",
-            idx.len()
-        );
+        assert!(idx.len() == shape.iter().product::<usize>(), "Embedding: {} indices for shape {shape:?}", idx.len());
         if let Some(&bad) = idx.iter().find(|&&i| i >= n) {
             panic!("Embedding: index {bad} out of range for {n} embeddings");
         }

@@ -58,3 +58,48 @@ impl<T: Float> Module<T> for Flatten {
         x.reshape(&shape)
     }
 }
+
+/// Splits axis `dim` into `sizes`, as PyTorch's `nn.Unflatten(dim, sizes)`: the inverse of [`Flatten`],
+/// e.g. rows of 64 pixels `[N, 64]` into images `[N, 1, 8, 8]` with `Unflatten::new(1, &[1, 8, 8])`.
+/// A reshape, no parameters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unflatten {
+    /// The axis split.
+    pub dim: usize,
+    /// Its new sizes (their product must be the axis' size).
+    pub sizes: Vec<usize>,
+}
+
+impl Unflatten {
+    /// Splits axis `dim` into `sizes`.
+    pub fn new(dim: usize, sizes: &[usize]) -> Self {
+        Unflatten { dim, sizes: sizes.to_vec() }
+    }
+}
+
+impl<T: Float> Parameters<T> for Unflatten {
+    fn visit(&self, _: &str, _: &mut dyn FnMut(&str, &Param<T>)) {}
+    fn visit_mut(&mut self, _: &str, _: &mut dyn FnMut(&str, &mut Param<T>)) {}
+}
+
+impl<T: Float> Module<T> for Unflatten {
+    /// See [`Unflatten`].
+    ///
+    /// # Panics
+    /// If `dim` is out of range or the sizes do not multiply to that axis' size.
+    #[track_caller]
+    fn forward<'t>(&self, _: &Bound<'t, T>, x: Var<'t, T>) -> Var<'t, T> {
+        let s = x.shape();
+        assert!(
+            self.dim < s.len() && self.sizes.iter().product::<usize>() == s[self.dim],
+            "Unflatten: cannot split axis {} of an input of shape {:?} into {:?}",
+            self.dim,
+            s.as_slice(),
+            self.sizes
+        );
+        let mut shape = s[..self.dim].to_vec();
+        shape.extend_from_slice(&self.sizes);
+        shape.extend_from_slice(&s[self.dim + 1..]);
+        x.reshape(&shape)
+    }
+}

@@ -34,7 +34,7 @@ impl<T: Float> GroupNorm<T> {
     #[track_caller]
     pub fn new(num_groups: usize, num_channels: usize) -> Self {
         assert!(
-            num_groups > 0 && num_channels % num_groups == 0,
+            num_groups > 0 && num_channels.is_multiple_of(num_groups),
             "GroupNorm: num_channels ({num_channels}) must be divisible by num_groups ({num_groups})"
         );
         GroupNorm {

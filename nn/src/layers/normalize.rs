@@ -6,7 +6,11 @@ use wengert_autodiff::{Float, Var};
 /// number of elements, as PyTorch's normalisation layers) kept with their reduced axes (size 1).
 /// Returns `(x_hat, mean, var)`; all three are differentiable (batch norm's gradient flows
 /// through the batch statistics).
-pub(crate) fn standardize<'t, T: Float>(x: Var<'t, T>, axes: &[isize], eps: f64) -> (Var<'t, T>, Var<'t, T>, Var<'t, T>) {
+pub(crate) fn standardize<'t, T: Float>(
+    x: Var<'t, T>,
+    axes: &[isize],
+    eps: f64,
+) -> (Var<'t, T>, Var<'t, T>, Var<'t, T>) {
     let mean = x.mean_axes(axes, true);
     let xc = x - mean;
     let var = (xc * xc).mean_axes(axes, true);
