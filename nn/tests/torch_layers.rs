@@ -217,3 +217,52 @@ fn pytorch_int64_num_batches_tracked_loads_as_a_float() {
     assert_eq!(get(&s, "1.num_batches_tracked").to_vec(), vec![5.0]);
     assert_eq!(get(&s, "1.num_batches_tracked").shape(), &[] as &[usize]);
 }
+
+/// `make_layer_fixtures.py`'s CNN: conv, batch norm, max pool, conv, batch norm, average pool, flatten,
+/// dropout, linear, as a `Sequential` (so the names are PyTorch's `nn.Sequential` names).
+fn cnn() -> wengert_nn::layers::Sequential<f64> {
+    use rand::SeedableRng;
+    use wengert_autodiff::ops::Conv2dArgs;
+    use wengert_nn::layers::{AvgPool2d, Conv2d, Dropout, Flatten, MaxPool2d, Relu, Sequential};
+    let rng = &mut rand::rngs::StdRng::seed_from_u64(7);
+    let same = Conv2dArgs::new().padding(1);
+    Sequential::new()
+        .push(Conv2d::new(1, 4, [3, 3], same, rng))
+        .push(BatchNorm2d::new(4))
+        .push(Relu)
+        .push(MaxPool2d::new(2))
+        .push(Conv2d::new(4, 8, [3, 3], same, rng))
+        .push(BatchNorm2d::new(8))
+        .push(Relu)
+        .push(AvgPool2d::new(2))
+        .push(Flatten::new())
+        .push(Dropout::new(0.25, 0))
+        .push(Linear::new(8 * 2 * 2, 10, rng))
+}
+
+#[test]
+fn a_pytorch_cnn_state_dict_with_batch_norm_statistics_loads_and_gives_the_same_logits() {
+    let path = format!("{}/tests/fixtures/torch_cnn.safetensors", env!("CARGO_MANIFEST_DIR"));
+    let mut model = cnn();
+    checkpoint::load_model(&path, &mut model).unwrap();
+    Module::<f64>::set_training(&mut model, false);
+    let s = fixture("torch_cnn.safetensors");
+    assert_close("running_var loaded", &model.named_buffers()[1].1, &get(&s, "1.running_var"), 0.0);
+    let tape = Tape::new();
+    let p = Bound::new(&tape, &model);
+    let logits = model.forward(&p, tape.constant(get(&s, "input")));
+    assert_close("CNN logits (eval mode)", &logits.value(), &get(&s, "logits"), 1e-12);
+
+    // save -> load round trip of the whole state, then the same logits again
+    let dir = std::env::temp_dir().join(format!("wengert-torch-cnn-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    checkpoint::save_model(dir.join("cnn.safetensors"), &model).unwrap();
+    let mut again = cnn();
+    checkpoint::load_model(dir.join("cnn.safetensors"), &mut again).unwrap();
+    Module::<f64>::set_training(&mut again, false);
+    let tape = Tape::new();
+    let p = Bound::new(&tape, &again);
+    assert_eq!(again.forward(&p, tape.constant(get(&s, "input"))).value().to_vec(), logits.value().to_vec());
+    assert_eq!(checkpoint::state_dict(&again), checkpoint::state_dict(&model));
+    std::fs::remove_dir_all(dir).unwrap();
+}
