@@ -2,10 +2,10 @@
 
 use std::time::{Duration, Instant};
 
-use wengert_autodiff::{Float, Tape, Tensor, Var};
-use wengert_nn::checkpoint;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use wengert_autodiff::{Float, Tape, Tensor, Var};
+use wengert_nn::checkpoint;
 use wengert_nn::data::{Batch, DataLoader, TensorDataset, Transform};
 use wengert_nn::loss::{cross_entropy, Reduction};
 use wengert_nn::metrics::accuracy;

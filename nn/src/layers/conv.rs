@@ -142,7 +142,12 @@ impl<T: Float, const D: usize> Module<T> for Conv<T, D> {
         let a = &self.args;
         match D {
             1 => {
-                let a1 = Conv1dArgs { stride: [a.stride[0]], padding: [a.padding[0]], dilation: [a.dilation[0]], groups: a.groups };
+                let a1 = Conv1dArgs {
+                    stride: [a.stride[0]],
+                    padding: [a.padding[0]],
+                    dilation: [a.dilation[0]],
+                    groups: a.groups,
+                };
                 x.conv1d(w, b, &a1)
             }
             _ => {
