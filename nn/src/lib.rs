@@ -8,9 +8,9 @@
 //! | [`Param`], [`Parameters`], [`Module`], [`Bound`], [`Grads`] | parameters owned by a model, recorded on a fresh tape each step |
 //! | [`Buffer`] | state that is saved but not trained (running statistics), visited by [`Parameters::visit_buffers`] |
 //! | [`StateDict`] | named tensors plus metadata: what checkpoints store |
-//! | [`data`] | `Dataset`/`TensorDataset` (class labels or regression targets), seeded `DataLoader`, train/val/test and k-fold splits, `Standardizer` |
+//! | [`data`] | `Dataset`/`TensorDataset` (class labels or regression targets), seeded `DataLoader`, augmentation (`RandomShift`), train/val/test and k-fold splits, `Standardizer` |
 //! | [`datasets`] | bundled 8x8 `digits` (+ `digits_split`: last 360 rows as test, scaled by 1/16), CSV and MNIST-IDX loaders, seeded synthetic data |
-//! | [`layers`] | `Linear` (`y = x W^T + b`, `W` as PyTorch `[out, in]`), `Sequential`, `Mlp`/`MlpConfig`, ReLU, LeakyReLU, Sigmoid, Tanh, Softplus, GELU (tanh approx.), seeded `Dropout` |
+//! | [`layers`] | `Linear` (`y = x W^T + b`, `W` as PyTorch `[out, in]`), `Conv1d`/`Conv2d`, `MaxPool2d`/`AvgPool2d`/`AdaptiveAvgPool2d`, `Flatten`/`Unflatten`, `BatchNorm1d`/`BatchNorm2d` (running statistics as buffers), `LayerNorm`, `RmsNorm`, `GroupNorm`, `Embedding`, `MultiHeadAttention`, `Residual`, `Sequential`, `Mlp`/`MlpConfig`, ReLU, LeakyReLU, Sigmoid, Tanh, Softplus, GELU (tanh approx.), seeded `Dropout`; PyTorch's `state_dict` names and default initialisations |
 //! | [`init`] | Xavier/Glorot and He/Kaiming (uniform, normal), `scaled_normal` (`0.0001 * randn`), PyTorch's `Linear` default, `gain` |
 //! | [`loss`] | `Reduction`; `mse`, `l1`, `huber`, `cross_entropy`, `nll`, `bce_with_logits`, `multiclass_hinge`, L2 regularisation `lambda R(W)` |
 //! | [`metrics`] | `argmax`, `accuracy`, `ConfusionMatrix` (precision, recall, Display) |

@@ -55,7 +55,7 @@ impl<T: Float> Transform<T> for RandomShift {
     fn apply(&self, x: &Tensor<T>, rng: &mut dyn RngCore) -> Tensor<T> {
         let (h, w) = (self.height, self.width);
         let n = x.shape().first().copied().unwrap_or(0);
-        let row = if n == 0 { 0 } else { x.numel() / n };
+        let row = x.numel().checked_div(n).unwrap_or(0);
         assert!(
             h * w > 0 && row % (h * w) == 0,
             "RandomShift: rows of {row} features for {h}x{w} images (features of shape {:?})",
