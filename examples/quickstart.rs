@@ -26,7 +26,9 @@
 //! Deterministic for a given `--seed` (initialisation, batch order, dropout masks and shifts are seeded).
 //! On the same test rows: k-NN (k = 3) 0.967, SVC (RBF, C = 10) 0.958, a PyTorch CNN without augmentation
 //! or batch norm 0.944, scikit-learn's MLP 0.919 (`shared/anchors`), the MLP of `examples/mlp_digits.rs`
-//! 0.906. `docs/quickstart_curves.svg` is this run's `curves.svg`.
+//! 0.906. This run (seed 0): test accuracy 0.9833, best validation accuracy 1.0 at epoch 16, 8.4 s of CPU
+//! time (26 s wall on 2 AMD EPYC cores shared with other builds, load 14-18; fast mode 0.925 after 3 epochs).
+//! `docs/quickstart_curves.svg` is this run's `curves.svg`.
 
 use std::path::PathBuf;
 
