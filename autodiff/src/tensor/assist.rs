@@ -22,6 +22,22 @@ use std::sync::OnceLock;
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
+/// A raw pointer (or a tuple of them) that may cross to the assistant: the two halves of a product read
+/// the same operands, which nothing writes while it runs, and write disjoint parts of its output.
+#[derive(Clone, Copy)]
+pub(super) struct Shared<P>(pub(super) P);
+// SAFETY: only used to hand the operands of one product to the two halves of a `join` (see above).
+unsafe impl<P> Send for Shared<P> {}
+// SAFETY: as for `Send`.
+unsafe impl<P> Sync for Shared<P> {}
+
+impl<P: Copy> Shared<P> {
+    /// The pointer (a method, so closures capture the whole `Shared`, not its non-`Send` field).
+    pub(super) fn get(self) -> P {
+        self.0
+    }
+}
+
 /// How long the assistant spins for a new job after its last one before it parks.
 const SPIN: Duration = Duration::from_micros(200);
 

@@ -2,17 +2,18 @@
 //!
 //! The differentiable ops in [`crate::ops`] call these for their forward
 //! values. Elementwise kernels split large tensors across rayon's pool;
-//! matmul goes to `matrixmultiply` with strides, so transposed operands are
-//! never copied, except products with at most 16 columns, which run on the
-//! packing-free SIMD kernels of `thin.rs`. Outputs come from the per-thread
-//! buffer cache of `pool.rs`.
+//! matmul reads its operands with strides, so transposed operands are never
+//! copied: products with at most 16 columns run on the packing-free SIMD
+//! kernels of `thin.rs`, the others on the packed kernel of `packed.rs` (both
+//! need AVX2 + FMA or AVX-512F; without, `matrixmultiply`). Outputs come from
+//! the per-thread buffer cache of `pool.rs`.
 
 use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 use smallvec::SmallVec;
 
-use super::{broadcast_shapes, numel, pool, strides_of, thin, vmath, Shape, Tensor};
+use super::{broadcast_shapes, numel, packed, pool, strides_of, thin, vmath, Shape, Tensor};
 use crate::error::{arg_err, shape_err, AutodiffError, Result};
 use crate::Float;
 
@@ -466,11 +467,12 @@ pub fn matmul<T: Float>(a: &Tensor<T>, b: &Tensor<T>, ta: bool, tb: bool) -> Res
     let spare = &mut out.spare_capacity_mut()[..batch * m * n];
     if m * n == 0 {
     } else if batch > 1 && m * n * k < 1 << 18 {
-        // Small products: one whole gemm per rayon task (matrixmultiply stays single-threaded
-        // below its own size threshold, so the two pools do not oversubscribe the cores).
+        // Small products: one whole gemm per rayon task (each stays on its thread: below
+        // `packed::PAR_FLOPS` and matrixmultiply's own threshold, so no two pools share the cores).
         spare.par_chunks_mut(m * n).enumerate().for_each(|(i, c)| run(i, c));
     } else {
-        // Large products: matrixmultiply's `threading` feature splits each one itself.
+        // Large products: the kernels split each one themselves (the assistant thread, or
+        // matrixmultiply's `threading` feature where it is the kernel).
         spare.chunks_mut(m * n).enumerate().for_each(|(i, c)| run(i, c));
     }
     // SAFETY: every `m x n` block of the first `batch * m * n` elements was written by `run`
@@ -490,8 +492,9 @@ const THREADED_FLOPS: usize = 1 << 23;
 /// matrixmultiply stays single-threaded while `m k + k n` is below this (its `threading.rs`).
 const SERIAL_SIZE: usize = 1 << 15;
 
-/// `C = op(A) op(B) + beta C` through matrixmultiply, cut into pieces small enough to stay on one
-/// thread when the whole product is too small to gain from threads (see [`THREADED_FLOPS`]).
+/// `C = op(A) op(B) + beta C`: on the thin or the packed SIMD kernels when they take it, else through
+/// matrixmultiply, cut into pieces small enough to stay on one thread when the whole product is too small
+/// to gain from threads (see [`THREADED_FLOPS`]).
 /// Pieces split the largest of `m`, `k`, `n`; a split of `k` accumulates (`beta = 1`) into the
 /// piece of `C` the first half wrote.
 ///
@@ -510,6 +513,7 @@ unsafe fn gemm_sized<T: Float>(
     unsafe {
         if thin::gemm((m, k, n), (a, rsa, csa), (b, rsb, csb), beta, (c, rsc, csc))
             || (n > thin::MAX_N && thin::gemm((n, k, m), (b, csb, rsb), (a, csa, rsa), beta, (c, csc, rsc)))
+            || packed::gemm((m, k, n), (a, rsa, csa), (b, rsb, csb), beta, (c, rsc, csc))
         {
             return;
         }

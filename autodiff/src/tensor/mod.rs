@@ -9,6 +9,8 @@ mod assist;
 mod construct;
 mod display;
 pub mod kernels;
+mod lanes;
+mod packed;
 mod pool;
 mod shape;
 mod thin;

@@ -12,13 +12,13 @@
 //!   one vector, and for each `l` the column piece `A[i..i + W, l]` is one load, multiplied by each
 //!   `B[l, j]` into the `n` accumulators `C[i..i + W, j]` (`n` is a compile-time constant, 1 to 16).
 //!
-//! Written once over a small [`Lanes`] vector trait, instantiated for AVX-512F (8 f64 or 16 f32 lanes) and
-//! AVX2 + FMA (4 or 8 lanes), and chosen at run time. Without either, or for an `A` strided both ways,
+//! Written once over the small [`Lanes`] vector trait (`lanes.rs`), instantiated for AVX-512F and AVX2 + FMA
+//! and chosen at run time. Without either, or for an `A` strided both ways,
 //! [`gemm`] returns `false` and the caller uses `matrixmultiply`. Products above [`PAR_FLOPS`] split
-//! their rows across two rayon tasks.
+//! their rows in two, the second half for the assistant thread ([`super::assist`]).
 
-use std::any::TypeId;
-
+use super::assist::{self, Shared};
+use super::lanes::{level, pick, Lanes, Level};
 use crate::Float;
 
 /// Widest `n` the thin kernels take.
@@ -31,22 +31,6 @@ pub const PAR_FLOPS: usize = 1 << 20;
 type Mat<T> = (*const T, isize, isize);
 /// The output operand.
 type MatMut<T> = (*mut T, isize, isize);
-
-/// A raw pointer that may cross to a rayon task: the tasks write disjoint rows of `C`.
-#[derive(Clone, Copy)]
-struct Shared<P>(P);
-// SAFETY: only used to hand the operands of one product to the two halves of a `rayon::join`, which read
-// `A` and `B` (never written while the product runs) and write disjoint row ranges of `C`.
-unsafe impl<P> Send for Shared<P> {}
-// SAFETY: as for `Send`.
-unsafe impl<P> Sync for Shared<P> {}
-
-impl<P: Copy> Shared<P> {
-    /// The pointer (a method, so closures capture the whole `Shared`, not its non-`Send` field).
-    fn get(self) -> P {
-        self.0
-    }
-}
 
 /// `C = op(A) B + beta C` for an `m x k` `A`, `k x n` `B`, when the thin kernels apply (`n <= 16`, one of
 /// `A`'s strides is 1, the CPU has AVX2 + FMA or AVX-512F). Returns `false`, having done nothing, otherwise.
@@ -76,7 +60,7 @@ pub(super) unsafe fn gemm<T: Float>(
     };
     if 2 * m * k * n >= PAR_FLOPS && m >= 64 {
         let half = (m / 2).div_ceil(16) * 16;
-        super::assist::join(|| rows(0, half), || rows(half, m));
+        assist::join(|| rows(0, half), || rows(half, m));
     } else {
         rows(0, m);
     }
@@ -96,92 +80,20 @@ fn kernel<T: Float>() -> Option<Kernel<T>> {
     #[cfg(target_arch = "x86_64")]
     {
         use x86::*;
-        let f64s = TypeId::of::<T>() == TypeId::of::<f64>();
-        let f32s = TypeId::of::<T>() == TypeId::of::<f32>();
-        let pick = |k64: Kernel<f64>, k32: Kernel<f32>| -> Option<Kernel<T>> {
-            // SAFETY: `T` is the type the chosen pointer was instantiated for (checked by `TypeId`),
-            // so the two function-pointer types are the same type.
-            unsafe {
-                if f64s {
-                    Some(std::mem::transmute_copy::<Kernel<f64>, Kernel<T>>(&k64))
-                } else if f32s {
-                    Some(std::mem::transmute_copy::<Kernel<f32>, Kernel<T>>(&k32))
-                } else {
-                    None
-                }
-            }
+        // SAFETY: each pair is one entry point instantiated for f64 and for f32.
+        return match level()? {
+            Level::Avx512 => unsafe { pick::<T, Kernel<f64>, Kernel<f32>, _>(avx512_f64, avx512_f32) },
+            Level::Avx2 => unsafe { pick::<T, Kernel<f64>, Kernel<f32>, _>(avx2_f64, avx2_f32) },
         };
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            return pick(avx512_f64, avx512_f32);
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-            return pick(avx2_f64, avx2_f32);
-        }
     }
+    #[allow(unreachable_code)]
     None
-}
-
-/// A SIMD vector of `W` lanes of `E`: what the kernels need of it.
-///
-/// # Safety
-/// Every method requires the CPU features of the implementing type; pointers must be valid for `W` lanes.
-trait Lanes: Copy {
-    type E: Float;
-    /// Lanes per vector.
-    const W: usize;
-    /// Vector registers of the instruction set (the kernels size their blocks to fit).
-    const REGS: usize;
-    unsafe fn splat(x: Self::E) -> Self;
-    unsafe fn load(p: *const Self::E) -> Self;
-    /// `self * b + c`, one rounding.
-    unsafe fn fma(self, b: Self, c: Self) -> Self;
-    unsafe fn store(self, p: *mut Self::E);
 }
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use std::arch::x86_64::*;
-
-    use super::{portable, Kernel, Lanes, Mat, MatMut};
-
-    macro_rules! lanes {
-        ($name:ident, $v:ty, $e:ty, $w:literal, $regs:literal, $feat:literal,
-         $set1:ident, $load:ident, $fma:ident, $store:ident) => {
-            #[derive(Clone, Copy)]
-            pub(super) struct $name($v);
-            impl Lanes for $name {
-                type E = $e;
-                const W: usize = $w;
-                const REGS: usize = $regs;
-                #[inline]
-                #[target_feature(enable = $feat)]
-                unsafe fn splat(x: $e) -> Self {
-                    $name($set1(x))
-                }
-                #[inline]
-                #[target_feature(enable = $feat)]
-                unsafe fn load(p: *const $e) -> Self {
-                    // SAFETY: the caller's pointer is valid for `W` lanes.
-                    $name(unsafe { $load(p) })
-                }
-                #[inline]
-                #[target_feature(enable = $feat)]
-                unsafe fn fma(self, b: Self, c: Self) -> Self {
-                    $name($fma(self.0, b.0, c.0))
-                }
-                #[inline]
-                #[target_feature(enable = $feat)]
-                unsafe fn store(self, p: *mut $e) {
-                    // SAFETY: the caller's pointer is valid for `W` lanes.
-                    unsafe { $store(p, self.0) }
-                }
-            }
-        };
-    }
-    lanes!(F64x8, __m512d, f64, 8, 32, "avx512f", _mm512_set1_pd, _mm512_loadu_pd, _mm512_fmadd_pd, _mm512_storeu_pd);
-    lanes!(F32x16, __m512, f32, 16, 32, "avx512f", _mm512_set1_ps, _mm512_loadu_ps, _mm512_fmadd_ps, _mm512_storeu_ps);
-    lanes!(F64x4, __m256d, f64, 4, 16, "avx2,fma", _mm256_set1_pd, _mm256_loadu_pd, _mm256_fmadd_pd, _mm256_storeu_pd);
-    lanes!(F32x8, __m256, f32, 8, 16, "avx2,fma", _mm256_set1_ps, _mm256_loadu_ps, _mm256_fmadd_ps, _mm256_storeu_ps);
+    use super::super::lanes::x86::{F32x16, F32x8, F64x4, F64x8};
+    use super::{portable, Kernel, Mat, MatMut};
 
     macro_rules! entry {
         ($name:ident, $lanes:ident, $e:ty, $feat:literal) => {
