@@ -4,7 +4,8 @@
 //! The workload of `../shared/anchors/hvp_ratio.py` (PyTorch reverse-over-reverse
 //! 2.6x, JAX jit 1.4x). The HVP is reverse-over-reverse: `g = grad_graph(L, θ)`, then
 //! `Hv = grad(<g, v>, θ)`. Both timings include the forward pass and a fresh tape, as a
-//! user pays them; the ratio is `hvp / grad`.
+//! user pays them; the ratio is `hvp / grad`. Before timing, the gradient is checked against a central
+//! difference of the loss and the HVP against a central difference of the gradient.
 //!
 //! A third timing, `hvp_cached_gradient_graph`, is the cost of each further product at the
 //! same point once the gradient graph is recorded (as Newton-CG and trust-region CG use
@@ -55,6 +56,13 @@ impl Problem {
         -h.log_softmax(-1).pick(&self.labels).mean()
     }
 
+    /// The loss at `params`, without derivatives.
+    fn value(&self) -> f32 {
+        let tape = Tape::new();
+        let theta: Vec<_> = self.params.iter().map(|p| tape.constant(p.clone())).collect();
+        self.loss(&tape, &theta).item()
+    }
+
     fn grad(&self) -> Vec<Tensor<f32>> {
         let tape = Tape::new();
         let theta: Vec<_> = self.params.iter().map(|p| tape.var(p.clone())).collect();
@@ -90,13 +98,21 @@ fn bench(c: &mut Criterion) {
     // enough for f32 round-off (measured relative error ~1e-3).
     let vnorm = p.dirs.iter().flat_map(|d| d.to_vec()).map(|a| a * a).sum::<f32>().sqrt();
     let eps = 1e-2 / vnorm;
-    let shifted = |s: f32| {
+    // The problem at `theta + s v`.
+    let moved = |s: f32| {
         let params = p.params.iter().zip(&p.dirs).map(|(t, d)| {
             Tensor::from_vec(t.as_slice().iter().zip(d.as_slice()).map(|(a, b)| a + s * b).collect(), t.shape())
         });
-        Problem { params: params.collect(), dirs: p.dirs.clone(), x: p.x.clone(), labels: p.labels.clone() }.grad()
+        Problem { params: params.collect(), dirs: p.dirs.clone(), x: p.x.clone(), labels: p.labels.clone() }
     };
-    let (gp, gm) = (shifted(eps), shifted(-eps));
+    // And the gradient a derivative of the loss: <grad L, v> against a central difference along v, with a
+    // step of norm 0.1 (the f32 loss carries ~1e-7 relative round-off, which a shorter step would amplify).
+    let dot = |a: &Tensor<f32>, b: &Tensor<f32>| a.as_slice().iter().zip(b.as_slice()).map(|(a, b)| a * b).sum::<f32>();
+    let slope: f32 = p.grad().iter().zip(&p.dirs).map(|(g, d)| dot(g, d)).sum();
+    let fd_slope = (moved(10.0 * eps).value() - moved(-10.0 * eps).value()) / (20.0 * eps);
+    eprintln!("grad check: <g, v> = {slope}, central difference {fd_slope}");
+    assert!((slope - fd_slope).abs() <= 0.02 * slope.abs().max(1.0), "gradient disagrees with the loss");
+    let (gp, gm) = (moved(eps).grad(), moved(-eps).grad());
     let fd: Vec<f32> = gp
         .iter()
         .zip(&gm)

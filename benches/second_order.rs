@@ -11,15 +11,19 @@
 //!   relative decrease `<= 2.2e-9` (scipy L-BFGS-B defaults).
 //!   scipy L-BFGS-B: 4936 it / 794 ms.
 //!
-//! Each measured run prints its iterations and final `f` once, so the time is for the same optimum.
+//! Each method's run is checked before it is timed: it must stop for the stated reason at the known optimum
+//! (digits `f = 0.261865`, scipy's value to six digits; Rosenbrock `f = 0` at `x = 1`), and prints its
+//! iterations and final `f` once, so the time is for the same optimum as the peer's.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::time::Duration;
 use wengert::optim::objective::TapeObjective;
-use wengert::optim::second_order::{lbfgs, newton_cg, trust_ncg, Report, Tolerances};
+use wengert::optim::second_order::{lbfgs, newton_cg, trust_ncg, Report, StopReason, Tolerances};
 use wengert::prelude::*;
 
 const LAMBDA: f64 = 1e-3;
+/// The digits problem's optimal value (scipy's trust-ncg, Newton-CG and L-BFGS-B all reach it to 6 digits).
+const DIGITS_OPTIMUM: f64 = 0.261865;
 
 fn digits() -> (Tensor<f64>, Vec<usize>) {
     let ds = wengert::nn::datasets::digits::<f64>().scale_features(1.0 / 16.0);
@@ -42,11 +46,14 @@ fn rosen<T: Float>(x: Var<'_, T>) -> Var<'_, T> {
     ((b - a * a).square().mul_scalar(T::from_f64(100.0)) + (a.neg().add_scalar(T::ONE)).square()).sum()
 }
 
-fn show<I: std::fmt::Debug>(name: &str, r: &Report<f64, I>) {
+/// Prints the run and asserts that it stopped for one of `stops` with `f` within `2e-6` of `optimum` (its 6 digits).
+fn check<I: std::fmt::Debug>(name: &str, r: &Report<f64, I>, optimum: f64, stops: &[StopReason]) {
     eprintln!(
         "{name}: {} it, f = {:.6}, |g| = {:.1e}, counts {:?}, stop {:?}",
         r.iterations, r.f, r.grad_norm, r.counts, r.stop
     );
+    assert!(stops.contains(&r.stop), "{name} stopped for {:?}, expected one of {stops:?}", r.stop);
+    assert!((r.f - optimum).abs() <= 2e-6, "{name} ended at f = {}, the optimum is {optimum}", r.f);
 }
 
 fn bench(c: &mut Criterion) {
@@ -61,14 +68,14 @@ fn bench(c: &mut Criterion) {
         let mut f = TapeObjective::new(|w| logreg(w, &x, &labels));
         trust_ncg::minimize(&mut f, &w0, &trust_ncg::TrustNcgConfig { tol: tol.clone(), ..Default::default() }).unwrap()
     };
-    show("digits trust-ncg", &run_tr());
+    check("digits trust-ncg", &run_tr(), DIGITS_OPTIMUM, &[StopReason::GradientTolerance]);
     g.bench_function("digits_logreg_trust_ncg", |b| b.iter(run_tr));
 
     let run_ncg = || {
         let mut f = TapeObjective::new(|w| logreg(w, &x, &labels));
         newton_cg::minimize(&mut f, &w0, &newton_cg::NewtonCgConfig { tol: tol.clone(), ..Default::default() }).unwrap()
     };
-    show("digits newton-cg", &run_ncg());
+    check("digits newton-cg", &run_ncg(), DIGITS_OPTIMUM, &[StopReason::GradientTolerance]);
     g.bench_function("digits_logreg_newton_cg", |b| b.iter(run_ncg));
 
     // scipy's L-BFGS-B also stops on relative decrease, ftol = 2.2e-9 (its default `factr` 1e7 x eps)
@@ -77,7 +84,8 @@ fn bench(c: &mut Criterion) {
         let mut f = TapeObjective::new(|w| logreg(w, &x, &labels));
         lbfgs::minimize(&mut f, &w0, &lbfgs::LbfgsConfig { tol: lbfgs_tol.clone(), ..Default::default() }).unwrap()
     };
-    show("digits l-bfgs", &run_lbfgs());
+    let stops = [StopReason::GradientTolerance, StopReason::FunctionTolerance];
+    check("digits l-bfgs", &run_lbfgs(), DIGITS_OPTIMUM, &stops);
     g.bench_function("digits_logreg_lbfgs", |b| b.iter(run_lbfgs));
 
     let x0: Vec<f64> = (0..1000).map(|i| if i % 2 == 0 { -1.2 } else { 1.0 }).collect();
@@ -89,7 +97,10 @@ fn bench(c: &mut Criterion) {
         };
         lbfgs::minimize(&mut f, &x0, &cfg).unwrap()
     };
-    show("rosenbrock-1000d l-bfgs", &run_rosen());
+    let r = run_rosen();
+    check("rosenbrock-1000d l-bfgs", &r, 0.0, &stops);
+    let off = r.x.iter().map(|v| (v - 1.0).abs()).fold(0.0, f64::max);
+    assert!(off <= 1e-3, "rosenbrock-1000d l-bfgs ended {off} away from x = 1");
     g.bench_function("rosenbrock_1000d_lbfgs", |b| b.iter(run_rosen));
     g.finish();
 }

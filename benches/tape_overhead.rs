@@ -26,7 +26,30 @@ fn chain(x0: &Tensor<f32>) -> Tensor<f32> {
 
 fn bench(c: &mut Criterion) {
     let x0 = Tensor::randn(&[16], 0.0, 1.0, &mut rand::rng());
-    assert_eq!(chain(&x0).shape(), &[16]);
+    // The gradient of the sum is elementwise the product of the steps' derivatives:
+    // d/dh (h a + b) = a, d/dh tanh(h a + b) = a (1 - tanh^2(h a + b)); in f64 by hand.
+    let want: Vec<f64> = x0
+        .as_slice()
+        .iter()
+        .map(|&x| {
+            let (mut h, mut d) = (f64::from(x), 1.0);
+            for i in 0..N {
+                if i % 2 == 1 {
+                    h = (h * 0.999 + 0.001).tanh();
+                    d *= 0.999 * (1.0 - h * h);
+                } else {
+                    h = h * 1.0001 + 0.0001;
+                    d *= 1.0001;
+                }
+            }
+            d
+        })
+        .collect();
+    let got = chain(&x0);
+    assert_eq!(got.shape(), &[16]);
+    for (g, w) in got.as_slice().iter().zip(&want) {
+        assert!((f64::from(*g) - w).abs() <= 1e-3 * w.abs(), "chain gradient {g}, analytic {w}");
+    }
     let mut g = c.benchmark_group("tape_overhead");
     g.sample_size(30).measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
     g.throughput(Throughput::Elements(OPS));
