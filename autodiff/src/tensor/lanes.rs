@@ -124,3 +124,62 @@ pub(super) mod x86 {
     lanes!(F64x4, __m256d, f64, 4, 16, "avx2,fma", _mm256_set1_pd, _mm256_loadu_pd, _mm256_fmadd_pd, _mm256_storeu_pd);
     lanes!(F32x8, __m256, f32, 8, 16, "avx2,fma", _mm256_set1_ps, _mm256_loadu_ps, _mm256_fmadd_ps, _mm256_storeu_ps);
 }
+
+/// What the tests of both product kernels share.
+#[cfg(test)]
+pub(super) mod testing {
+    use crate::Float;
+
+    /// A product entry point, as `thin::gemm` and `packed::gemm`: `false` if it declined the product.
+    pub(in crate::tensor) type Gemm<T> = unsafe fn(
+        (usize, usize, usize),
+        (*const T, isize, isize),
+        (*const T, isize, isize),
+        T,
+        (*mut T, isize, isize),
+    ) -> bool;
+
+    /// Deterministic values in `[-0.5, 0.5)`.
+    pub(in crate::tensor) fn values<T: Float>(len: usize, seed: usize) -> Vec<T> {
+        (0..len).map(|i| T::from_f64(((i * 7919 + seed * 104729) % 101) as f64 / 101.0 - 0.5)).collect()
+    }
+
+    /// Runs `gemm` on one `m x k x n` product with the given layouts (`true`: row-major) and `beta`, and
+    /// asserts that it took it and that every entry of `C`, read through its strides, is within
+    /// `tol (1 + k)` of the naive sum in `f64`.
+    pub(in crate::tensor) fn check_case<T: Float>(
+        gemm: Gemm<T>,
+        (m, k, n): (usize, usize, usize),
+        (a_rows, b_rows, c_rows): (bool, bool, bool),
+        beta: f64,
+        tol: f64,
+    ) {
+        let (a, b) = (values::<T>(m * k, n), values::<T>(k * n, m));
+        let c0 = values::<T>(m * n, k);
+        let sa = if a_rows { (k as isize, 1) } else { (1, m as isize) };
+        let sb = if b_rows { (n as isize, 1) } else { (1, k as isize) };
+        let sc = if c_rows { (n as isize, 1) } else { (1, m as isize) };
+        let at = |i: usize, l: usize| a[i * sa.0 as usize + l * sa.1 as usize];
+        let bt = |l: usize, j: usize| b[l * sb.0 as usize + j * sb.1 as usize];
+        let mut c = c0.clone();
+        let beta = T::from_f64(beta);
+        // SAFETY: the strides describe the vectors' own matrices.
+        let done = unsafe {
+            gemm((m, k, n), (a.as_ptr(), sa.0, sa.1), (b.as_ptr(), sb.0, sb.1), beta, (c.as_mut_ptr(), sc.0, sc.1))
+        };
+        assert!(done, "({m},{k},{n}) not taken");
+        for i in 0..m {
+            for j in 0..n {
+                let at_c = i * sc.0 as usize + j * sc.1 as usize;
+                let dot: f64 = (0..k).map(|l| (at(i, l) * bt(l, j)).to_f64()).sum();
+                let want = dot + beta.to_f64() * c0[at_c].to_f64();
+                let got = c[at_c].to_f64();
+                assert!(
+                    (got - want).abs() <= tol * (1.0 + k as f64),
+                    "({m},{k},{n}) a_rows {a_rows} b_rows {b_rows} c_rows {c_rows} beta {beta:?} at ({i},{j}): \
+                     {got} vs {want}"
+                );
+            }
+        }
+    }
+}

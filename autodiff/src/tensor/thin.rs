@@ -322,12 +322,8 @@ unsafe fn column_block<V: Lanes, const N: usize, const RV: usize>(
 
 #[cfg(test)]
 mod tests {
+    use super::super::lanes::testing::check_case;
     use super::*;
-
-    /// Deterministic values in `[-0.5, 0.5)`.
-    fn values<T: Float>(len: usize, seed: usize) -> Vec<T> {
-        (0..len).map(|i| T::from_f64(((i * 7919 + seed * 104729) % 101) as f64 / 101.0 - 0.5)).collect()
-    }
 
     /// Every kernel path (both `A` layouts, tail rows, each width, `beta` 0 and not, both split halves)
     /// against the naive triple loop, reading `C` back through its own strides.
@@ -344,39 +340,7 @@ mod tests {
                             if m == 1000 && (n % 5 != 0 || !b_rows) {
                                 continue; // the threaded size: a few widths suffice
                             }
-                            let (a, b) = (values::<T>(m * k, n), values::<T>(k * n, m));
-                            let c0 = values::<T>(m * n, k);
-                            let sa = if a_rows { (k as isize, 1) } else { (1, m as isize) };
-                            let sb = if b_rows { (n as isize, 1) } else { (1, k as isize) };
-                            let sc = if c_rows { (n as isize, 1) } else { (1, m as isize) };
-                            let at = |i: usize, l: usize| a[i * sa.0 as usize + l * sa.1 as usize];
-                            let bt = |l: usize, j: usize| b[l * sb.0 as usize + j * sb.1 as usize];
-                            let mut c = c0.clone();
-                            let beta = T::from_f64(beta);
-                            // SAFETY: the strides describe the vectors' own matrices.
-                            let done = unsafe {
-                                gemm(
-                                    (m, k, n),
-                                    (a.as_ptr(), sa.0, sa.1),
-                                    (b.as_ptr(), sb.0, sb.1),
-                                    beta,
-                                    (c.as_mut_ptr(), sc.0, sc.1),
-                                )
-                            };
-                            assert!(done, "({m},{k},{n}) not taken");
-                            for i in 0..m {
-                                for j in 0..n {
-                                    let at_c = i * sc.0 as usize + j * sc.1 as usize;
-                                    let dot: f64 = (0..k).map(|l| (at(i, l) * bt(l, j)).to_f64()).sum();
-                                    let want = dot + beta.to_f64() * c0[at_c].to_f64();
-                                    let got = c[at_c].to_f64();
-                                    assert!(
-                                        (got - want).abs() <= tol * (1.0 + k as f64),
-                                        "({m},{k},{n}) a_rows {a_rows} b_rows {b_rows} c_rows {c_rows} \
-                                         beta {beta:?} at ({i},{j}): {got} vs {want}"
-                                    );
-                                }
-                            }
+                            check_case::<T>(gemm::<T>, (m, k, n), (a_rows, b_rows, c_rows), beta, tol);
                             checked += 1;
                         }
                     }
