@@ -231,7 +231,7 @@ unsafe fn pack<V: Lanes>(depth: usize, len: usize, width: usize, (x, si, sl): Ma
         for (q, i0) in (0..len).step_by(width).enumerate() {
             let panel = dst.add(q * width * depth);
             let w = width.min(len - i0);
-            if si == 1 && w == width && width % V::W == 0 {
+            if si == 1 && w == width && width.is_multiple_of(V::W) {
                 // Whole vectors (the panels of `B` of a row-major `B`): copied a vector at a time.
                 for l in 0..depth {
                     let src = x.offset(i0 as isize + l as isize * sl);
