@@ -10,12 +10,16 @@
 //! | [`line_search`] | Armijo backtracking, strong Wolfe |
 //! | [`second_order`] | Newton, Newton-CG, trust region, BFGS, L-BFGS, nonlinear CG, Gauss-Newton, Levenberg-Marquardt |
 //! | [`linalg`] | matrix-free operators, CG / PCG, Jacobi, Gauss-Seidel, LU, QR, Cholesky |
+//! | [`error`] | [`OptimError`], the one error type of the crate (first- and second-order) |
 //! | [`objective`] | objectives with exact gradients / Hessian-vector products / Jacobian products from the tape: closures, `nn` models, least squares |
 
 pub mod clip;
+pub mod error;
 pub mod first_order;
 pub mod linalg;
 pub mod line_search;
 pub mod objective;
 pub mod schedule;
 pub mod second_order;
+
+pub use error::OptimError;

@@ -9,6 +9,7 @@
 //! | [`trust_ncg`] | trust-region Newton-CG, Steihaug-Toint (as scipy `trust-ncg`) | [`Objective`] |
 //! | [`bfgs`] | BFGS, dense inverse-Hessian update | [`Objective`] |
 //! | [`lbfgs`] | L-BFGS, two-loop recursion | [`Objective`] |
+//! | [`lbfgsb`] | L-BFGS-B: L-BFGS with bounds `l <= x <= u` (generalised Cauchy point, subspace minimisation) | [`Objective`] |
 //! | [`nonlinear_cg`] | Fletcher-Reeves, Polak-Ribière+ | [`Objective`] |
 //! | [`gauss_newton`] | Gauss-Newton, `J^T J` dense or by CG on products | [`LeastSquares`] |
 //! | [`robust_loss`] | Huber, soft-L1, Cauchy, arctan losses for least squares (as scipy `least_squares(loss=...)`) | [`LeastSquares`] |
@@ -38,12 +39,10 @@
 //! assert!((r.x[0] - 1.0).abs() < 1e-4 && (r.x[1] - 1.0).abs() < 1e-4);
 //! ```
 
-use std::fmt;
-
 use wengert_autodiff::Float;
 
-use crate::linalg::{norm, LinalgError};
-use crate::line_search::LineSearchError;
+pub use crate::error::OptimError;
+use crate::linalg::norm;
 pub use crate::objective::Counts;
 #[allow(unused_imports)]
 use crate::objective::{LeastSquares, Objective};
@@ -53,6 +52,7 @@ pub mod driver;
 pub mod gauss_newton;
 pub mod gradient_descent;
 pub mod lbfgs;
+pub mod lbfgsb;
 pub mod levenberg_marquardt;
 pub mod newton;
 pub mod newton_cg;
@@ -216,41 +216,6 @@ pub struct Iteration<'a, T> {
 /// A per-iteration callback (logging, plotting).
 pub type Observer<'a, T> = &'a mut dyn FnMut(&Iteration<'_, T>);
 
-/// Why a method could not run.
-#[derive(Clone, Debug, PartialEq)]
-pub enum OptimError {
-    /// The starting point gives a NaN or infinite value or gradient.
-    NonFiniteStart,
-    /// The starting point is empty.
-    EmptyStart,
-    /// A linear solve failed in a way the method cannot recover from.
-    Linalg(LinalgError),
-    /// A line search failed in a way the method cannot recover from.
-    LineSearch(LineSearchError),
-    /// A setting is out of its valid range (the message names the config, the field and the value).
-    InvalidConfig(String),
-}
-
-impl fmt::Display for OptimError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            OptimError::NonFiniteStart => write!(f, "objective is not finite at the starting point"),
-            OptimError::EmptyStart => write!(f, "starting point is empty"),
-            OptimError::Linalg(e) => write!(f, "{e}"),
-            OptimError::LineSearch(e) => write!(f, "{e}"),
-            OptimError::InvalidConfig(m) => write!(f, "invalid config: {m}"),
-        }
-    }
-}
-
-impl std::error::Error for OptimError {}
-
-impl From<LinalgError> for OptimError {
-    fn from(e: LinalgError) -> Self {
-        OptimError::Linalg(e)
-    }
-}
-
 /// `Err(InvalidConfig)` unless `v >= 0` (NaN fails).
 pub(crate) fn check_nonneg<T: Float>(config: &str, field: &str, v: T) -> Result<(), OptimError> {
     check(v >= T::ZERO, || format!("{config}.{field} = {v:?} must be >= 0"))
@@ -261,14 +226,7 @@ pub(crate) fn check_positive<T: Float>(config: &str, field: &str, v: T) -> Resul
     check(v > T::ZERO && v.is_finite(), || format!("{config}.{field} = {v:?} must be positive and finite"))
 }
 
-/// `Err(InvalidConfig(what()))` unless `ok`.
-pub(crate) fn check(ok: bool, what: impl FnOnce() -> String) -> Result<(), OptimError> {
-    if ok {
-        Ok(())
-    } else {
-        Err(OptimError::InvalidConfig(what()))
-    }
-}
+pub(crate) use crate::first_order::error_check as check;
 
 /// Checks a starting point and its value/gradient (for methods not yet on the [`driver`]).
 pub(crate) fn check_start<T: Float>(x0: &[T], f0: T, g0: &[T]) -> Result<(), OptimError> {

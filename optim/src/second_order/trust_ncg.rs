@@ -16,6 +16,62 @@ use crate::linalg::{axpy, dot, norm, LinOp};
 use crate::line_search::step_to;
 use crate::objective::{Counted, Objective};
 
+/// A diagonal scaling of the variables: the trust region becomes `||D p|| <= Delta` (Nocedal & Wright §4.5;
+/// MINPACK's `diag`).
+///
+/// With parameters of very different sizes (`1e2` beside `1e-4`) a round region is far too long along the
+/// small ones and far too short along the large ones: the radius shrinks until steps in the small
+/// parameters fall below the rounding of the large ones and the run stalls. Choose `d_i` about
+/// `1 / |typical x_i|`, so that `D x` has entries of order one. The subproblem is solved in the scaled
+/// variables `p_hat = D p`: gradient `D^-1 g`, Hessian `D^-1 H D^-1`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Scaling<T> {
+    /// `D = I` (the default: scipy's `trust-ncg`).
+    #[default]
+    None,
+    /// `D = diag(d)`, every `d_i` positive and finite, one per variable.
+    Diagonal(Vec<T>),
+}
+
+/// `v -> D^-1 H D^-1 v`.
+struct ScaledHessian<'a, T> {
+    h: &'a dyn LinOp<T>,
+    d: &'a [T],
+    tmp: std::cell::RefCell<Vec<T>>,
+}
+
+impl<T: Float> LinOp<T> for ScaledHessian<'_, T> {
+    fn dim(&self) -> usize {
+        self.d.len()
+    }
+    fn apply(&self, v: &[T], y: &mut [T]) {
+        let mut t = self.tmp.borrow_mut();
+        t.iter_mut().zip(v).zip(self.d).for_each(|((t, &v), &d)| *t = v / d);
+        self.h.apply(&t, y);
+        y.iter_mut().zip(self.d).for_each(|(y, &d)| *y /= d);
+    }
+}
+
+/// The Steihaug step for `||D p|| <= radius`.
+fn scaled_steihaug<T: Float>(
+    scaling: &Scaling<T>,
+    h: &dyn LinOp<T>,
+    g: &[T],
+    radius: T,
+    max_iter: usize,
+) -> SteihaugStep<T> {
+    match scaling {
+        Scaling::None => steihaug(h, g, radius, max_iter),
+        Scaling::Diagonal(d) => {
+            let gs: Vec<T> = g.iter().zip(d).map(|(&g, &d)| g / d).collect();
+            let op = ScaledHessian { h, d, tmp: std::cell::RefCell::new(vec![T::ZERO; d.len()]) };
+            let mut step = steihaug(&op, &gs, radius, max_iter);
+            step.p.iter_mut().zip(d).for_each(|(p, &d)| *p /= d);
+            step
+        }
+    }
+}
+
 /// Settings of trust-region Newton-CG; defaults as scipy's `trust-ncg`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrustNcgConfig<T> {
@@ -27,6 +83,8 @@ pub struct TrustNcgConfig<T> {
     pub max_radius: T,
     /// Acceptance threshold on `rho`. Default `0.15`.
     pub eta: T,
+    /// Scaling of the variables. Default [`Scaling::None`].
+    pub scaling: Scaling<T>,
 }
 
 impl<T: Float> Default for TrustNcgConfig<T> {
@@ -36,6 +94,7 @@ impl<T: Float> Default for TrustNcgConfig<T> {
             initial_radius: T::ONE,
             max_radius: T::from_f64(1000.0),
             eta: T::from_f64(0.15),
+            scaling: Scaling::None,
         }
     }
 }
@@ -147,7 +206,13 @@ impl<T: Float> TrustNcgConfig<T> {
         })?;
         check(self.eta >= T::ZERO && self.eta < T::from_f64(0.25), || {
             format!("TrustNcgConfig.eta = {:?} must be in [0, 0.25)", self.eta)
-        })
+        })?;
+        match &self.scaling {
+            Scaling::None => Ok(()),
+            Scaling::Diagonal(d) => check(d.iter().all(|&v| v > T::ZERO && v.is_finite()), || {
+                "TrustNcgConfig.scaling: every d_i must be positive and finite".into()
+            }),
+        }
     }
 }
 
@@ -161,6 +226,9 @@ pub fn minimize<T: Float, O: Objective<T> + ?Sized>(
     config: &TrustNcgConfig<T>,
 ) -> Result<Report<T, TrustNcgInfo<T>>, OptimError> {
     config.validate()?;
+    if let Scaling::Diagonal(d) = &config.scaling {
+        check(d.len() == x0.len(), || format!("TrustNcgConfig.scaling: {} d_i for {} variables", d.len(), x0.len()))?;
+    }
     driver::run(obj, x0, &config.tol, TrustNcg::new(config, x0.len()), None)
 }
 
@@ -175,6 +243,9 @@ pub fn minimize_observed<T: Float, O: Objective<T> + ?Sized>(
     observer: Observer<'_, T>,
 ) -> Result<Report<T, TrustNcgInfo<T>>, OptimError> {
     config.validate()?;
+    if let Scaling::Diagonal(d) = &config.scaling {
+        check(d.len() == x0.len(), || format!("TrustNcgConfig.scaling: {} d_i for {} variables", d.len(), x0.len()))?;
+    }
     driver::run(obj, x0, &config.tol, TrustNcg::new(config, x0.len()), Some(observer))
 }
 
@@ -200,8 +271,9 @@ impl<'c, T: Float> TrustNcg<'c, T> {
 
     /// `f(x)`, `grad f(x)` into `g`, and the Steihaug step at `x`, unless the run stops there.
     fn evaluate<O: Objective<T> + ?Sized>(&mut self, obj: &mut O, x: &[T], g: &mut [T], ctx: &Context<'_, T>) -> T {
-        let (radius, max_cg) = (self.info.radius, self.max_cg);
-        let (f, step) = obj.with_hessian(x, g, |g, h| (!ctx.stops_at(g)).then(|| steihaug(h, g, radius, max_cg)));
+        let (radius, max_cg, scaling) = (self.info.radius, self.max_cg, &self.config.scaling);
+        let (f, step) =
+            obj.with_hessian(x, g, |g, h| (!ctx.stops_at(g)).then(|| scaled_steihaug(scaling, h, g, radius, max_cg)));
         self.pending = step.map(|s| self.solved(s));
         f
     }
@@ -219,12 +291,16 @@ impl<T: Float, O: Objective<T> + ?Sized> Method<T, O> for TrustNcg<'_, T> {
             Some(step) => step,
             None => {
                 // after a rejection: solve again at the same point with the smaller radius
-                if self.info.radius <= T::EPSILON * norm(&at.x).max(T::ONE) {
+                let dx = match &self.config.scaling {
+                    Scaling::None => norm(&at.x),
+                    Scaling::Diagonal(d) => norm(&at.x.iter().zip(d).map(|(&x, &d)| x * d).collect::<Vec<T>>()),
+                };
+                if self.info.radius <= T::EPSILON * dx.max(T::ONE) {
                     return Step::NoProgress;
                 }
-                let (radius, max_cg) = (self.info.radius, self.max_cg);
+                let (radius, max_cg, scaling) = (self.info.radius, self.max_cg, &self.config.scaling);
                 let mut g = vec![T::ZERO; at.x.len()];
-                let step = obj.with_hessian(&at.x, &mut g, |g, h| steihaug(h, g, radius, max_cg)).1;
+                let step = obj.with_hessian(&at.x, &mut g, |g, h| scaled_steihaug(scaling, h, g, radius, max_cg)).1;
                 self.solved(step)
             }
         };
