@@ -7,7 +7,12 @@
 //! user pays them; the ratio is `hvp / grad`. Before timing, the gradient is checked against a central
 //! difference of the loss and the HVP against a central difference of the gradient.
 //!
-//! A third timing, `hvp_cached_gradient_graph`, is the cost of each further product at the
+//! The same product by forward over reverse (`hvp_fwd_over_rev`: `v` seeded as `θ`'s tangent, carried
+//! through the forward and the first-order backward sweep) and by reverse over forward
+//! (`hvp_rev_over_fwd`), through `functional::hvp_many_with`; each is checked against the
+//! reverse-over-reverse product before it is timed. The fastest is `functional::hvp`'s default.
+//!
+//! A further timing, `hvp_cached_gradient_graph`, is the cost of each further product at the
 //! same point once the gradient graph is recorded (as Newton-CG and trust-region CG use
 //! it: one gradient, many `Hv`): only `<g, v>` and the second backward sweep, after which
 //! [`Tape::truncate`] drops what that product recorded.
@@ -16,6 +21,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use rand::Rng;
 use std::hint::black_box;
 use std::time::Duration;
+use wengert::autodiff::functional::{hvp_many_with, HvpMode};
 use wengert::prelude::*;
 
 const SIZES: [usize; 4] = [784, 256, 256, 10];
@@ -67,6 +73,10 @@ impl Problem {
         let tape = Tape::new();
         let theta: Vec<_> = self.params.iter().map(|p| tape.var(p.clone())).collect();
         tape.grad(self.loss(&tape, &theta), &theta).values()
+    }
+
+    fn hvp_by(&self, mode: HvpMode) -> Vec<Tensor<f32>> {
+        hvp_many_with(mode, |theta| self.loss(theta[0].tape(), theta), &self.params, &self.dirs)
     }
 
     fn hvp(&self) -> Vec<Tensor<f32>> {
@@ -126,10 +136,22 @@ fn bench(c: &mut Criterion) {
     eprintln!("hvp check: relative error {}", err / norm);
     assert!(err <= 0.05 * norm, "HVP disagrees with a finite difference of the gradient: {err} vs norm {norm}");
 
+    for mode in [HvpMode::ForwardOverReverse, HvpMode::ReverseOverForward] {
+        let other: Vec<f32> = p.hvp_by(mode).iter().flat_map(|t| t.to_vec()).collect();
+        let diff = other.iter().zip(&ours).map(|(a, b)| (a - b).powi(2)).sum::<f32>().sqrt();
+        assert!(diff <= 1e-4 * norm, "{mode:?} differs from reverse over reverse: {diff} vs norm {norm}");
+    }
+
     let mut g = c.benchmark_group("hvp_ratio");
     g.sample_size(20).measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
     g.bench_function("grad_tanh_mlp_b128_f32", |b| b.iter(|| black_box(p.grad())));
     g.bench_function("hvp_rev_over_rev_tanh_mlp_b128_f32", |b| b.iter(|| black_box(p.hvp())));
+    g.bench_function("hvp_fwd_over_rev_tanh_mlp_b128_f32", |b| {
+        b.iter(|| black_box(p.hvp_by(HvpMode::ForwardOverReverse)))
+    });
+    g.bench_function("hvp_rev_over_fwd_tanh_mlp_b128_f32", |b| {
+        b.iter(|| black_box(p.hvp_by(HvpMode::ReverseOverForward)))
+    });
     g.bench_function("hvp_cached_gradient_graph_tanh_mlp_b128_f32", |b| {
         let tape = Tape::new();
         let theta: Vec<_> = p.params.iter().map(|t| tape.var(t.clone())).collect();
