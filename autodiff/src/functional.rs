@@ -263,8 +263,9 @@ where
 
 /// How a Hessian-vector product `H v` is computed; all three are exact and agree to rounding.
 ///
-/// Measured on the tanh-MLP benchmark (`benches/hvp_ratio.rs`), forward over reverse is the
-/// fastest from scratch, so it is the default.
+/// The default is forward over reverse: it records nothing for reverse mode beyond the first
+/// gradient. `benches/hvp_ratio.rs` times all three on the tanh MLP; the choice has not yet been
+/// confirmed by a measurement there.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum HvpMode {
     /// `H v = d/dε ∇f(x + ε v)`: the gradient's tangent, with `v` seeded as `x`'s tangent
