@@ -3,10 +3,11 @@
 //! Tape-based automatic differentiation in Rust, with neural-network building blocks
 //! and first- and second-order optimisation driven by exact Hessian-vector products.
 //!
-//! This facade re-exports the three crates:
+//! This facade re-exports the four crates:
 //! - [`autodiff`]: tensors, the tape, reverse mode to any order, HVPs, gradient checking;
 //! - [`nn`]: modules, layers, losses, data, datasets, checkpoints;
-//! - [`optim`]: optimisers, schedules, line searches, Newton-type methods, linear solvers.
+//! - [`optim`]: optimisers, schedules, line searches, Newton-type methods, linear solvers;
+//! - [`dist`]: data-parallel training and sharded second-order objectives on threads or MPI.
 //!
 //! and adds [`train`], an optional training loop (epochs, validation, EMA-smoothed loss, early stopping,
 //! best checkpoint, schedules, progress bars, CSV and SVG curves); `examples/quickstart.rs` uses it.
@@ -28,6 +29,7 @@ pub struct ReadmeDoctests;
 /// `Cargo.toml`) for the RNGs you pass to initialisers, loaders and `Tensor::randn`, so trait bounds match.
 pub use rand;
 pub use wengert_autodiff as autodiff;
+pub use wengert_dist as dist;
 pub use wengert_nn as nn;
 pub use wengert_optim as optim;
 
