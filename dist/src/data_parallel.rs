@@ -14,7 +14,7 @@
 //!
 //! ```
 //! use wengert_dist::data_parallel::{broadcast_parameters, check_same_model, shard, GradientReducer};
-//! use wengert_dist::ThreadComm;
+//! use wengert_dist::{Communicator, ThreadComm};
 //! use wengert_autodiff::{Tape, Tensor};
 //! use wengert_nn::{Bound, Param, Parameters};
 //!
