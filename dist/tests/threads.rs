@@ -2,19 +2,20 @@
 //! sharded second-order solves with single-process runs.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use wengert_autodiff::{Tape, Tensor, Var};
-use wengert_dist::data_parallel::{broadcast_parameters, check_same_model, shard, shard_of, GradientReducer};
+use wengert_dist::data_parallel::{broadcast_parameters, check_same_model, is_root, shard, shard_of, GradientReducer};
 use wengert_dist::sharded::{ShardedLeastSquares, ShardedObjective};
 use wengert_dist::{all_reduce_sum, broadcast, Communicator, DistError, SingleProcess, ThreadComm};
 use wengert_nn::datasets::digits_split;
 use wengert_nn::layers::{Activation, Mlp};
 use wengert_nn::loss::{cross_entropy, Reduction};
-use wengert_nn::{Bound, Module, Param};
+use wengert_nn::{checkpoint, Bound, Module, Param};
 use wengert_optim::first_order::{Adam, AdamConfig, Optimizer};
 use wengert_optim::objective::{flatten_params, TapeLeastSquares, TapeObjective};
 use wengert_optim::second_order::{levenberg_marquardt, trust_ncg, Iteration};
@@ -151,20 +152,25 @@ fn rows(x: &Tensor<f64>, labels: &[usize], r: std::ops::Range<usize>) -> (Tensor
     (wengert_autodiff::kernels::index_select(x, 0, &idx).unwrap(), labels[r].to_vec())
 }
 
-/// Adam on a 64-32-10 MLP over digits minibatches of 96 rows (20 steps), on `ranks` thread ranks (or one
-/// process when `ranks == 0`); returns the final parameters of every rank.
-fn train_digits(ranks: usize) -> Vec<Vec<f64>> {
+/// Adam on a 64-32-10 MLP over digits minibatches of 96 rows, steps `steps`, on `ranks` thread ranks (or one
+/// process when `ranks == 0`); resumes from the checkpoint in `resume` if given, and rank 0 writes one to
+/// `save` at the end if given. Returns the final parameters of every rank.
+fn train_digits_steps(ranks: usize, steps: std::ops::Range<usize>, resume: Option<&Path>, save: Option<&Path>) -> Vec<Vec<f64>> {
     let data = digits_split::<f64>().train;
     let (x, labels) = (data.features().clone(), data.labels().unwrap().to_vec());
     let run = |comm: &dyn Communicator| {
         // Every rank draws a different initialisation: the broadcast makes them equal.
-        let mut model =
-            Mlp::<f64>::new(&[64, 32, 10], Activation::Tanh, &mut StdRng::seed_from_u64(comm.rank() as u64));
+        let mut model = Mlp::<f64>::new(&[64, 32, 10], Activation::Tanh, &mut StdRng::seed_from_u64(comm.rank() as u64));
+        let mut opt = Adam::new(AdamConfig::new(1e-2));
+        if let Some(dir) = resume {
+            // every rank reads the same files; nothing to broadcast
+            checkpoint::load_model(dir.join("model.safetensors"), &mut model).unwrap();
+            opt.load_state_dict(&checkpoint::load(dir.join("optim.safetensors")).unwrap()).unwrap();
+        }
         check_same_model(comm, &model).unwrap();
         broadcast_parameters(comm, &mut model).unwrap();
-        let mut opt = Adam::new(AdamConfig::new(1e-2));
         let reducer = GradientReducer { bucket_elems: 1000 }; // several buckets
-        for step in 0..20 {
+        for step in steps.clone() {
             let global = (step * 96) % 1344..(step * 96) % 1344 + 96;
             let mine = shard(96, comm);
             let (xb, yb) = rows(&x, &labels, global.start + mine.start..global.start + mine.end);
@@ -175,12 +181,39 @@ fn train_digits(ranks: usize) -> Vec<Vec<f64>> {
             reducer.all_reduce_mean(comm, &model, &mut g, mine.len()).unwrap();
             opt.step(&mut model, &g).unwrap();
         }
+        if let (Some(dir), true) = (save, is_root(comm)) {
+            checkpoint::save_model(dir.join("model.safetensors"), &model).unwrap();
+            checkpoint::save(dir.join("optim.safetensors"), &opt.state_dict()).unwrap();
+        }
+        comm.barrier().unwrap(); // the checkpoint is complete before any rank returns
         flatten_params(&model)
     };
     if ranks == 0 {
         vec![run(&SingleProcess)]
     } else {
         ThreadComm::run(ranks, |comm| run(&comm))
+    }
+}
+
+fn train_digits(ranks: usize) -> Vec<Vec<f64>> {
+    train_digits_steps(ranks, 0..20, None, None)
+}
+
+fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+}
+
+#[test]
+fn a_checkpoint_written_by_rank_0_resumes_on_another_number_of_ranks() {
+    let dir = std::env::temp_dir().join(format!("wengert-dist-resume-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let straight = train_digits_steps(0, 0..16, None, None).pop().unwrap();
+    train_digits_steps(2, 0..8, None, Some(&dir));
+    let resumed = train_digits_steps(3, 8..16, Some(&dir), None);
+    std::fs::remove_dir_all(&dir).unwrap();
+    for w in &resumed {
+        let worst = max_abs_diff(w, &straight);
+        assert!(worst <= 1e-12, "2 ranks then 3 ranks differ from one uninterrupted process by {worst:e}");
     }
 }
 
@@ -191,7 +224,7 @@ fn data_parallel_training_equals_single_process_training() {
         let replicas = train_digits(ranks);
         for w in &replicas {
             assert_eq!(w, &replicas[0], "replicas stay bit-identical");
-            let worst = w.iter().zip(&single).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+            let worst = max_abs_diff(w, &single);
             assert!(worst <= 1e-12, "{ranks} ranks: parameters differ from one process by {worst:e}");
         }
         assert!(single.iter().zip(&train_digits(0)[0]).all(|(a, b)| a == b), "single-process runs are deterministic");
