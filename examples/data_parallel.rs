@@ -135,7 +135,8 @@ pub fn solve_sharded<C: Communicator + ?Sized>(comm: &C) -> Report<f64> {
     let (x, y) = rows(data.features(), data.labels().expect("labels"), shard(data.len(), comm));
     let local = TapeObjective::new(logistic(&x, &y, data.len(), comm.rank() == 0));
     let config = trust_ncg::TrustNcgConfig::default();
-    let report = trust_ncg::minimize(&mut ShardedObjective::new(local, comm), &[0.0; 640], &config).expect("finite start");
+    let report =
+        trust_ncg::minimize(&mut ShardedObjective::new(local, comm), &[0.0; 640], &config).expect("finite start");
     report
 }
 

@@ -47,7 +47,7 @@ fn length_mismatch(comm: &MpiComm) -> Result<(), String> {
 fn model_mismatch(comm: &MpiComm) -> Result<(), String> {
     let last = comm.size() - 1;
     let shape: &[usize] = if comm.rank() == last { &[5] } else { &[4] };
-    let model = vec![Param::new(Tensor::<f64>::zeros(shape))];
+    let model = [Param::new(Tensor::<f64>::zeros(shape))];
     match check_same_model(comm, &model[..]) {
         Err(DistError::ModelMismatch { rank, detail }) if rank == last && detail.contains("[5]") => Ok(()),
         other => Err(format!("expected a mismatch on rank {last}, got {other:?}")),
@@ -113,9 +113,12 @@ fn sharded_lm(comm: &MpiComm) -> Result<(), String> {
     )
 }
 
+/// One check, run on every rank.
+type Check = fn(&MpiComm) -> Result<(), String>;
+
 fn main() {
     let comm = MpiComm::init().expect("MPI initialises once");
-    let checks: [(&str, fn(&MpiComm) -> Result<(), String>); 5] = [
+    let checks: [(&str, Check); 5] = [
         ("collectives", collectives),
         ("length_mismatch", length_mismatch),
         ("model_mismatch", model_mismatch),

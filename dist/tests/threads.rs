@@ -130,7 +130,7 @@ fn shards_cover_the_batch_in_order() {
 fn models_that_differ_are_reported_with_the_first_difference_on_every_rank() {
     let out = ThreadComm::run(3, |comm| {
         let shape: &[usize] = if comm.rank() == 2 { &[4, 2] } else { &[4, 3] };
-        let model = vec![Param::new(Tensor::<f64>::zeros(&[2])), Param::new(Tensor::zeros(shape))];
+        let model = [Param::new(Tensor::<f64>::zeros(&[2])), Param::new(Tensor::zeros(shape))];
         check_same_model(&comm, &model[..])
     });
     for r in &out {
@@ -142,7 +142,7 @@ fn models_that_differ_are_reported_with_the_first_difference_on_every_rank() {
             other => panic!("expected a mismatch on rank 2, got {other:?}"),
         }
     }
-    let same = ThreadComm::run(2, |comm| check_same_model(&comm, &vec![Param::new(Tensor::<f64>::zeros(&[3]))][..]));
+    let same = ThreadComm::run(2, |comm| check_same_model(&comm, &[Param::new(Tensor::<f64>::zeros(&[3]))][..]));
     assert!(same.iter().all(Result::is_ok));
 }
 
@@ -155,12 +155,18 @@ fn rows(x: &Tensor<f64>, labels: &[usize], r: std::ops::Range<usize>) -> (Tensor
 /// Adam on a 64-32-10 MLP over digits minibatches of 96 rows, steps `steps`, on `ranks` thread ranks (or one
 /// process when `ranks == 0`); resumes from the checkpoint in `resume` if given, and rank 0 writes one to
 /// `save` at the end if given. Returns the final parameters of every rank.
-fn train_digits_steps(ranks: usize, steps: std::ops::Range<usize>, resume: Option<&Path>, save: Option<&Path>) -> Vec<Vec<f64>> {
+fn train_digits_steps(
+    ranks: usize,
+    steps: std::ops::Range<usize>,
+    resume: Option<&Path>,
+    save: Option<&Path>,
+) -> Vec<Vec<f64>> {
     let data = digits_split::<f64>().train;
     let (x, labels) = (data.features().clone(), data.labels().unwrap().to_vec());
     let run = |comm: &dyn Communicator| {
         // Every rank draws a different initialisation: the broadcast makes them equal.
-        let mut model = Mlp::<f64>::new(&[64, 32, 10], Activation::Tanh, &mut StdRng::seed_from_u64(comm.rank() as u64));
+        let mut model =
+            Mlp::<f64>::new(&[64, 32, 10], Activation::Tanh, &mut StdRng::seed_from_u64(comm.rank() as u64));
         let mut opt = Adam::new(AdamConfig::new(1e-2));
         if let Some(dir) = resume {
             // every rank reads the same files; nothing to broadcast
@@ -249,12 +255,15 @@ fn logistic_part(r: std::ops::Range<usize>, with_reg: bool) -> impl for<'t> Fn(V
     }
 }
 
+/// A per-iteration callback of the second-order methods.
+type Observer<'a> = &'a mut dyn FnMut(&Iteration<'_, f64>);
+
 #[test]
 fn sharded_trust_region_gives_the_iterates_of_one_process() {
     let config = trust_ncg::TrustNcgConfig::default();
     let x0 = vec![0.0; 640];
     // Runs `run(observer)` and returns `(f, x)` after every iteration.
-    let trace = |run: &mut dyn FnMut(&mut dyn FnMut(&Iteration<'_, f64>))| {
+    let trace = |run: &mut dyn FnMut(Observer<'_>)| {
         let mut xs: Vec<(f64, Vec<f64>)> = Vec::new();
         run(&mut |it| xs.push((it.f, it.x.to_vec())));
         xs
