@@ -41,7 +41,8 @@ use wengert::nn::metrics::accuracy;
 use wengert::nn::{Bound, Module};
 use wengert::optim::first_order::{Adam, AdamConfig, Optimizer};
 use wengert::optim::objective::{flatten_params, TapeObjective};
-use wengert::optim::second_order::{trust_ncg, Report};
+use wengert::optim::second_order::trust_ncg::{self, TrustNcgInfo};
+use wengert::optim::second_order::Report;
 use wengert::rand::{rngs::StdRng, SeedableRng};
 
 /// How far the sharded trust-region solution may be from one process's: sums over shards round differently
@@ -66,7 +67,7 @@ pub struct Summary {
     /// Largest difference between the data-parallel parameters and one process's.
     pub mlp_max_diff: f64,
     /// The sharded trust-region run.
-    pub trust_region: Report<f64>,
+    pub trust_region: Report<f64, TrustNcgInfo<f64>>,
     /// Largest difference between its solution and one process's.
     pub trust_region_max_diff: f64,
     /// Whether it took one process's path: the same iterations, evaluation counts and stop reason.
@@ -130,7 +131,7 @@ fn logistic<'d>(
 }
 
 /// Trust-region Newton-CG on this rank's shard of the rows, summed over ranks.
-pub fn solve_sharded<C: Communicator + ?Sized>(comm: &C) -> Report<f64> {
+pub fn solve_sharded<C: Communicator + ?Sized>(comm: &C) -> Report<f64, TrustNcgInfo<f64>> {
     let data = digits_split::<f64>().train;
     let (x, y) = rows(data.features(), data.labels().expect("labels"), shard(data.len(), comm));
     let local = TapeObjective::new(logistic(&x, &y, data.len(), comm.rank() == 0));
