@@ -23,8 +23,8 @@ use wengert::dist::sharded::ShardedObjective;
 use wengert::dist::{Communicator, SingleProcess, ThreadComm};
 use wengert::nn::layers::{Activation, Mlp};
 use wengert::nn::loss::{cross_entropy, Reduction};
-use wengert::nn::{Bound, Module};
-use wengert::optim::objective::{flatten_params, TapeObjective};
+use wengert::nn::{Bound, Module, Parameters};
+use wengert::optim::objective::{flatten_params, unflatten_params, TapeObjective};
 use wengert::optim::second_order::trust_ncg;
 use wengert::prelude::*;
 
@@ -34,7 +34,8 @@ const BATCH: usize = 512;
 struct Data {
     x: Tensor<f32>,
     labels: Vec<usize>,
-    model: Mlp<f32>,
+    /// The initial parameters, copied into each rank's model.
+    init: Vec<f32>,
 }
 
 fn data() -> Data {
@@ -42,13 +43,15 @@ fn data() -> Data {
     Data {
         x: Tensor::randn(&[BATCH, SIZES[0]], 0.0, 1.0, &mut rng),
         labels: (0..BATCH).map(|_| rng.random_range(0..10)).collect(),
-        model: Mlp::<f32>::new(&SIZES, Activation::Relu, &mut rng),
+        init: flatten_params(&Mlp::<f32>::new(&SIZES, Activation::Relu, &mut rng)),
     }
 }
 
 /// One data-parallel SGD step on this rank's shard; returns the model's parameters after it.
 fn dp_step<C: Communicator + ?Sized>(comm: &C, d: &Data, steps: usize) -> Vec<f32> {
-    let mut model = d.model.clone();
+    // (a model is not Clone: its dropout generators are not; so build one and copy the initial parameters in)
+    let mut model = Mlp::<f32>::new(&SIZES, Activation::Relu, &mut StdRng::seed_from_u64(0));
+    unflatten_params(&mut model, &d.init);
     let rows = shard(BATCH, comm);
     let idx: Vec<usize> = rows.clone().collect();
     let x = wengert::autodiff::kernels::index_select(&d.x, 0, &idx).expect("rows in range");
