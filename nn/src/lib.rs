@@ -6,6 +6,7 @@
 //! | where | what |
 //! |---|---|
 //! | [`Param`], [`Parameters`], [`Module`], [`Bound`], [`Grads`] | parameters owned by a model, recorded on a fresh tape each step |
+//! | [`LayerCapture`], [`CaptureKind`] | a capturing [`Bound`] collects each `Linear`/`Conv2d` layer's input and pre-activation output (for K-FAC) |
 //! | [`Buffer`] | state that is saved but not trained (running statistics), visited by [`Parameters::visit_buffers`] |
 //! | [`StateDict`] | named tensors plus metadata: what checkpoints store |
 //! | [`data`] | `Dataset`/`TensorDataset` (class labels or regression targets), seeded `DataLoader`, augmentation (`RandomShift`), train/val/test and k-fold splits, `Standardizer` |
@@ -29,6 +30,6 @@ mod param;
 mod state;
 
 pub use buffer::Buffer;
-pub use module::{join_name, Bound, Grads, Module, Parameters};
+pub use module::{join_name, Bound, CaptureKind, Grads, LayerCapture, Module, Parameters};
 pub use param::{Param, ParamId};
 pub use state::{f64_from_meta, f64_to_meta, StateDict};

@@ -1,7 +1,9 @@
 //! The [`Module`] and [`Parameters`] traits, and [`Bound`]: a model's parameters recorded on a tape.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 
+use wengert_autodiff::ops::Conv2dArgs;
 use wengert_autodiff::{Float, Tape, Tensor, Var};
 
 use crate::buffer::Buffer;
@@ -116,12 +118,56 @@ impl<T: Float> Parameters<T> for Vec<Param<T>> {
     }
 }
 
+/// Which affine layer recorded a [`LayerCapture`], with what its consumer needs to rebuild the layer's
+/// inputs as rows of a matrix (Kronecker-factored curvature: `A = E[a a^T]` over those rows).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CaptureKind {
+    /// [`Linear`](crate::layers::Linear): `s = x W^T + b`; every row of the input `[.., in]` is one sample.
+    Linear,
+    /// [`Conv2d`](crate::layers::Conv2d): `s = conv2d(x, W) + b` with this kernel size `[kh, kw]` and these
+    /// arguments; the samples are the input's im2col patches (one per output position).
+    Conv2d {
+        /// The kernel's spatial size `[kh, kw]`.
+        kernel: [usize; 2],
+        /// Stride, padding, dilation and groups.
+        args: Conv2dArgs,
+    },
+}
+
+/// What one affine layer wrote into a capturing [`Bound`] during its forward pass: its input `x`, its
+/// pre-activation output `s` (bias included) and the identities of its weight and bias.
+///
+/// K-FAC (Martens & Grosse 2015) needs exactly these: the layer inputs give the factor `A = E[a a^T]`
+/// (`a` the input with a homogeneous 1 for the bias), and a reverse sweep of the tape to `s` gives the
+/// back-propagated output gradients `g = dL/ds` of the factor `G = E[g g^T]`.
+#[derive(Clone, Copy, Debug)]
+pub struct LayerCapture<'t, T: Float> {
+    /// The layer type and its geometry.
+    pub kind: CaptureKind,
+    /// The input `x` as the layer received it (`[.., in]` for `Linear`, `[N, C_in, H, W]` for `Conv2d`).
+    pub input: Var<'t, T>,
+    /// The pre-activation output `s = x W^T + b` (`Linear`) or `conv2d(x, W) + b` (`Conv2d`).
+    pub output: Var<'t, T>,
+    /// The weight, `[out, in]` or `[C_out, C_in / G, kh, kw]`.
+    pub weight: ParamId,
+    /// The bias `[out]`, if the layer has one.
+    pub bias: Option<ParamId>,
+}
+
 /// A model's parameters recorded on one tape: trainable ones as variables, frozen
 /// ones as constants. Layers look their variables up with [`Bound::var`].
+///
+/// ## Layer capture
+///
+/// A `Bound` made with [`Bound::capturing`] also collects a [`LayerCapture`] from every `Linear` and `Conv2d`
+/// forward pass recorded with it (in recording order; a layer used twice appears twice), read back with
+/// [`Bound::captures`]. Curvature methods that need per-layer statistics (K-FAC) use it; a plain `Bound` does
+/// not capture, and a layer only checks [`Bound::is_capturing`] (one branch) before skipping the record.
 pub struct Bound<'t, T: Float> {
     tape: &'t Tape<T>,
     vars: HashMap<ParamId, Var<'t, T>>,
     order: Vec<(String, ParamId, Var<'t, T>)>,
+    captures: Option<RefCell<Vec<LayerCapture<'t, T>>>>,
 }
 
 impl<'t, T: Float> Bound<'t, T> {
@@ -134,7 +180,7 @@ impl<'t, T: Float> Bound<'t, T> {
             vars.insert(p.id(), v);
             order.push((name.to_string(), p.id(), v));
         });
-        Bound { tape, vars, order }
+        Bound { tape, vars, order, captures: None }
     }
 
     /// Binds the parameters of `model` to the given variables of `tape`, in visiting order, instead of
@@ -167,12 +213,54 @@ impl<'t, T: Float> Bound<'t, T> {
             vars.len(),
             order.len()
         );
-        Bound { tape, vars: map, order }
+        Bound { tape, vars: map, order, captures: None }
     }
 
     /// The tape.
     pub fn tape(&self) -> &'t Tape<T> {
         self.tape
+    }
+
+    /// This binding, collecting a [`LayerCapture`] from every `Linear` / `Conv2d` forward pass recorded with
+    /// it (see the type's docs); previously collected captures are kept.
+    ///
+    /// ```
+    /// use rand::{rngs::StdRng, SeedableRng};
+    /// use wengert_autodiff::{Tape, Tensor};
+    /// use wengert_nn::{layers::Linear, Bound, CaptureKind, Module};
+    ///
+    /// let layer = Linear::<f64>::new(3, 2, &mut StdRng::seed_from_u64(0));
+    /// let tape = Tape::new();
+    /// let p = Bound::new(&tape, &layer).capturing();
+    /// let y = layer.forward(&p, tape.constant(Tensor::ones(&[5, 3])));
+    /// let caps = p.captures();
+    /// assert_eq!(caps.len(), 1);
+    /// assert_eq!(caps[0].kind, CaptureKind::Linear);
+    /// assert_eq!((caps[0].output.id(), caps[0].weight), (y.id(), layer.weight.id()));
+    /// ```
+    pub fn capturing(mut self) -> Self {
+        if self.captures.is_none() {
+            self.captures = Some(RefCell::new(Vec::new()));
+        }
+        self
+    }
+
+    /// Whether this binding collects [`LayerCapture`]s (made with [`Bound::capturing`]).
+    #[inline]
+    pub fn is_capturing(&self) -> bool {
+        self.captures.is_some()
+    }
+
+    /// Records `capture` if this binding is capturing; does nothing otherwise. Called by the layers.
+    pub fn capture(&self, capture: LayerCapture<'t, T>) {
+        if let Some(c) = &self.captures {
+            c.borrow_mut().push(capture);
+        }
+    }
+
+    /// The captures collected so far, in recording order (empty if not capturing).
+    pub fn captures(&self) -> Vec<LayerCapture<'t, T>> {
+        self.captures.as_ref().map_or_else(Vec::new, |c| c.borrow().clone())
     }
 
     /// The variable recorded for `param`.

@@ -4,7 +4,7 @@ use rand::Rng;
 use wengert_autodiff::ops::{Conv1dArgs, Conv2dArgs, ConvArgs};
 use wengert_autodiff::{Float, Tensor, Var};
 
-use crate::{init, join_name, Bound, Module, Param, Parameters};
+use crate::{init, join_name, Bound, CaptureKind, LayerCapture, Module, Param, Parameters};
 
 /// A convolution over `D` spatial axes, as PyTorch's `nn.Conv1d` (`D = 1`, input `[N, C_in, L]`)
 /// and `nn.Conv2d` (`D = 2`, input `[N, C_in, H, W]`); use the aliases [`Conv1d`] and [`Conv2d`].
@@ -14,6 +14,9 @@ use crate::{init, join_name, Bound, Module, Param, Parameters};
 /// dilation `d` and `G` groups ([`ConvArgs`]); output size `floor((i + 2 pad - d (k - 1) - 1) / s) + 1`
 /// per axis. The op's derivatives are themselves recorded convolutions, so the layer is
 /// differentiable to any order.
+///
+/// With a capturing [`Bound`] (K-FAC), a `Conv2d` forward pass records a [`LayerCapture`] of its input and
+/// output (a `Conv1d` records none).
 ///
 /// Parameters (PyTorch's names): `weight` `[C_out, C_in / G, k..]` and `bias` `[C_out]`. Default
 /// initialisation as PyTorch: both `U(-1/sqrt(fan_in), 1/sqrt(fan_in))` with
@@ -157,7 +160,18 @@ impl<T: Float, const D: usize> Module<T> for Conv<T, D> {
                     dilation: [a.dilation[0], a.dilation[D - 1]],
                     groups: a.groups,
                 };
-                x.conv2d(w, b, &a2)
+                let y = x.conv2d(w, b, &a2);
+                if D == 2 && p.is_capturing() {
+                    let k = self.weight.shape();
+                    p.capture(LayerCapture {
+                        kind: CaptureKind::Conv2d { kernel: [k[2], k[3]], args: a2 },
+                        input: x,
+                        output: y,
+                        weight: self.weight.id(),
+                        bias: self.bias.as_ref().map(Param::id),
+                    });
+                }
+                y
             }
         }
     }

@@ -3,7 +3,7 @@
 use rand::Rng;
 use wengert_autodiff::{Float, Tensor, Var};
 
-use crate::{init, join_name, Bound, Module, Param, Parameters};
+use crate::{init, join_name, Bound, CaptureKind, LayerCapture, Module, Param, Parameters};
 
 /// A fully connected layer, `y = x W^T + b`, with `W` stored `[out, in]` as in PyTorch
 /// (so weights move to and from PyTorch's `nn.Linear` unchanged).
@@ -11,6 +11,8 @@ use crate::{init, join_name, Bound, Module, Param, Parameters};
 /// Input `[.., in]` (leading axes are batch axes), output `[.., out]`. The product is
 /// recorded as `x.matmul_t(W, false, true)`: the transpose is a stride swap, not a copy.
 /// Parameters are named `weight` and `bias`.
+///
+/// With a capturing [`Bound`] (K-FAC), the forward pass records a [`LayerCapture`] of `x` and `y`.
 ///
 /// Default initialisation as PyTorch: `W, b ~ U(-1/sqrt(in), 1/sqrt(in))` (see
 /// [`init::linear_default`]).
@@ -110,9 +112,19 @@ impl<T: Float> Module<T> for Linear<T> {
             );
         }
         let y = x.matmul_t(p.var(&self.weight), false, true);
-        match &self.bias {
+        let s = match &self.bias {
             Some(b) => y + p.var(b),
             None => y,
+        };
+        if p.is_capturing() {
+            p.capture(LayerCapture {
+                kind: CaptureKind::Linear,
+                input: x,
+                output: s,
+                weight: self.weight.id(),
+                bias: self.bias.as_ref().map(Param::id),
+            });
         }
+        s
     }
 }
