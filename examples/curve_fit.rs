@@ -213,12 +213,15 @@ fn fit(model: Model, poor_start: bool, method: Method, max_iter: usize) -> Fit {
     let result: Result<Report<f64>, _> = match method {
         Method::GaussNewton => {
             gauss_newton::minimize(&mut problem, &x0, &GaussNewtonConfig { tol, ..GaussNewtonConfig::default() })
+                .map(Report::without_info)
         }
         Method::Levenberg => {
             levenberg_marquardt::minimize(&mut problem, &x0, &LmConfig { tol, ..LmConfig::levenberg() })
+                .map(Report::without_info)
         }
         Method::LevenbergMarquardt => {
             levenberg_marquardt::minimize(&mut problem, &x0, &LmConfig { tol, ..LmConfig::default() })
+                .map(Report::without_info)
         }
     };
     match result {

@@ -20,8 +20,11 @@
 //!
 //! A step tells the driver what happened with a [`Step`]: it moved to a new (evaluated) point, it rejected a
 //! trial and stays (a trust-region or Levenberg-Marquardt rejection: counts as an iteration, the budgets are
-//! checked, the observer is not called), it cannot make progress, or it met non-finite derivative information
-//! of its own (a Hessian or Jacobian entry: the driver checks `f` and `g` itself). Methods that evaluate the next point
+//! checked, the observer is not called), its own stopping test ends the run (with or without a move:
+//! Levenberg-Marquardt's `ftol` and `xtol`), it cannot make progress, or it met non-finite derivative
+//! information of its own (a Hessian or Jacobian entry: the driver checks `f` and `g` itself). A method with a
+//! test of its own at every accepted point (Levenberg-Marquardt's scale-free gradient test) gives it in
+//! [`Method::stop`]; the driver makes it after the common rules. Methods that evaluate the next point
 //! together with expensive work for the following iteration (a dense Hessian, a CG solve) ask
 //! [`Context::stops_at`] first, so that work is not done at a point where the run stops anyway.
 //!
@@ -75,8 +78,15 @@ pub struct Point<T> {
 pub enum Step<T> {
     /// Moved to a new point, evaluated (value and gradient).
     Moved(Point<T>),
+    /// Moved to a new point, and the method's own test says the run ends there (Levenberg-Marquardt's
+    /// `ftol`/`xtol`). The driver still applies the non-finite guard, calls the observer and, if the method's
+    /// reason is the only one, stops with it; it comes before [`Tolerances::check`].
+    MovedAndStop(Point<T>, StopReason),
     /// Tried a step and rejected it: the point stays. Counts as an iteration.
     Rejected,
+    /// The method's own test ends the run at the current point (after a rejected trial: Levenberg-Marquardt's
+    /// `xtol` on a shrunk radius, its machine-precision tests).
+    Stop(StopReason),
     /// No step can be made from here (the line search failed, the trust region collapsed, ...).
     NoProgress,
     /// Derivative information the step needs beyond `f` and `g` (a Hessian, a Jacobian) is NaN or infinite
@@ -117,6 +127,13 @@ pub trait Method<T: Float, P: ?Sized> {
 
     /// One iteration from `at` (the current, accepted point).
     fn step(&mut self, problem: &mut Counted<'_, P>, at: &Point<T>, ctx: &Context<'_, T>) -> Step<T>;
+
+    /// The method's own stopping test at an accepted point `at` (the start, or after a step), made after the
+    /// common rules: Levenberg-Marquardt's scale-free gradient test. Default: none.
+    fn stop(&self, at: &Point<T>) -> Option<StopReason> {
+        let _ = at;
+        None
+    }
 
     /// Called when the driver accepts `new` in place of `old` (to keep a pair `s = new.x - old.x`,
     /// `y = new.g - old.g`, reusing `old`'s buffers). Not called for a point that fails the non-finite guard.
@@ -159,34 +176,38 @@ pub fn run<T: Float, P: ?Sized, M: Method<T, P>>(
     if norm(&at.g) <= tol.grad_tol {
         return done(at, 0, &problem, method, StopReason::GradientTolerance);
     }
+    if let Some(s) = method.stop(&at) {
+        return done(at, 0, &problem, method, s);
+    }
     if tol.max_iter == 0 {
         return done(at, 0, &problem, method, StopReason::MaxIterations);
     }
     let mut k = 0;
     loop {
         k += 1;
-        match method.step(&mut problem, &at, &Context { tol, k }) {
+        let (new, own) = match method.step(&mut problem, &at, &Context { tol, k }) {
             Step::NoProgress => return done(at, k, &problem, method, StopReason::NoProgress),
             Step::NonFinite => return done(at, k, &problem, method, StopReason::NonFinite),
-            Step::Rejected => {
-                if let Some(s) = tol.budget_spent(k, problem.counts().total()) {
-                    return done(at, k, &problem, method, s);
-                }
-            }
-            Step::Moved(new) => {
-                if !finite(&new) {
-                    return done(at, k, &problem, method, StopReason::NonFinite);
-                }
-                let stop = tol.check(k, &at.x, &new.x, at.f, new.f, norm(&new.g), problem.counts().total());
-                let old = std::mem::replace(&mut at, new);
-                method.accepted(old, &at);
-                if let Some(o) = observer.as_mut() {
-                    o(&Iteration { k, f: at.f, grad_norm: norm(&at.g), x: &at.x });
-                }
-                if let Some(s) = stop {
-                    return done(at, k, &problem, method, s);
-                }
-            }
+            Step::Stop(s) => return done(at, k, &problem, method, s),
+            Step::Rejected => match tol.budget_spent(k, problem.counts().total()) {
+                Some(s) => return done(at, k, &problem, method, s),
+                None => continue,
+            },
+            Step::Moved(new) => (new, None),
+            Step::MovedAndStop(new, s) => (new, Some(s)),
+        };
+        if !finite(&new) {
+            return done(at, k, &problem, method, StopReason::NonFinite);
+        }
+        // the method's own reason first, then the common rules, then the method's test at the new point
+        let stop = own.or_else(|| tol.check(k, &at.x, &new.x, at.f, new.f, norm(&new.g), problem.counts().total()));
+        let old = std::mem::replace(&mut at, new);
+        method.accepted(old, &at);
+        if let Some(o) = observer.as_mut() {
+            o(&Iteration { k, f: at.f, grad_norm: norm(&at.g), x: &at.x });
+        }
+        if let Some(s) = stop.or_else(|| method.stop(&at)) {
+            return done(at, k, &problem, method, s);
         }
     }
 }

@@ -12,9 +12,10 @@
 
 use wengert_autodiff::Float;
 
-use super::{check_start, observe, report, Observer, OptimError, Report, StopReason, Tolerances};
+use super::driver::{self, Context, Method, Point, Step};
+use super::{Observer, OptimError, Report, Tolerances};
 use crate::linalg::cg::{self, CgConfig};
-use crate::linalg::{norm, DenseMatrix};
+use crate::linalg::DenseMatrix;
 use crate::line_search::armijo::ArmijoConfig;
 use crate::line_search::LineSearch;
 use crate::objective::{half_squared_norm, Counted, GaussNewtonOp, Jacobian, LeastSquares, SumOfSquares};
@@ -37,6 +38,28 @@ pub struct GaussNewtonConfig<T> {
     pub solver: GnSolver<T>,
     /// Line search on `1/2 ||r||^2`, from `alpha = 1`. Default Armijo.
     pub line_search: LineSearch<T>,
+}
+
+impl<T: Float> GaussNewtonConfig<T> {
+    /// Checks the settings (the tolerances and the line search).
+    ///
+    /// # Errors
+    /// [`OptimError::InvalidConfig`] naming the field.
+    pub fn validate(&self) -> Result<(), OptimError> {
+        self.tol.validate()?;
+        self.line_search.validate()
+    }
+}
+
+/// What only Gauss-Newton knows about a run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GaussNewtonInfo<T> {
+    /// The step length `alpha` the line search accepted last (`1`: a full Gauss-Newton step).
+    pub last_alpha: T,
+    /// The largest ridge `tau` added to `J^T J` by the dense solver (`0`: `J` had full rank throughout).
+    pub max_ridge: T,
+    /// CG iterations over the run ([`GnSolver::Cg`]; `0` for the dense solver).
+    pub cg_iterations: usize,
 }
 
 impl<T: Float> Default for GaussNewtonConfig<T> {
@@ -82,7 +105,7 @@ pub fn dense_jacobian<T: Float>(j: &dyn Jacobian<T>) -> DenseMatrix<T> {
 /// Solves `(A + tau I) p = rhs` by Cholesky for symmetric positive semi-definite `A`: `tau` is `0`, or, if
 /// `A` is singular to working precision, grows by factors of 10 from `eps max_i |A_ii|` until the factorisation
 /// succeeds. `None` if `A` or `rhs` holds a NaN or infinity (no ridge can fix that) or if 40 tries fail.
-pub(crate) fn solve_ridged<T: Float>(a: &DenseMatrix<T>, rhs: &[T]) -> Option<Vec<T>> {
+pub(crate) fn solve_ridged<T: Float>(a: &DenseMatrix<T>, rhs: &[T]) -> Option<(Vec<T>, T)> {
     if !a.as_slice().iter().chain(rhs).all(|v| v.is_finite()) {
         return None;
     }
@@ -95,7 +118,7 @@ pub(crate) fn solve_ridged<T: Float>(a: &DenseMatrix<T>, rhs: &[T]) -> Option<Ve
             m[(i, i)] += tau;
         }
         if let Ok(c) = crate::linalg::cholesky::Cholesky::factor(&m) {
-            return Some(c.solve(rhs));
+            return Some((c.solve(rhs), tau));
         }
         tau = if tau == T::ZERO { T::EPSILON * scale } else { tau * T::from_f64(10.0) };
     }
@@ -105,13 +128,14 @@ pub(crate) fn solve_ridged<T: Float>(a: &DenseMatrix<T>, rhs: &[T]) -> Option<Ve
 /// Minimises `1/2 ||r(x)||^2` from `x0`.
 ///
 /// # Errors
-/// [`OptimError::EmptyStart`], [`OptimError::NonFiniteStart`].
+/// [`OptimError::EmptyStart`], [`OptimError::NonFiniteStart`], [`OptimError::InvalidConfig`].
 pub fn minimize<T: Float, L: LeastSquares<T> + ?Sized>(
     problem: &mut L,
     x0: &[T],
     config: &GaussNewtonConfig<T>,
-) -> Result<Report<T>, OptimError> {
-    run(problem, x0, config, None)
+) -> Result<Report<T, GaussNewtonInfo<T>>, OptimError> {
+    config.validate()?;
+    driver::run(problem, x0, &config.tol, GaussNewton::new(config), None)
 }
 
 /// [`minimize`], calling `observer` after every iteration.
@@ -123,65 +147,106 @@ pub fn minimize_observed<T: Float, L: LeastSquares<T> + ?Sized>(
     x0: &[T],
     config: &GaussNewtonConfig<T>,
     observer: Observer<'_, T>,
-) -> Result<Report<T>, OptimError> {
-    run(problem, x0, config, Some(observer))
+) -> Result<Report<T, GaussNewtonInfo<T>>, OptimError> {
+    config.validate()?;
+    driver::run(problem, x0, &config.tol, GaussNewton::new(config), Some(observer))
 }
 
-fn run<T: Float, L: LeastSquares<T> + ?Sized>(
-    problem: &mut L,
-    x0: &[T],
-    config: &GaussNewtonConfig<T>,
-    mut observer: Option<Observer<'_, T>>,
-) -> Result<Report<T>, OptimError> {
-    let mut problem = Counted::new(problem);
-    let n = x0.len();
-    let mut x = x0.to_vec();
-    let mut prev: Option<(Vec<T>, T)> = None;
-    for k in 0.. {
-        let (f, g, p) = problem.with_jacobian(&x, |r, j| {
+/// The direction at the current point: solved, not computed (the run stops there), or none (the Jacobian is
+/// not finite, or no ridge made `J^T J` factorable).
+enum Direction<T> {
+    Solved(Vec<T>),
+    Skipped,
+    NonFinite,
+    Singular,
+}
+
+/// Gauss-Newton as a [`driver`] step: the direction is solved when a point is evaluated (unless the run stops
+/// there), the line search runs in the next iteration.
+struct GaussNewton<'c, T> {
+    config: &'c GaussNewtonConfig<T>,
+    p: Direction<T>,
+    info: GaussNewtonInfo<T>,
+}
+
+impl<'c, T: Float> GaussNewton<'c, T> {
+    fn new(config: &'c GaussNewtonConfig<T>) -> Self {
+        let info = GaussNewtonInfo { last_alpha: T::ZERO, max_ridge: T::ZERO, cg_iterations: 0 };
+        GaussNewton { config, p: Direction::Skipped, info }
+    }
+
+    /// `f(x) = 1/2 ||r||^2`, `g = J^T r` into `g`, and the direction solving `J^T J p = -g` unless the run stops
+    /// at `x`.
+    fn evaluate<L: LeastSquares<T> + ?Sized>(
+        &mut self,
+        problem: &mut L,
+        x: &[T],
+        g: &mut [T],
+        ctx: &Context<'_, T>,
+    ) -> T {
+        let n = x.len();
+        let (f, p, ridge, cg_iterations) = problem.with_jacobian(x, |r, j| {
+            j.jtu(r, g);
             let f = half_squared_norm(r);
-            let mut g = vec![T::ZERO; n];
-            j.jtu(r, &mut g);
+            if ctx.stops_at(g) {
+                return (f, Direction::Skipped, T::ZERO, 0);
+            }
             let minus_g: Vec<T> = g.iter().map(|&v| -v).collect();
-            let p = match &config.solver {
-                GnSolver::Dense => solve_ridged(&dense_jacobian(j).gram(), &minus_g),
+            match &self.config.solver {
+                GnSolver::Dense => {
+                    let jtj = dense_jacobian(j).gram();
+                    if !jtj.as_slice().iter().all(|v| v.is_finite()) {
+                        return (f, Direction::NonFinite, T::ZERO, 0);
+                    }
+                    match solve_ridged(&jtj, &minus_g) {
+                        Some((p, tau)) => (f, Direction::Solved(p), tau, 0),
+                        None => (f, Direction::Singular, T::ZERO, 0),
+                    }
+                }
                 GnSolver::Cg(c) => {
                     let mut p = vec![T::ZERO; n];
                     match cg::solve(&GaussNewtonOp::new(j), &minus_g, &mut p, c) {
-                        Ok(_) => Some(p),
-                        Err(_) => Some(minus_g),
+                        Ok(s) => (f, Direction::Solved(p), T::ZERO, s.iterations),
+                        // negative curvature of J^T J only by rounding: steepest descent
+                        Err(_) => (f, Direction::Solved(minus_g), T::ZERO, 0),
                     }
                 }
-            };
-            (f, g, p)
+            }
         });
-        match &prev {
-            None => {
-                check_start(&x, f, &g)?;
-                if norm(&g) <= config.tol.grad_tol {
-                    return Ok(report(x, f, &g, 0, problem.counts(), StopReason::GradientTolerance));
-                }
-            }
-            Some((xo, fo)) => {
-                observe(&mut observer, k, f, &g, &x);
-                if let Some(s) = config.tol.check(k, xo, &x, *fo, f, norm(&g), problem.counts().total()) {
-                    return Ok(report(x, f, &g, k, problem.counts(), s));
-                }
-            }
-        }
-        // a Jacobian with a NaN or infinity gives no step (the ridge loop would never end)
-        let Some(p) = p else {
-            return Ok(report(x, f, &g, k, problem.counts(), StopReason::NoProgress));
+        self.p = p;
+        self.info.max_ridge = self.info.max_ridge.max(ridge);
+        self.info.cg_iterations += cg_iterations;
+        f
+    }
+}
+
+impl<T: Float, L: LeastSquares<T> + ?Sized> Method<T, L> for GaussNewton<'_, T> {
+    type Info = GaussNewtonInfo<T>;
+
+    fn start(&mut self, problem: &mut Counted<'_, L>, x: &[T], g: &mut [T], ctx: &Context<'_, T>) -> T {
+        self.evaluate(problem, x, g, ctx)
+    }
+
+    fn step(&mut self, problem: &mut Counted<'_, L>, at: &Point<T>, ctx: &Context<'_, T>) -> Step<T> {
+        let p = match std::mem::replace(&mut self.p, Direction::Skipped) {
+            Direction::Solved(p) => p,
+            Direction::NonFinite => return Step::NonFinite,
+            Direction::Singular | Direction::Skipped => return Step::NoProgress,
         };
-        let Ok(ls) = config.line_search.search(&mut SumOfSquares::new(&mut problem), &x, f, &g, &p, T::ONE) else {
-            return Ok(report(x, f, &g, k, problem.counts(), StopReason::NoProgress));
-        };
+        let search = self.config.line_search.search(&mut SumOfSquares::new(problem), &at.x, at.f, &at.g, &p, T::ONE);
         // Armijo accepts a step whose decrease rounds away (f unchanged): with every tolerance at 0 that would
         // go on for ever
-        if ls.f >= f {
-            return Ok(report(x, f, &g, k, problem.counts(), StopReason::NoProgress));
-        }
-        prev = Some((std::mem::replace(&mut x, ls.x), f));
+        let ls = match search {
+            Ok(ls) if ls.f < at.f => ls,
+            _ => return Step::NoProgress,
+        };
+        self.info.last_alpha = ls.alpha;
+        let mut g = vec![T::ZERO; at.x.len()];
+        let f = self.evaluate(problem, &ls.x, &mut g, ctx);
+        Step::Moved(Point { x: ls.x, f, g })
     }
-    unreachable!("the iteration budget always stops the loop")
+
+    fn info(self) -> GaussNewtonInfo<T> {
+        self.info
+    }
 }

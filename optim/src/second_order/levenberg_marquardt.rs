@@ -33,9 +33,10 @@
 
 use wengert_autodiff::Float;
 
+use super::driver::{self, Context, Method, Point, Step};
 use super::gauss_newton::dense_jacobian;
 use super::robust_loss::{Loss, RobustLoss};
-use super::{check_start, observe, report, Observer, OptimError, Report, StopReason, Tolerances};
+use super::{check_nonneg, check_positive, Observer, OptimError, Report, StopReason, Tolerances};
 use crate::linalg::qr::Qr;
 use crate::linalg::{dot, norm, DenseMatrix};
 use crate::objective::{Counted, LeastSquares};
@@ -93,6 +94,19 @@ impl<T: Float> LmConfig<T> {
     pub fn levenberg() -> Self {
         LmConfig { damping: Damping::Identity, ..Self::default() }
     }
+
+    /// Checks the settings: the tolerances, `ftol`, `xtol`, `gtol >= 0`, `factor > 0`, `loss.f_scale > 0`.
+    ///
+    /// # Errors
+    /// [`OptimError::InvalidConfig`] naming the field.
+    pub fn validate(&self) -> Result<(), OptimError> {
+        self.tol.validate()?;
+        check_nonneg("LmConfig", "ftol", self.ftol)?;
+        check_nonneg("LmConfig", "xtol", self.xtol)?;
+        check_nonneg("LmConfig", "gtol", self.gtol)?;
+        check_positive("LmConfig", "factor", self.factor)?;
+        check_positive("LmConfig", "loss.f_scale", self.loss.f_scale)
+    }
 }
 
 /// What only Levenberg-Marquardt knows about a run.
@@ -108,16 +122,18 @@ pub struct LmInfo<T> {
     pub jacobian_evaluations: usize,
 }
 
-/// Minimises `1/2 ||r(x)||^2` from `x0`.
+/// Minimises `1/2 ||r(x)||^2` (or the robust cost of [`LmConfig::loss`]) from `x0`.
 ///
 /// # Errors
-/// [`OptimError::EmptyStart`], [`OptimError::NonFiniteStart`] (also for a non-finite Jacobian at `x0`).
+/// [`OptimError::EmptyStart`], [`OptimError::NonFiniteStart`] (also for a non-finite Jacobian at `x0`),
+/// [`OptimError::InvalidConfig`].
 pub fn minimize<T: Float, L: LeastSquares<T> + ?Sized>(
     problem: &mut L,
     x0: &[T],
     config: &LmConfig<T>,
-) -> Result<Report<T>, OptimError> {
-    run(problem, x0, config, None).map(|(r, _)| r)
+) -> Result<Report<T, LmInfo<T>>, OptimError> {
+    config.validate()?;
+    driver::run(problem, x0, &config.tol, Lm::new(config), None)
 }
 
 /// [`minimize`], calling `observer` after every accepted step.
@@ -129,12 +145,13 @@ pub fn minimize_observed<T: Float, L: LeastSquares<T> + ?Sized>(
     x0: &[T],
     config: &LmConfig<T>,
     observer: Observer<'_, T>,
-) -> Result<Report<T>, OptimError> {
-    run(problem, x0, config, Some(observer)).map(|(r, _)| r)
+) -> Result<Report<T, LmInfo<T>>, OptimError> {
+    config.validate()?;
+    driver::run(problem, x0, &config.tol, Lm::new(config), Some(observer))
 }
 
-/// [`minimize`], also returning what only Levenberg-Marquardt knows ([`LmInfo`]: the final damping and radius,
-/// MINPACK's evaluation counts).
+/// [`minimize`], with the [`LmInfo`] apart from the common report (as before every method carried its
+/// `Info` in [`Report::info`]; kept so that callers of the pair keep working).
 ///
 /// # Errors
 /// As [`minimize`].
@@ -143,7 +160,9 @@ pub fn minimize_with_info<T: Float, L: LeastSquares<T> + ?Sized>(
     x0: &[T],
     config: &LmConfig<T>,
 ) -> Result<(Report<T>, LmInfo<T>), OptimError> {
-    run(problem, x0, config, None)
+    let r = minimize(problem, x0, config)?;
+    let info = r.info.clone();
+    Ok((r.without_info(), info))
 }
 
 /// Column norms `||J_j||`.
@@ -249,173 +268,210 @@ fn lmpar<T: Float>(j: &DenseMatrix<T>, r: &[T], d: &[T], delta: T, lambda: T) ->
     best
 }
 
-fn run<T: Float, L: LeastSquares<T> + ?Sized>(
-    problem: &mut L,
-    x0: &[T],
-    config: &LmConfig<T>,
-    mut observer: Option<Observer<'_, T>>,
-) -> Result<(Report<T>, LmInfo<T>), OptimError> {
-    if x0.is_empty() {
-        return Err(OptimError::EmptyStart);
+/// Levenberg-Marquardt as a [`driver`] step: one trial per iteration (accepted or rejected), the state of
+/// `lmder` between them.
+struct Lm<'c, T> {
+    config: &'c LmConfig<T>,
+    /// The residuals at the current point (unscaled) and the working residuals and Jacobian of the model
+    /// (rescaled for a robust loss).
+    r: Vec<T>,
+    rw: Vec<T>,
+    jac: DenseMatrix<T>,
+    /// Column norms of `jac`.
+    cnorm: Vec<T>,
+    /// `sqrt(2 F)` at the current point (`||r||` for plain least squares).
+    fnorm: T,
+    diag: Vec<T>,
+    par: T,
+    delta: T,
+    xnorm: T,
+    /// No step accepted yet (the first trial also caps the radius, as `lmder`).
+    first: bool,
+    info: LmInfo<T>,
+}
+
+impl<'c, T: Float> Lm<'c, T> {
+    fn new(config: &'c LmConfig<T>) -> Self {
+        Lm {
+            config,
+            r: vec![],
+            rw: vec![],
+            jac: DenseMatrix::zeros(0, 0),
+            cnorm: vec![],
+            fnorm: T::ZERO,
+            diag: vec![],
+            par: T::ZERO,
+            delta: T::ZERO,
+            xnorm: T::ZERO,
+            first: true,
+            info: LmInfo { damping: T::ZERO, radius: T::ZERO, residual_evaluations: 0, jacobian_evaluations: 0 },
+        }
     }
-    let eps = T::EPSILON;
-    let (p1, p25, p5, p75, p0001) =
-        (T::from_f64(0.1), T::from_f64(0.25), T::from_f64(0.5), T::from_f64(0.75), T::from_f64(1e-4));
-    let mut problem = Counted::new(problem);
-    let n = x0.len();
-    let mut x = x0.to_vec();
-    let loss = config.loss;
-    // sqrt(2 F): ||r|| for plain least squares
-    let cost_norm =
-        |r: &[T]| if loss.loss == Loss::Linear { norm(r) } else { (T::from_f64(2.0) * loss.cost(r)).sqrt() };
-    // the residuals and Jacobian the model uses: rescaled for a robust loss (see `robust_loss`)
-    let working = |r: &[T], mut j: DenseMatrix<T>| match loss.scale(r) {
-        None => (r.to_vec(), j),
-        Some((rs, w)) => {
-            for (i, &wi) in w.iter().enumerate() {
-                for c in 0..j.cols() {
-                    j[(i, c)] *= wi;
+
+    /// `sqrt(2 F)`: `||r||` for plain least squares.
+    fn cost_norm(&self, r: &[T]) -> T {
+        let loss = self.config.loss;
+        if loss.loss == Loss::Linear {
+            norm(r)
+        } else {
+            (T::from_f64(2.0) * loss.cost(r)).sqrt()
+        }
+    }
+
+    /// Takes `r` and `J` at a new current point: the working residuals and Jacobian (rescaled for a robust loss,
+    /// see `robust_loss`), their column norms; returns `(F, g = J~^T r~)`.
+    fn set_point(&mut self, r: Vec<T>, mut j: DenseMatrix<T>) -> (T, Vec<T>) {
+        let loss = self.config.loss;
+        self.rw = match loss.scale(&r) {
+            None => r.clone(),
+            Some((rs, w)) => {
+                for (i, &wi) in w.iter().enumerate() {
+                    for c in 0..j.cols() {
+                        j[(i, c)] *= wi;
+                    }
                 }
+                rs
             }
-            (rs, j)
-        }
-    };
-    let (mut r, jac0) = problem.with_jacobian(&x, |r, j| (r.to_vec(), dense_jacobian(j)));
-    if !all_finite(jac0.as_slice()) {
-        return Err(OptimError::NonFiniteStart);
+        };
+        self.jac = j;
+        self.cnorm = column_norms(&self.jac);
+        self.fnorm = self.cost_norm(&r);
+        let f = loss.cost(&r);
+        self.r = r;
+        self.info.jacobian_evaluations += 1;
+        (f, self.jac.matvec_t(&self.rw))
     }
-    let (mut rw, mut jac) = working(&r, jac0);
-    let mut g = jac.matvec_t(&rw);
-    check_start(&x, loss.cost(&r), &g)?;
-    let mut info = LmInfo { damping: T::ZERO, radius: T::ZERO, residual_evaluations: 1, jacobian_evaluations: 1 };
-    let finish = |x: Vec<T>, r: &[T], g: &[T], k: usize, counts, stop, mut info: LmInfo<T>, par, delta| {
-        info.damping = par;
-        info.radius = delta;
-        Ok((report(x, loss.cost(r), g, k, counts, stop), info))
-    };
-    let mut fnorm = cost_norm(&r);
-    let mut diag = vec![T::ONE; n];
-    let (mut par, mut delta, mut xnorm) = (T::ZERO, T::ZERO, T::ZERO);
-    let mut k = 0;
-    for outer in 0.. {
-        let cnorm = column_norms(&jac);
-        if outer == 0 {
-            if config.damping == Damping::Diagonal {
-                diag = cnorm.iter().map(|&c| if c == T::ZERO { T::ONE } else { c }).collect();
-            }
-            xnorm = norm(&x.iter().zip(&diag).map(|(&a, &b)| a * b).collect::<Vec<_>>());
-            delta = if xnorm == T::ZERO { config.factor } else { config.factor * xnorm };
-        }
-        // the scale-free gradient test: the largest cosine between r and a column of J
-        let rwnorm = norm(&rw);
+
+    fn scaled_norm(&self, v: &[T]) -> T {
+        norm(&v.iter().zip(&self.diag).map(|(&a, &b)| a * b).collect::<Vec<_>>())
+    }
+}
+
+impl<T: Float, L: LeastSquares<T> + ?Sized> Method<T, L> for Lm<'_, T> {
+    type Info = LmInfo<T>;
+
+    fn start(&mut self, problem: &mut Counted<'_, L>, x: &[T], g: &mut [T], _: &Context<'_, T>) -> T {
+        let (r, jac) = problem.with_jacobian(x, |r, j| (r.to_vec(), dense_jacobian(j)));
+        self.info.residual_evaluations += 1;
+        // a non-finite Jacobian makes g non-finite: the driver reports NonFiniteStart
+        let (f, g0) = self.set_point(r, jac);
+        g.copy_from_slice(&g0);
+        self.diag = match self.config.damping {
+            Damping::Diagonal => self.cnorm.iter().map(|&c| if c == T::ZERO { T::ONE } else { c }).collect(),
+            Damping::Identity => vec![T::ONE; x.len()],
+        };
+        self.xnorm = self.scaled_norm(x);
+        self.delta = if self.xnorm == T::ZERO { self.config.factor } else { self.config.factor * self.xnorm };
+        f
+    }
+
+    /// The scale-free gradient test: the largest cosine between `r` and a column of `J`.
+    fn stop(&self, at: &Point<T>) -> Option<StopReason> {
+        let rwnorm = norm(&self.rw);
+        let cnorm = &self.cnorm;
         let cosine = if rwnorm == T::ZERO {
             T::ZERO
         } else {
-            (0..n).filter(|&c| cnorm[c] != T::ZERO).fold(T::ZERO, |s, c| s.max((g[c] / cnorm[c] / rwnorm).abs()))
+            (0..at.g.len())
+                .filter(|&c| cnorm[c] != T::ZERO)
+                .fold(T::ZERO, |s, c| s.max((at.g[c] / cnorm[c] / rwnorm).abs()))
         };
-        let stop = if cosine <= config.gtol || norm(&g) <= config.tol.grad_tol {
+        if cosine <= self.config.gtol {
             Some(StopReason::GradientTolerance)
-        } else if cosine <= eps {
+        } else if cosine <= T::EPSILON {
+            Some(StopReason::NoProgress)
+        } else {
+            None
+        }
+    }
+
+    fn step(&mut self, problem: &mut Counted<'_, L>, at: &Point<T>, _: &Context<'_, T>) -> Step<T> {
+        let eps = T::EPSILON;
+        let (p1, p25, p5, p75, p0001) =
+            (T::from_f64(0.1), T::from_f64(0.25), T::from_f64(0.5), T::from_f64(0.75), T::from_f64(1e-4));
+        let Some((lambda, p)) = lmpar(&self.jac, &self.rw, &self.diag, self.delta, self.par) else {
+            return Step::NoProgress;
+        };
+        self.par = lambda;
+        let xn: Vec<T> = at.x.iter().zip(&p).map(|(&a, &b)| a + b).collect();
+        let pnorm = self.scaled_norm(&p);
+        if self.first {
+            self.delta = self.delta.min(pnorm);
+        }
+        // the model's prediction, from the current J: ||r + J p||^2 = ||r||^2 - prered ||r||^2
+        let fnorm = self.fnorm;
+        let jp = self.jac.matvec(&p);
+        let t1 = norm(&jp) / fnorm;
+        let t2 = self.par.sqrt() * pnorm / fnorm;
+        let prered = t1 * t1 + t2 * t2 / p5;
+        let dirder = -(t1 * t1 + t2 * t2);
+        // actual relative reduction of ||r||^2 and its ratio to the predicted one (-1 for a non-finite or
+        // much larger residual, as lmder)
+        let assess = move |fnorm1: T| {
+            let actred = if fnorm1.is_finite() && p1 * fnorm1 < fnorm {
+                T::ONE - (fnorm1 / fnorm) * (fnorm1 / fnorm)
+            } else {
+                -T::ONE
+            };
+            (actred, if prered != T::ZERO { actred / prered } else { T::ZERO })
+        };
+        self.info.residual_evaluations += 1;
+        let (rn, jn) = problem.with_jacobian(&xn, |rn, j| {
+            // the Jacobian only where the trial is accepted
+            let jn = (assess(self.cost_norm(rn)).1 >= p0001).then(|| dense_jacobian(j));
+            (rn.to_vec(), jn)
+        });
+        let fnorm1 = self.cost_norm(&rn);
+        let (actred, ratio) = assess(fnorm1);
+        // the radius update of lmder
+        if ratio <= p25 {
+            let mut temp = if actred >= T::ZERO { p5 } else { p5 * dirder / (dirder + p5 * actred) };
+            if !fnorm1.is_finite() || p1 * fnorm1 >= fnorm || temp < p1 {
+                temp = p1;
+            }
+            self.delta = temp * self.delta.min(pnorm / p1);
+            self.par /= temp;
+        } else if self.par == T::ZERO || ratio >= p75 {
+            self.delta = pnorm / p5;
+            self.par = p5 * self.par;
+        }
+        let moved = match jn {
+            Some(jn) if ratio >= p0001 => {
+                self.first = false;
+                // a non-finite Jacobian makes g non-finite: the driver stops with NonFinite at `at`
+                let (f, g) = self.set_point(rn, jn);
+                // xnorm with the scaling of this iteration; D grows with the new column norms afterwards
+                self.xnorm = self.scaled_norm(&xn);
+                if self.config.damping == Damping::Diagonal {
+                    for (d, &c) in self.diag.iter_mut().zip(&self.cnorm) {
+                        *d = d.max(c);
+                    }
+                }
+                Some(Point { x: xn, f, g })
+            }
+            _ => None,
+        };
+        let (ftol, xtol) = (self.config.ftol, self.config.xtol);
+        let stop = if actred.abs() <= ftol && prered <= ftol && p5 * ratio <= T::ONE {
+            Some(StopReason::FunctionTolerance)
+        } else if self.delta <= xtol * self.xnorm {
+            Some(StopReason::StepTolerance)
+        } else if actred.abs() <= eps && prered <= eps && p5 * ratio <= T::ONE || self.delta <= eps * self.xnorm {
             Some(StopReason::NoProgress)
         } else {
             None
         };
-        if let Some(s) = stop {
-            return finish(x, &r, &g, k, problem.counts(), s, info, par, delta);
-        }
-        if config.damping == Damping::Diagonal {
-            for (d, &c) in diag.iter_mut().zip(&cnorm) {
-                *d = d.max(c);
-            }
-        }
-        loop {
-            k += 1;
-            let Some((lambda, p)) = lmpar(&jac, &rw, &diag, delta, par) else {
-                return finish(x, &r, &g, k, problem.counts(), StopReason::NoProgress, info, par, delta);
-            };
-            par = lambda;
-            let xn: Vec<T> = x.iter().zip(&p).map(|(&a, &b)| a + b).collect();
-            let pnorm = norm(&p.iter().zip(&diag).map(|(&a, &b)| a * b).collect::<Vec<_>>());
-            if outer == 0 {
-                delta = delta.min(pnorm);
-            }
-            // the model's prediction, from the current J: ||r + J p||^2 = ||r||^2 - prered ||r||^2
-            let jp = jac.matvec(&p);
-            let t1 = norm(&jp) / fnorm;
-            let t2 = par.sqrt() * pnorm / fnorm;
-            let prered = t1 * t1 + t2 * t2 / p5;
-            let dirder = -(t1 * t1 + t2 * t2);
-            // actual relative reduction of ||r||^2 and its ratio to the predicted one (-1 for a non-finite or
-            // much larger residual, as lmder)
-            let assess = move |fnorm1: T| {
-                let actred = if fnorm1.is_finite() && p1 * fnorm1 < fnorm {
-                    T::ONE - (fnorm1 / fnorm) * (fnorm1 / fnorm)
-                } else {
-                    -T::ONE
-                };
-                (actred, if prered != T::ZERO { actred / prered } else { T::ZERO })
-            };
-            info.residual_evaluations += 1;
-            let (rn, jn) = problem.with_jacobian(&xn, |rn, j| {
-                // the Jacobian only where the trial is accepted
-                let jn = (assess(cost_norm(rn)).1 >= p0001).then(|| dense_jacobian(j));
-                (rn.to_vec(), jn)
-            });
-            let fnorm1 = cost_norm(&rn);
-            let (actred, ratio) = assess(fnorm1);
-            // the radius update of lmder
-            if ratio <= p25 {
-                let mut temp = if actred >= T::ZERO { p5 } else { p5 * dirder / (dirder + p5 * actred) };
-                if !fnorm1.is_finite() || p1 * fnorm1 >= fnorm || temp < p1 {
-                    temp = p1;
-                }
-                delta = temp * delta.min(pnorm / p1);
-                par /= temp;
-            } else if par == T::ZERO || ratio >= p75 {
-                delta = pnorm / p5;
-                par = p5 * par;
-            }
-            let moved = match jn {
-                Some(jn) if ratio >= p0001 => {
-                    if !all_finite(jn.as_slice()) {
-                        return finish(x, &r, &g, k, problem.counts(), StopReason::NoProgress, info, par, delta);
-                    }
-                    info.jacobian_evaluations += 1;
-                    let xo = std::mem::replace(&mut x, xn);
-                    let fo = loss.cost(&r);
-                    r = rn;
-                    (rw, jac) = working(&r, jn);
-                    g = jac.matvec_t(&rw);
-                    fnorm = fnorm1;
-                    xnorm = norm(&x.iter().zip(&diag).map(|(&a, &b)| a * b).collect::<Vec<_>>());
-                    observe(&mut observer, k, loss.cost(&r), &g, &x);
-                    Some((xo, fo))
-                }
-                _ => None,
-            };
-            let stop = if actred.abs() <= config.ftol && prered <= config.ftol && p5 * ratio <= T::ONE {
-                Some(StopReason::FunctionTolerance)
-            } else if delta <= config.xtol * xnorm {
-                Some(StopReason::StepTolerance)
-            } else if actred.abs() <= eps && prered <= eps && p5 * ratio <= T::ONE || delta <= eps * xnorm {
-                Some(StopReason::NoProgress)
-            } else if let Some((xo, fo)) = &moved {
-                let f = loss.cost(&r);
-                config.tol.check(k, xo, &x, *fo, f, norm(&g), problem.counts().total())
-            } else if k >= config.tol.max_iter {
-                Some(StopReason::MaxIterations)
-            } else if problem.counts().total() >= config.tol.max_evals {
-                Some(StopReason::MaxEvaluations)
-            } else {
-                None
-            };
-            if let Some(s) = stop {
-                return finish(x, &r, &g, k, problem.counts(), s, info, par, delta);
-            }
-            if moved.is_some() {
-                break;
-            }
+        match (moved, stop) {
+            (Some(new), Some(s)) => Step::MovedAndStop(new, s),
+            (Some(new), None) => Step::Moved(new),
+            (None, Some(s)) => Step::Stop(s),
+            (None, None) => Step::Rejected,
         }
     }
-    unreachable!("every iteration either stops or moves on")
+
+    fn info(mut self) -> LmInfo<T> {
+        self.info.damping = self.par;
+        self.info.radius = self.delta;
+        self.info
+    }
 }

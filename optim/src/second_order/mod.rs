@@ -42,7 +42,6 @@
 use wengert_autodiff::Float;
 
 pub use crate::error::OptimError;
-use crate::linalg::norm;
 pub use crate::objective::Counts;
 #[allow(unused_imports)]
 use crate::objective::{LeastSquares, Objective};
@@ -227,32 +226,3 @@ pub(crate) fn check_positive<T: Float>(config: &str, field: &str, v: T) -> Resul
 }
 
 pub(crate) use crate::first_order::error_check as check;
-
-/// Checks a starting point and its value/gradient (for methods not yet on the [`driver`]).
-pub(crate) fn check_start<T: Float>(x0: &[T], f0: T, g0: &[T]) -> Result<(), OptimError> {
-    if x0.is_empty() {
-        return Err(OptimError::EmptyStart);
-    }
-    if !f0.is_finite() || !g0.iter().all(|g| g.is_finite()) {
-        return Err(OptimError::NonFiniteStart);
-    }
-    Ok(())
-}
-
-/// Calls the observer, if any.
-pub(crate) fn observe<T: Float>(observer: &mut Option<Observer<'_, T>>, k: usize, f: T, g: &[T], x: &[T]) {
-    if let Some(o) = observer.as_mut() {
-        o(&Iteration { k, f, grad_norm: norm(g), x });
-    }
-}
-
-pub(crate) fn report<T: Float>(
-    x: Vec<T>,
-    f: T,
-    g: &[T],
-    iterations: usize,
-    counts: Counts,
-    stop: StopReason,
-) -> Report<T> {
-    Report { x, f, grad_norm: norm(g), iterations, counts, stop, info: () }
-}
