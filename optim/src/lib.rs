@@ -9,11 +9,14 @@
 //! | [`clip`] | gradient clipping by global norm and by value |
 //! | [`line_search`] | Armijo backtracking, strong Wolfe |
 //! | [`second_order`] | Newton, Newton-CG, trust region, BFGS, L-BFGS, nonlinear CG, Gauss-Newton, Levenberg-Marquardt |
+//! | [`curvature`] | [`curvature::OutputLoss`] (cross-entropy, NLL, MSE, BCE on a model's outputs, `H_L` in closed form, labels sampled from the model) |
+//! | [`stochastic`] | minibatch second-order optimisers stepped with a closure ([`stochastic::StochasticOptimizer`]) |
 //! | [`linalg`] | matrix-free operators, CG / PCG, Jacobi, Gauss-Seidel, LU, QR, Cholesky |
 //! | [`error`] | [`OptimError`], the one error type of the crate (first- and second-order) |
 //! | [`objective`] | objectives with exact gradients / Hessian-vector products / Jacobian products from the tape: closures, `nn` models, least squares |
 
 pub mod clip;
+pub mod curvature;
 pub mod error;
 pub mod first_order;
 pub mod linalg;
@@ -21,5 +24,6 @@ pub mod line_search;
 pub mod objective;
 pub mod schedule;
 pub mod second_order;
+pub mod stochastic;
 
 pub use error::OptimError;
