@@ -1,11 +1,12 @@
 //! Data-parallel training and a sharded second-order solve on the digits, on thread ranks or MPI ranks.
 //!
-//! 1. **Data-parallel Adam**: a 64-64-10 tanh MLP (f64) on the 1437 training digits, global batches of 64
-//!    rows. Every rank builds its own model (different seeds), the ranks check their models agree, rank 0's
-//!    parameters are broadcast, and each step every rank takes its shard of the global batch, computes the
-//!    gradient of the shard's mean loss on its own tape, and the gradients are all-reduced (bucketed) into
-//!    the global batch's mean gradient; every rank steps the same optimiser state. Rank 0 writes the final
-//!    checkpoint atomically (`target/examples/data_parallel.safetensors`).
+//! 1. **Data-parallel Adam** with the training helper (`Trainer::communicator`): a 64-64-10 tanh MLP (f64) on
+//!    the 1437 training digits, shuffled global batches of 64 rows. Every rank builds its own model (different
+//!    seeds), the trainer checks the ranks' models agree and broadcasts rank 0's parameters, and each step
+//!    every rank takes its shard of the global batch, computes the gradient of the shard's mean loss on its
+//!    own tape, and the gradients are all-reduced (bucketed) into the global batch's mean gradient; every
+//!    rank steps the same optimiser state. Rank 0 writes the final checkpoint atomically
+//!    (`target/examples/data_parallel.safetensors`).
 //! 2. **Sharded trust region**: multinomial logistic regression (L2 1e-3) on the same data by trust-region
 //!    Newton-CG, each rank holding its shard of the rows; values, gradients and Hessian-vector products are
 //!    sums over ranks, so every rank takes the same iterates.
@@ -30,7 +31,7 @@
 use std::path::PathBuf;
 
 use wengert::autodiff::{Tape, Tensor, Var};
-use wengert::dist::data_parallel::{broadcast_parameters, check_same_model, is_root, shard, GradientReducer};
+use wengert::dist::data_parallel::{is_root, shard};
 use wengert::dist::sharded::ShardedObjective;
 use wengert::dist::{Communicator, SingleProcess, ThreadComm};
 use wengert::nn::checkpoint;
@@ -39,11 +40,12 @@ use wengert::nn::layers::{Activation, Mlp};
 use wengert::nn::loss::{cross_entropy, Reduction};
 use wengert::nn::metrics::accuracy;
 use wengert::nn::{Bound, Module};
-use wengert::optim::first_order::{Adam, AdamConfig, Optimizer};
+use wengert::optim::first_order::{Adam, AdamConfig};
 use wengert::optim::objective::{flatten_params, TapeObjective};
 use wengert::optim::second_order::trust_ncg::{self, TrustNcgInfo};
 use wengert::optim::second_order::{Report, StopReason};
 use wengert::rand::{rngs::StdRng, SeedableRng};
+use wengert::train::{TrainConfig, Trainer};
 
 /// How far the sharded trust-region solution may be from one process's: sums over shards round differently
 /// from the sum over all rows, and the long truncated-CG runs of the last iterations amplify that (to about
@@ -79,36 +81,18 @@ fn rows(x: &Tensor<f64>, labels: &[usize], r: std::ops::Range<usize>) -> (Tensor
     (wengert::autodiff::kernels::index_select(x, 0, &idx).expect("rows in range"), labels[r].to_vec())
 }
 
-/// Data-parallel Adam over `epochs` epochs; returns the model and the last epoch's mean loss.
-pub fn train<C: Communicator + ?Sized>(comm: &C, epochs: usize) -> (Mlp<f64>, f64) {
+/// Data-parallel Adam over `epochs` epochs with the training helper ([`Trainer::communicator`]); returns the
+/// model and the last epoch's mean loss (over the global batches).
+pub fn train(comm: &dyn Communicator, epochs: usize) -> (Mlp<f64>, f64) {
     let data = digits_split::<f64>().train;
-    let (x, labels) = (data.features().clone(), data.labels().expect("labels").to_vec());
+    // a different seed on every rank on purpose: the trainer checks the architectures agree and
+    // broadcasts rank 0's parameters
     let mut model = Mlp::<f64>::new(&[64, 64, 10], Activation::Tanh, &mut StdRng::seed_from_u64(comm.rank() as u64));
-    check_same_model(comm, &model).expect("every rank builds the same architecture");
-    broadcast_parameters(comm, &mut model).expect("broadcast from rank 0");
     let mut opt = Adam::new(AdamConfig::new(3e-3));
-    let reducer = GradientReducer::default();
-    let mut last_epoch_loss = f64::NAN;
-    for _ in 0..epochs {
-        let (mut sum, mut n) = (0.0, 0);
-        for start in (0..x.shape()[0] - BATCH + 1).step_by(BATCH) {
-            let mine = shard(BATCH, comm);
-            let (xb, yb) = rows(&x, &labels, start + mine.start..start + mine.end);
-            let tape = Tape::new();
-            let p = Bound::new(&tape, &model);
-            let loss = cross_entropy(model.forward(&p, tape.constant(xb)), &yb, Reduction::Mean);
-            let mut g = p.grad(loss);
-            reducer.all_reduce_mean(comm, &model, &mut g, mine.len()).expect("gradient all-reduce");
-            opt.step(&mut model, &g).expect("finite step");
-            // the global batch's loss, for the log: a weighted sum over ranks
-            let mut l = [loss.item() * mine.len() as f64];
-            wengert::dist::all_reduce_sum(comm, &mut l).expect("loss all-reduce");
-            sum += l[0] / BATCH as f64;
-            n += 1;
-        }
-        last_epoch_loss = sum / n as f64;
-    }
-    (model, last_epoch_loss)
+    let config = TrainConfig::new(epochs as u64).batch_size(BATCH).progress(false).log_epochs(false);
+    let report = Trainer::new(config).communicator(comm).fit(&mut model, &mut opt, &data, None).expect("training");
+    let last: Vec<f64> = report.history.steps.iter().filter(|s| s.epoch + 1 == epochs as u64).map(|s| s.loss).collect();
+    (model, last.iter().sum::<f64>() / last.len() as f64)
 }
 
 /// The part of the logistic-regression objective held by rows `r`: their share of the mean cross-entropy
@@ -146,7 +130,7 @@ fn max_diff(a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// Everything one rank does: the distributed runs, then the same on one process for comparison.
-pub fn run_rank<C: Communicator + ?Sized>(comm: &C, fast: bool) -> Summary {
+pub fn run_rank(comm: &dyn Communicator, fast: bool) -> Summary {
     let epochs = if fast { 2 } else { 10 };
     let (model, train_loss) = train(comm, epochs);
     let (single, _) = train(&SingleProcess, epochs);

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use wengert_dist::DistError;
 use wengert_nn::checkpoint::CheckpointError;
 use wengert_optim::first_order::OptimError;
 
@@ -40,6 +41,10 @@ pub enum TrainError {
     Io(std::io::Error),
     /// Drawing the curves failed.
     Plot(String),
+    /// Data-parallel training ([`Trainer::communicator`](super::Trainer::communicator)): the ranks' models
+    /// differ, a collective failed (a peer rank failed or left), or another rank hit an error of its own
+    /// (rank 0 failing to write a checkpoint), which every rank then reports.
+    Dist(DistError),
 }
 
 impl fmt::Display for TrainError {
@@ -61,6 +66,7 @@ impl fmt::Display for TrainError {
             TrainError::Checkpoint(e) => write!(f, "writing or reading a checkpoint failed: {e}"),
             TrainError::Io(e) => write!(f, "writing the training history failed: {e}"),
             TrainError::Plot(m) => write!(f, "plotting the training curves failed: {m}"),
+            TrainError::Dist(e) => write!(f, "data-parallel training failed: {e}"),
         }
     }
 }
@@ -71,6 +77,7 @@ impl std::error::Error for TrainError {
             TrainError::Optim(e) => Some(e),
             TrainError::Checkpoint(e) => Some(e),
             TrainError::Io(e) => Some(e),
+            TrainError::Dist(e) => Some(e),
             _ => None,
         }
     }
@@ -91,5 +98,11 @@ impl From<CheckpointError> for TrainError {
 impl From<std::io::Error> for TrainError {
     fn from(e: std::io::Error) -> Self {
         TrainError::Io(e)
+    }
+}
+
+impl From<DistError> for TrainError {
+    fn from(e: DistError) -> Self {
+        TrainError::Dist(e)
     }
 }

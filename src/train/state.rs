@@ -126,16 +126,17 @@ pub(crate) fn save<T: Float, M: Parameters<T> + ?Sized>(
     Ok(())
 }
 
-/// Reads the training state at `path` into `model` and `opt` (both unchanged on `Err`, except that a model
-/// whose parameters fail to load after the optimiser's did keeps the optimiser's new state).
+/// Restores the training state `sd`, read from `path`, into `model` and `opt` (both unchanged on `Err`,
+/// except that a model whose parameters fail to load after the optimiser's did keeps the optimiser's new
+/// state).
 pub(crate) fn load<T: Float, M: Parameters<T> + ?Sized>(
+    sd: StateDict<T>,
     path: &Path,
     cfg: &TrainConfig,
     n: usize,
     model: &mut M,
     opt: &mut dyn Optimizer<T>,
 ) -> Result<LoopState<T>, TrainError> {
-    let sd: StateDict<T> = checkpoint::load(path)?;
     let bad = |what: String| TrainError::Resume(format!("{}: {what}", path.display()));
     let meta = |k: &str| sd.metadata.get(&format!("train.{k}")).ok_or_else(|| bad(format!("missing `train.{k}`")));
     if meta("version")? != VERSION {

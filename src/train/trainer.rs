@@ -1,15 +1,18 @@
 //! [`Trainer`]: the optional training loop (users can always write their own, see the crate docs).
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use wengert_autodiff::{Float, Tape, Tensor, Var};
-use wengert_nn::checkpoint;
+use wengert_dist::data_parallel::{broadcast_parameters, check_same_model, shard, GradientReducer};
+use wengert_dist::{all_reduce_sum, Communicator, DistError, SingleProcess};
+use wengert_nn::checkpoint::{self, CheckpointError};
 use wengert_nn::data::{Batch, DataLoader, TensorDataset, Transform};
 use wengert_nn::loss::{cross_entropy, Reduction};
 use wengert_nn::metrics::accuracy;
-use wengert_nn::{Bound, Module, StateDict};
+use wengert_nn::{Bound, Grads, Module, StateDict};
 use wengert_optim::first_order::Optimizer;
 use wengert_optim::schedule::Schedule;
 
@@ -71,6 +74,10 @@ impl<T: Float> TrainReport<T> {
 /// Defaults: the loss is [`cross_entropy`] of the model's logits and the batch labels (mean), the metric
 /// is [`accuracy`]; see [`TrainConfig`] for the rest.
 ///
+/// With [`Trainer::communicator`] the same loop runs data-parallel over the ranks of a
+/// [`Communicator`] (threads of one process or MPI processes), equal to one process's run on the same
+/// global batches up to rounding.
+///
 /// ```
 /// use rand::{rngs::StdRng, SeedableRng};
 /// use wengert::nn::data::{TensorDataset, Targets};
@@ -96,6 +103,8 @@ pub struct Trainer<'a, T: Float> {
     metric: MetricFn<'a, T>,
     schedule: Option<ScheduleFn<'a>>,
     augment: Option<Box<dyn Transform<T> + 'a>>,
+    comm: Option<&'a dyn Communicator>,
+    reducer: GradientReducer,
 }
 
 impl<'a, T: Float> Trainer<'a, T> {
@@ -109,7 +118,60 @@ impl<'a, T: Float> Trainer<'a, T> {
             metric: Box::new(|logits, batch| accuracy(logits, batch.labels())),
             schedule: None,
             augment: None,
+            comm: None,
+            reducer: GradientReducer::default(),
         }
+    }
+
+    /// Trains data-parallel over the ranks of `comm`: every rank calls [`fit`](Trainer::fit) with the same
+    /// config, the same model architecture, the same optimiser and the same (whole) datasets.
+    ///
+    /// At the start the ranks check that their models agree ([`check_same_model`]) and take rank 0's
+    /// parameters ([`broadcast_parameters`]). Each global batch (the minibatch a single process would
+    /// draw, augmented the same way) is split by [`shard`]; each rank computes the gradient of its rows'
+    /// mean loss on its own tape, the gradients are averaged in buckets ([`GradientReducer`], weighted by
+    /// rows) and every rank steps its replica of the optimiser with the global batch's mean gradient. The
+    /// reported loss is the global batch's, validation is sharded the same way and summed, so every rank
+    /// sees the same history and takes the same early-stopping decision.
+    ///
+    /// Rank 0 alone draws progress bars, prints the epoch lines and writes the best checkpoint and the
+    /// training state; when resuming, rank 0 reads the state file and broadcasts it, so the other ranks
+    /// need no access to it, and a run resumes on any number of ranks (the global batches do not depend on
+    /// it). Ctrl-C on any rank stops all of them after the same step. Layers with batch statistics
+    /// (batch norm in training mode) normalise over each rank's shard, as PyTorch's
+    /// `DistributedDataParallel` without `SyncBatchNorm`: only then does the run differ from one process.
+    ///
+    /// ```
+    /// use wengert::dist::{Communicator, ThreadComm};
+    /// use wengert::nn::data::{TensorDataset, Targets};
+    /// use wengert::nn::layers::Linear;
+    /// use wengert::optim::first_order::{Sgd, SgdConfig};
+    /// use wengert::train::{TrainConfig, Trainer};
+    /// use wengert::prelude::*;
+    /// use rand::{rngs::StdRng, SeedableRng};
+    ///
+    /// let x = Tensor::<f64>::from_vec(vec![-2.0, -1.0, -1.5, -2.0, 2.0, 1.0, 1.5, 2.0], &[4, 2]);
+    /// let data = TensorDataset::new(x, Targets::Labels(vec![0, 0, 1, 1]));
+    /// let weights = ThreadComm::run(2, |comm| {
+    ///     // different seeds on purpose: rank 0's parameters are broadcast
+    ///     let mut model = Linear::new(2, 2, &mut StdRng::seed_from_u64(comm.rank() as u64));
+    ///     let cfg = TrainConfig::new(5).batch_size(4).log_epochs(false);
+    ///     let mut opt = Sgd::new(SgdConfig::new(0.5));
+    ///     Trainer::new(cfg).communicator(&comm).fit(&mut model, &mut opt, &data, None).unwrap();
+    ///     model.weight.value().to_vec()
+    /// });
+    /// assert_eq!(weights[0], weights[1]); // bit-identical replicas
+    /// ```
+    pub fn communicator(mut self, comm: &'a dyn Communicator) -> Self {
+        self.comm = Some(comm);
+        self
+    }
+
+    /// The bucket size of the gradient all-reduce of data-parallel training (default
+    /// [`GradientReducer::default`]).
+    pub fn gradient_reducer(mut self, reducer: GradientReducer) -> Self {
+        self.reducer = reducer;
+        self
     }
 
     /// Applies `transform` (data augmentation, e.g. [`RandomShift`](wengert_nn::data::RandomShift)) to the
@@ -222,16 +284,31 @@ impl<'a, T: Float> Trainer<'a, T> {
                 )));
             }
         }
+        let single = SingleProcess;
+        let comm: &dyn Communicator = self.comm.unwrap_or(&single);
+        let (root, distributed) = (comm.rank() == 0, comm.size() > 1);
+        let mut dirs = Ok(());
         for path in [&cfg.best_checkpoint, &cfg.state_path] {
             if let Some(dir) = path.as_ref().and_then(|p| p.parent()).filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)?;
+                if root && dirs.is_ok() {
+                    dirs = std::fs::create_dir_all(dir).map_err(TrainError::Io);
+                }
             }
+        }
+        agree(comm, dirs)?;
+        if distributed {
+            check_same_model(comm, &*model)?;
+            broadcast_parameters(comm, &mut *model)?;
         }
         let start = Instant::now();
         let loader = DataLoader::new(cfg.batch_size).shuffle(cfg.seed).drop_last(cfg.drop_last);
         let batches = loader.num_batches(train.len()) as u64;
-        let mut st = match &cfg.state_path {
-            Some(path) if cfg.resume && path.exists() => state::load(path, &cfg, train.len(), &mut *model, opt)?,
+        let saved = match &cfg.state_path {
+            Some(path) if cfg.resume => read_state(comm, path)?,
+            _ => None,
+        };
+        let mut st = match (saved, &cfg.state_path) {
+            (Some(sd), Some(path)) => state::load(sd, path, &cfg, train.len(), &mut *model, opt)?,
             _ => LoopState {
                 progress: Progress::default(),
                 ema: Ema::new(cfg.ema_beta),
@@ -241,7 +318,7 @@ impl<'a, T: Float> Trainer<'a, T> {
         };
         let listening = cfg.state_path.as_ref().map(|_| Listening::start());
         let save = |model: &M, opt: &dyn Optimizer<T>, st: &LoopState<T>| match &cfg.state_path {
-            Some(path) => state::save(path, &cfg, train.len(), model, opt, st),
+            Some(path) => agree(comm, if root { state::save(path, &cfg, train.len(), model, opt, st) } else { Ok(()) }),
             None => Ok(()),
         };
 
@@ -251,9 +328,10 @@ impl<'a, T: Float> Trainer<'a, T> {
                 st.progress.epochs_run += 1;
             }
             model.set_training(true);
-            let bar = progress_bar(batches, format!("epoch {}/{}", epoch + 1, cfg.epochs), cfg.progress);
+            let bar = progress_bar(batches, format!("epoch {}/{}", epoch + 1, cfg.epochs), cfg.progress && root);
             bar.inc(st.progress.batch);
             for mut batch in loader.epoch(train, epoch).skip(st.progress.batch as usize) {
+                // `batch` is the global batch: a single process's minibatch, augmented the same way.
                 let iteration = st.progress.iteration;
                 if let Some(transform) = &self.augment {
                     let seed = cfg.seed ^ iteration.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -263,13 +341,28 @@ impl<'a, T: Float> Trainer<'a, T> {
                     opt.try_set_learning_rate(T::from_f64(schedule(iteration)))?;
                 }
                 let lr = opt.learning_rate().to_f64();
-                let (loss, grads) = guarded(|| {
-                    let tape = Tape::new();
-                    let p = Bound::new(&tape, &*model);
-                    let out = model.forward(&p, tape.constant(batch.x.clone()));
-                    let loss = (self.loss)(out, &batch);
-                    (loss.value().item().to_f64(), p.grad(loss))
-                })?;
+                let mine = shard(batch.len(), comm);
+                let local = if distributed { batch.rows(mine.clone()) } else { batch };
+                let (mut loss, mut grads) = if local.is_empty() {
+                    (0.0, Grads::new())
+                } else {
+                    guarded(|| {
+                        let tape = Tape::new();
+                        let p = Bound::new(&tape, &*model);
+                        let out = model.forward(&p, tape.constant(local.x.clone()));
+                        let loss = (self.loss)(out, &local);
+                        (loss.value().item().to_f64(), p.grad(loss))
+                    })?
+                };
+                let mut interrupted = listening.as_ref().is_some_and(|l| l.requested());
+                if distributed {
+                    self.reducer.all_reduce_mean(comm, &*model, &mut grads, mine.len())?;
+                    // the global batch's mean loss, and whether any rank was asked to stop
+                    let mut sums = [loss * mine.len() as f64, mine.len() as f64, f64::from(u8::from(interrupted))];
+                    all_reduce_sum(comm, &mut sums)?;
+                    loss = sums[0] / sums[1];
+                    interrupted = sums[2] > 0.0;
+                }
                 if !loss.is_finite() {
                     bar.abandon();
                     return Err(TrainError::NonFiniteLoss { iteration, loss });
@@ -290,11 +383,10 @@ impl<'a, T: Float> Trainer<'a, T> {
                 let iteration = st.progress.iteration;
                 if cfg.val_every > 0 && iteration % cfg.val_every == 0 {
                     if let Some(val) = val {
-                        st.progress.stopped = self.validate(model, val, &cfg, (iteration, epoch), &mut st)?;
+                        st.progress.stopped = self.validate(comm, model, val, &cfg, (iteration, epoch), &mut st)?;
                         model.set_training(true);
                     }
                 }
-                let interrupted = listening.as_ref().is_some_and(|l| l.requested());
                 if interrupted || (cfg.save_every > 0 && iteration % cfg.save_every == 0) {
                     save(&*model, &*opt, &st)?;
                 }
@@ -309,11 +401,12 @@ impl<'a, T: Float> Trainer<'a, T> {
             }
             if cfg.val_every == 0 && !st.progress.stopped {
                 if let Some(val) = val {
-                    st.progress.stopped = self.validate(model, val, &cfg, (st.progress.iteration, epoch), &mut st)?;
+                    let at = (st.progress.iteration, epoch);
+                    st.progress.stopped = self.validate(comm, model, val, &cfg, at, &mut st)?;
                 }
             }
             bar.finish_and_clear();
-            if cfg.log_epochs {
+            if cfg.log_epochs && root {
                 let v = st.history.validations.last().filter(|v| v.epoch == epoch);
                 let val_part = v.map_or(String::new(), |v| {
                     format!("  val loss {:.4}  val {} {:.4}", v.loss, self.metric_name, v.metric)
@@ -350,20 +443,23 @@ impl<'a, T: Float> Trainer<'a, T> {
     /// One validation with its bookkeeping; `true` when early stopping says stop.
     fn validate<M: Module<T>>(
         &self,
+        comm: &dyn Communicator,
         model: &mut M,
         val: &TensorDataset<T>,
         cfg: &TrainConfig,
         (iteration, epoch): (u64, u64),
         st: &mut LoopState<T>,
     ) -> Result<bool, TrainError> {
-        let (loss, metric) = guarded(|| self.evaluate(model, val))?;
+        let (loss, metric) = self.evaluate_sharded(comm, model, val)?;
         let (best, since_best) = (&mut st.best, &mut st.progress.since_best);
         st.history.validations.push(ValRecord { iteration, epoch, loss, metric });
         let improved = best.as_ref().map_or(loss.is_finite(), |b| loss < b.val_loss - cfg.min_delta);
         if improved {
             let state = checkpoint::state_dict(&*model);
             if let Some(path) = &cfg.best_checkpoint {
-                checkpoint::save(path, &state)?;
+                let written =
+                    if comm.rank() == 0 { checkpoint::save(path, &state).map_err(Into::into) } else { Ok(()) };
+                agree(comm, written)?;
             }
             *best = Some(BestModel { iteration, epoch, val_loss: loss, val_metric: metric, state });
             *since_best = 0;
@@ -371,6 +467,73 @@ impl<'a, T: Float> Trainer<'a, T> {
             *since_best += 1;
         }
         Ok(cfg.patience.is_some_and(|p| *since_best >= p))
+    }
+
+    /// [`Trainer::evaluate`] over the ranks: each evaluates its [`shard`] of `data`, the row-weighted sums
+    /// are added up.
+    fn evaluate_sharded<M: Module<T>>(
+        &self,
+        comm: &dyn Communicator,
+        model: &mut M,
+        data: &TensorDataset<T>,
+    ) -> Result<(f64, f64), TrainError> {
+        if comm.size() == 1 {
+            return guarded(|| self.evaluate(model, data));
+        }
+        let rows: Vec<usize> = shard(data.len(), comm).collect();
+        let (loss, metric) = if rows.is_empty() {
+            model.set_training(false);
+            (0.0, 0.0)
+        } else {
+            guarded(|| self.evaluate(model, &data.subset(&rows)))?
+        };
+        let n = rows.len() as f64;
+        let mut sums = [loss * n, metric * n];
+        all_reduce_sum(comm, &mut sums)?;
+        let total = data.len().max(1) as f64;
+        Ok((sums[0] / total, sums[1] / total))
+    }
+}
+
+/// Every rank learns whether any rank failed at this point: `Ok` on every rank, or each failed rank's own
+/// error and [`DistError::PeerFailed`] (naming the lowest failed rank) on the others. Without it, a rank
+/// that returned alone (rank 0 failing to write a checkpoint) would leave the others waiting in the next
+/// collective.
+fn agree<R>(comm: &dyn Communicator, local: Result<R, TrainError>) -> Result<R, TrainError> {
+    if comm.size() == 1 {
+        return local;
+    }
+    let mut failed = vec![0.0_f64; comm.size()];
+    failed[comm.rank()] = f64::from(u8::from(local.is_err()));
+    comm.all_reduce_sum_f64(&mut failed)?;
+    match (local, failed.iter().position(|&f| f != 0.0)) {
+        (Err(e), _) => Err(e),
+        (Ok(_), Some(rank)) => Err(DistError::PeerFailed { rank }.into()),
+        (Ok(r), None) => Ok(r),
+    }
+}
+
+/// The training state file, read by rank 0 and broadcast (`None`: there is none yet), so that only rank 0
+/// needs access to it.
+fn read_state<T: Float>(comm: &dyn Communicator, path: &Path) -> Result<Option<StateDict<T>>, TrainError> {
+    let read = if comm.rank() == 0 {
+        match std::fs::read(path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(CheckpointError::Io { path: path.to_path_buf(), action: "read", source }.into()),
+        }
+    } else {
+        Ok(None)
+    };
+    // one message: a leading 1 and the file, or a lone 0 for no file
+    let mut message = match agree(comm, read)? {
+        Some(bytes) => [&[1u8][..], &bytes].concat(),
+        None => vec![0],
+    };
+    comm.broadcast_bytes(&mut message, 0)?;
+    match message.split_first() {
+        Some((1, bytes)) => Ok(Some(checkpoint::load_bytes(bytes, path)?)),
+        _ => Ok(None),
     }
 }
 

@@ -167,6 +167,15 @@ pub fn load<T: Float>(path: impl AsRef<Path>) -> Result<StateDict<T>, Checkpoint
     load_filtered(path.as_ref(), |_| true)
 }
 
+/// [`load`] from the bytes of a file already read (for instance by one rank and broadcast to the others);
+/// `path` only names the origin in errors.
+///
+/// # Errors
+/// As [`load`], except that there is no reading to fail.
+pub fn load_bytes<T: Float>(buf: &[u8], path: impl AsRef<Path>) -> Result<StateDict<T>, CheckpointError> {
+    parse_filtered(buf, path.as_ref(), |_| true)
+}
+
 /// [`load`], converting only the tensors whose names pass `keep` (the checksum still covers all).
 fn load_filtered<T: Float>(path: &Path, keep: impl Fn(&str) -> bool) -> Result<StateDict<T>, CheckpointError> {
     let buf = std::fs::read(path).map_err(|source| CheckpointError::Io {
@@ -174,9 +183,17 @@ fn load_filtered<T: Float>(path: &Path, keep: impl Fn(&str) -> bool) -> Result<S
         action: "read",
         source,
     })?;
+    parse_filtered(&buf, path, keep)
+}
+
+fn parse_filtered<T: Float>(
+    buf: &[u8],
+    path: &Path,
+    keep: impl Fn(&str) -> bool,
+) -> Result<StateDict<T>, CheckpointError> {
     let format = |reason: String| CheckpointError::Format { path: path.to_path_buf(), reason };
-    let st = SafeTensors::deserialize(&buf).map_err(|e| format(describe(&e)))?;
-    let (_, header) = SafeTensors::read_metadata(&buf).map_err(|e| format(describe(&e)))?;
+    let st = SafeTensors::deserialize(buf).map_err(|e| format(describe(&e)))?;
+    let (_, header) = SafeTensors::read_metadata(buf).map_err(|e| format(describe(&e)))?;
     let want = dtype_of::<T>();
     let mut views: Vec<_> = st.tensors();
     views.sort_by(|a, b| a.0.cmp(&b.0));

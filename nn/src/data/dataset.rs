@@ -98,6 +98,23 @@ impl<T: Float> Batch<T> {
     pub fn values(&self) -> &Tensor<T> {
         self.y.values().expect("Batch::values: the targets are class labels, not regression values")
     }
+
+    /// The rows `range` of the batch (positions in the batch, not dataset indices), in order: one rank's
+    /// shard of a global batch, for instance.
+    ///
+    /// # Panics
+    /// If `range` reaches past the batch.
+    #[track_caller]
+    pub fn rows(&self, range: std::ops::Range<usize>) -> Batch<T> {
+        let n = self.len();
+        assert!(range.start <= range.end && range.end <= n, "Batch::rows: rows {range:?} of a batch of {n}");
+        let positions: Vec<usize> = range.clone().collect();
+        Batch {
+            x: kernels::index_select(&self.x, 0, &positions).expect("rows checked above"),
+            y: self.y.select(&positions),
+            indices: self.indices[range].to_vec(),
+        }
+    }
 }
 
 /// A source of rows that can gather any set of them into a [`Batch`].
