@@ -1,6 +1,6 @@
 //! Scaling from 1 to 2 ranks on this machine (issue 13): data-parallel training and a sharded second-order
 //! solve, with thread ranks (`ThreadComm`). The MPI figures come from `examples/data_parallel.rs --time` run
-//! under `mpirun` (see `benches/README.md`).
+//! under `mpirun` (see `benches/README.md`); both time `examples/data_parallel.rs`'s `ScalingStep`.
 //!
 //! - `dp_step`: one SGD step of a 784-1024-1024-10 ReLU MLP, softmax cross-entropy, global batch 512, f32,
 //!   synthetic data (compute-bound: 5.7 GFLOP per step). With `r` ranks each rank computes 512 / r rows.
@@ -18,55 +18,27 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use wengert::autodiff::Var;
-use wengert::dist::data_parallel::{shard, GradientReducer};
+use wengert::dist::data_parallel::shard;
 use wengert::dist::sharded::ShardedObjective;
 use wengert::dist::{Communicator, SingleProcess, ThreadComm};
-use wengert::nn::layers::{Activation, Mlp};
 use wengert::nn::loss::{cross_entropy, Reduction};
-use wengert::nn::{Bound, Module, Parameters};
-use wengert::optim::objective::{flatten_params, unflatten_params, TapeObjective};
+use wengert::optim::objective::TapeObjective;
 use wengert::optim::second_order::trust_ncg;
 use wengert::prelude::*;
 
-const SIZES: [usize; 4] = [784, 1024, 1024, 10];
-const BATCH: usize = 512;
+#[allow(dead_code)]
+#[path = "../examples/data_parallel.rs"]
+mod data_parallel;
 
-struct Data {
-    x: Tensor<f32>,
-    labels: Vec<usize>,
-    /// The initial parameters, copied into each rank's model.
-    init: Vec<f32>,
-}
+use data_parallel::ScalingStep;
 
-fn data() -> Data {
-    let mut rng = StdRng::seed_from_u64(1);
-    Data {
-        x: Tensor::randn(&[BATCH, SIZES[0]], 0.0, 1.0, &mut rng),
-        labels: (0..BATCH).map(|_| rng.random_range(0..10)).collect(),
-        init: flatten_params(&Mlp::<f32>::new(&SIZES, Activation::Relu, &mut rng)),
-    }
-}
-
-/// One data-parallel SGD step on this rank's shard; returns the model's parameters after it.
-fn dp_step<C: Communicator + ?Sized>(comm: &C, d: &Data, steps: usize) -> Vec<f32> {
-    // (a model is not Clone: its dropout generators are not; so build one and copy the initial parameters in)
-    let mut model = Mlp::<f32>::new(&SIZES, Activation::Relu, &mut StdRng::seed_from_u64(0));
-    unflatten_params(&mut model, &d.init);
-    let rows = shard(BATCH, comm);
-    let idx: Vec<usize> = rows.clone().collect();
-    let x = wengert::autodiff::kernels::index_select(&d.x, 0, &idx).expect("rows in range");
+/// `steps` data-parallel steps from the common start; the parameters after them.
+fn dp_step(comm: &dyn Communicator, steps: usize) -> Vec<f32> {
+    let mut s = ScalingStep::new(comm);
     for _ in 0..steps {
-        let tape = Tape::new();
-        let p = Bound::new(&tape, &model);
-        let loss = cross_entropy(model.forward(&p, tape.constant(x.clone())), &d.labels[rows.clone()], Reduction::Mean);
-        let mut g = p.grad(loss);
-        GradientReducer::default().all_reduce_mean(comm, &model, &mut g, rows.len()).expect("all-reduce");
-        model.visit_mut("", &mut |_, param| {
-            let g = g.get(param).expect("gradient").clone();
-            param.value_mut().data_mut().iter_mut().zip(g.as_slice()).for_each(|(w, g)| *w -= 0.01 * g);
-        });
+        s.step(comm);
     }
-    flatten_params(&model)
+    s.parameters()
 }
 
 const ROWS: usize = 20_000;
@@ -111,10 +83,9 @@ fn solve<C: Communicator + ?Sized>(comm: &C, d: &Regression) -> Vec<f64> {
 }
 
 fn bench(c: &mut Criterion) {
-    let d = data();
     // Check before timing: two ranks give one rank's parameters and solution.
-    let one = dp_step(&SingleProcess, &d, 2);
-    let two = ThreadComm::run(2, |comm| dp_step(&comm, &d, 2));
+    let one = dp_step(&SingleProcess, 2);
+    let two = ThreadComm::run(2, |comm| dp_step(&comm, 2));
     let worst = one.iter().zip(&two[0]).map(|(a, b)| (a - b).abs()).fold(0.0_f32, f32::max);
     assert!(worst < 1e-5, "2 ranks differ from 1 by {worst}");
     let r = regression();
@@ -124,8 +95,24 @@ fn bench(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("scaling");
     g.sample_size(10).measurement_time(Duration::from_secs(10));
-    g.bench_function("dp_step/1_rank", |b| b.iter(|| black_box(dp_step(&SingleProcess, &d, 1))));
-    g.bench_function("dp_step/2_threads", |b| b.iter(|| black_box(ThreadComm::run(2, |comm| dp_step(&comm, &d, 1)))));
+    // the replicas are built once; each iteration is one step (on 2 ranks: both ranks' steps, each rank
+    // stepping its own replica in its thread)
+    let mut single = ScalingStep::new(&SingleProcess);
+    g.bench_function("dp_step/1_rank", |b| b.iter(|| single.step(&SingleProcess)));
+    g.bench_function("dp_step/2_threads", |b| {
+        b.iter_custom(|iters| {
+            ThreadComm::run(2, |comm| {
+                let mut s = ScalingStep::new(&comm);
+                s.step(&comm);
+                comm.barrier().expect("barrier");
+                let t = std::time::Instant::now();
+                for _ in 0..iters {
+                    s.step(&comm);
+                }
+                t.elapsed()
+            })[0]
+        })
+    });
     g.bench_function("sharded_trust_ncg/1_rank", |b| b.iter(|| black_box(solve(&SingleProcess, &r))));
     g.bench_function("sharded_trust_ncg/2_threads", |b| {
         b.iter(|| black_box(ThreadComm::run(2, |comm| solve(&comm, &r))))

@@ -25,13 +25,16 @@
 //! ```
 //! (`--allow-run-as-root` is needed when running as root, `--oversubscribe` for more ranks than cores.)
 //!
+//! `--time` times [`ScalingStep`] instead (the scaling benchmark's compute-bound step): on 1 process and on
+//! `--ranks` thread ranks, or under `mpirun -np N` on N MPI processes; see `benches/README.md`.
+//!
 //! Expected output: test accuracy about 0.95 after 10 epochs, the same on every rank count; trust region
 //! stops on the gradient tolerance in 9 iterations; the MLP within 1e-12 of one process.
 
 use std::path::PathBuf;
 
-use wengert::autodiff::{Tape, Tensor, Var};
-use wengert::dist::data_parallel::{is_root, shard};
+use wengert::autodiff::{Float, Tape, Tensor, Var};
+use wengert::dist::data_parallel::{is_root, shard, GradientReducer};
 use wengert::dist::sharded::ShardedObjective;
 use wengert::dist::{Communicator, SingleProcess, ThreadComm};
 use wengert::nn::checkpoint;
@@ -39,7 +42,7 @@ use wengert::nn::datasets::digits_split;
 use wengert::nn::layers::{Activation, Mlp};
 use wengert::nn::loss::{cross_entropy, Reduction};
 use wengert::nn::metrics::accuracy;
-use wengert::nn::{Bound, Module};
+use wengert::nn::{Bound, Module, Parameters};
 use wengert::optim::first_order::{Adam, AdamConfig};
 use wengert::optim::objective::{flatten_params, TapeObjective};
 use wengert::optim::second_order::trust_ncg::{self, TrustNcgInfo};
@@ -76,7 +79,7 @@ pub struct Summary {
     pub trust_region_same_path: bool,
 }
 
-fn rows(x: &Tensor<f64>, labels: &[usize], r: std::ops::Range<usize>) -> (Tensor<f64>, Vec<usize>) {
+fn rows<T: Float>(x: &Tensor<T>, labels: &[usize], r: std::ops::Range<usize>) -> (Tensor<T>, Vec<usize>) {
     let idx: Vec<usize> = r.clone().collect();
     (wengert::autodiff::kernels::index_select(x, 0, &idx).expect("rows in range"), labels[r].to_vec())
 }
@@ -158,6 +161,87 @@ pub fn run_rank(comm: &dyn Communicator, fast: bool) -> Summary {
     }
 }
 
+/// The compute-bound data-parallel step that `benches/scaling.rs` times on thread ranks and `--time` times
+/// on MPI ranks: one SGD step (lr 0.01) of a 784-1024-1024-10 ReLU MLP, softmax cross-entropy, a global batch
+/// of 512 synthetic rows, f32 (5.7 GFLOP per step); with `r` ranks each computes the gradient of 512 / r
+/// rows, then the gradients are all-reduced (7.45 MB in one bucket).
+pub struct ScalingStep {
+    model: Mlp<f32>,
+    x: Tensor<f32>,
+    labels: Vec<usize>,
+    rows: usize,
+}
+
+impl ScalingStep {
+    /// Layer widths.
+    pub const SIZES: [usize; 4] = [784, 1024, 1024, 10];
+    /// Rows per global batch.
+    pub const BATCH: usize = 512;
+
+    /// This rank's replica (the same initial parameters on every rank) and its shard of the batch.
+    pub fn new(comm: &dyn Communicator) -> Self {
+        use wengert::rand::Rng;
+        let mut rng = StdRng::seed_from_u64(1);
+        let x = Tensor::<f32>::randn(&[Self::BATCH, Self::SIZES[0]], 0.0, 1.0, &mut rng);
+        let labels: Vec<usize> = (0..Self::BATCH).map(|_| rng.random_range(0..10)).collect();
+        let model = Mlp::<f32>::new(&Self::SIZES, Activation::Relu, &mut rng);
+        let mine = shard(Self::BATCH, comm);
+        let (x, labels) = rows(&x, &labels, mine.clone());
+        ScalingStep { model, x, labels, rows: mine.len() }
+    }
+
+    /// One data-parallel SGD step.
+    pub fn step(&mut self, comm: &dyn Communicator) {
+        let tape = Tape::new();
+        let p = Bound::new(&tape, &self.model);
+        let logits = self.model.forward(&p, tape.constant(self.x.clone()));
+        let mut g = p.grad(cross_entropy(logits, &self.labels, Reduction::Mean));
+        GradientReducer::default().all_reduce_mean(comm, &self.model, &mut g, self.rows).expect("all-reduce");
+        self.model.visit_mut("", &mut |_, param| {
+            let g = g.get(param).expect("every parameter has a gradient");
+            param.value_mut().data_mut().iter_mut().zip(g.as_slice()).for_each(|(w, g)| *w -= 0.01 * g);
+        });
+    }
+
+    /// The parameters, flattened.
+    pub fn parameters(&self) -> Vec<f32> {
+        flatten_params(&self.model)
+    }
+}
+
+/// Seconds per [`ScalingStep`] on `comm`: the median of `reps` timings of `steps` steps each, after one
+/// warm-up step; every rank times, rank 0's figure is the one to report. Checks first that two steps on
+/// `comm` give one process's parameters (to 1e-5, f32 sums in another order).
+pub fn time_scaling(comm: &dyn Communicator, steps: usize, reps: usize) -> f64 {
+    let mut check = ScalingStep::new(comm);
+    let mut reference = ScalingStep::new(&SingleProcess);
+    for _ in 0..2 {
+        check.step(comm);
+        reference.step(&SingleProcess);
+    }
+    let worst = max_diff32(&check.parameters(), &reference.parameters());
+    assert!(worst < 1e-5, "{} ranks differ from one process by {worst}", comm.size());
+    let mut s = ScalingStep::new(comm);
+    s.step(comm);
+    let mut times: Vec<f64> = (0..reps)
+        .map(|_| {
+            comm.barrier().expect("barrier");
+            let t = std::time::Instant::now();
+            for _ in 0..steps {
+                s.step(comm);
+            }
+            comm.barrier().expect("barrier");
+            t.elapsed().as_secs_f64() / steps as f64
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[reps / 2]
+}
+
+fn max_diff32(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
 /// Runs on `ranks` thread ranks and returns every rank's summary.
 pub fn run_threads(ranks: usize, fast: bool) -> Vec<Summary> {
     ThreadComm::run(ranks, |comm| run_rank(&comm, fast))
@@ -200,8 +284,16 @@ fn main() {
         .position(|a| a == "--ranks")
         .and_then(|i| args.get(i + 1))
         .map_or(2, |r| r.parse().expect("--ranks takes a positive integer"));
+    let time = args.iter().any(|a| a == "--time");
     #[cfg(feature = "mpi")]
     if let Some(comm) = wengert::dist::MpiComm::init() {
+        if time {
+            let t = time_scaling(&comm, 5, 5);
+            if is_root(&comm) {
+                println!("MPI, {} processes: {:.2} ms per data-parallel step (ScalingStep)", comm.size(), t * 1e3);
+            }
+            return;
+        }
         if comm.size() > 1 {
             let s = run_rank(&comm, fast);
             if is_root(&comm) {
@@ -217,6 +309,13 @@ fn main() {
             }
             return;
         }
+    }
+    if time {
+        let t = time_scaling(&SingleProcess, 5, 5);
+        println!("1 process: {:.2} ms per step (ScalingStep)", t * 1e3);
+        let t = ThreadComm::run(ranks, |comm| time_scaling(&comm, 5, 5))[0];
+        println!("{ranks} thread ranks: {:.2} ms per step (ScalingStep)", t * 1e3);
+        return;
     }
     println!("threads, {ranks} ranks (run under mpirun with --features mpi for processes)");
     let all = run_threads(ranks, fast);
