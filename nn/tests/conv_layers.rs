@@ -20,7 +20,6 @@ fn forward<M: Module<f64>>(m: &M, x: &Tensor<f64>) -> Tensor<f64> {
 }
 
 /// `y[n, o, p] = b[o] + sum_{c, k} w[o, c, k] x[n, g*cin_g + c, p*s + k*d - pad]`, zero outside.
-#[allow(clippy::too_many_arguments)]
 fn conv1d_reference(
     x: &Tensor<f64>,
     w: &Tensor<f64>,
