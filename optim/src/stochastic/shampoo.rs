@@ -1,0 +1,451 @@
+//! Shampoo (Gupta, Koren & Singer, "Shampoo: Preconditioned Stochastic Tensor Optimization", ICML 2018,
+//! Algorithm 1 and its tensor form, Algorithm 2) with layer-wise grafting to Adam's step size (Agarwal, Anil,
+//! Hazan, Koren & Zhang, "Disentangling Adaptive Gradient Methods from Learning Rates", 2020), as the
+//! distributed Shampoo of Anil et al. 2020 and Meta's PyTorch implementation (Shi et al. 2023) use it.
+//!
+//! Each trainable tensor is viewed as a matrix `G` (`m x n`) or a vector `g` (see *Shapes* below) and keeps
+//! Kronecker-factor statistics of its gradients:
+//!
+//! ```text
+//! L = beta2 L + c G Gᵀ        R = beta2 R + c Gᵀ G       (c = 1 if beta2 = 1 (the paper's sums), else 1 - beta2)
+//! every `precondition_interval` steps (at steps 1, 1 + T, 1 + 2T, ...):
+//!     PL = (L + eps I)^(-1/4)     PR = (R + eps I)^(-1/4)   (a vector: PL = (L + eps I)^(-1/2))
+//! m  = beta1 m + (1 - beta1) g,     m̂ = m / (1 - beta1^t)                     (momentum, bias-corrected)
+//! v  = graft_beta2 v + (1 - graft_beta2) g ⊙ g,  v̂ = v / (1 - graft_beta2^t)
+//! a  = m̂ / (sqrt(v̂) + graft_eps)                  Adam's update of this tensor
+//! s  = PL M̂ PR                                     Shampoo's direction (M̂ = m̂ as a matrix)
+//! s  = s ||a|| / ||s||                             grafting: Shampoo's direction with Adam's per-tensor norm
+//! w  = w (1 - lr weight_decay) - lr s              (or weight_decay w added to g first when not decoupled)
+//! ```
+//!
+//! The inverse roots are taken in `f64` from a symmetric eigendecomposition `L + eps I = Q diag(λ) Qᵀ`
+//! (cyclic Jacobi rotations, Golub & Van Loan 8.5), as `Q diag(max(λ, 0) + eps)^(-1/p) Qᵀ`: eigenvalues that
+//! round below zero are clamped before the ridge is added. Preconditioning the momentum and grafting only
+//! the second moment is Meta's convention; grafting makes Shampoo a drop-in for a tuned Adam: same learning
+//! rate, the direction changed.
+//!
+//! **Shapes** (as `distributed_shampoo`): axes of size 1 are dropped; one axis left is a vector with one
+//! `n x n` factor and root `p = 2`; two axes are a matrix with two factors and `p = 4`; three or more are
+//! reshaped to a matrix `[d0, d1 d2 ...]` (a convolution kernel `[out, in, kh, kw]` becomes
+//! `[out, in kh kw]`, the shape K-FAC uses). An axis longer than `max_preconditioner_dim` gets a *diagonal*
+//! factor instead (`diag(G Gᵀ)`, the row sums of squares, and its elementwise root): memory and time stay
+//! linear in that dimension (Meta's `LargeDimMethod.DIAGONAL`).
+//!
+//! Defaults: `lr = 1e-3`, `betas = (0.9, 1.0)`, `eps = 1e-12`, `graft_beta2 = 0.999`, `graft_eps = 1e-8`,
+//! decoupled `weight_decay = 0`, `precondition_interval = 1`, `max_preconditioner_dim = 1024`, as Meta's
+//! `DistributedShampoo` with Adam grafting (its README's AdamW replacement, `epsilon = 1e-12`). An
+//! eigendecomposition costs `O(d^3)`: for layers of a few hundred units an interval of 10 to 100 is usual.
+//!
+//! ```
+//! use wengert_optim::stochastic::shampoo::{Shampoo, ShampooConfig};
+//! let opt = Shampoo::<f64>::new(ShampooConfig { precondition_interval: 10, ..ShampooConfig::default() }).unwrap();
+//! assert_eq!(opt.config().betas, (0.9, 1.0));
+//! assert!(Shampoo::<f64>::new(ShampooConfig { precondition_interval: 0, ..ShampooConfig::default() }).is_err());
+//! ```
+
+use wengert_autodiff::Float;
+use wengert_nn::Module;
+
+use super::evaluate::{self, check_loss, Layout};
+use super::{Closure, StepReport, StochasticOptimizer};
+use crate::first_order::error_check as check;
+use crate::OptimError;
+
+/// Hyperparameters of [`Shampoo`] (defaults in the [module docs](self)).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ShampooConfig {
+    /// Step size (Adam's, through grafting).
+    pub lr: f64,
+    /// `(beta1, beta2)`: momentum in `[0, 1)`; decay of the factor statistics in `(0, 1]` (1: sums, as the paper).
+    pub betas: (f64, f64),
+    /// Ridge `eps > 0` added to every factor before its inverse root.
+    pub eps: f64,
+    /// Decay in `[0, 1)` of the squared gradient of the Adam graft.
+    pub graft_beta2: f64,
+    /// `eps >= 0` of the Adam graft (added to `sqrt(v̂)`).
+    pub graft_eps: f64,
+    /// Weight decay `>= 0`.
+    pub weight_decay: f64,
+    /// `true`: `w <- w (1 - lr weight_decay)` (AdamW); `false`: `weight_decay w` is added to the gradient.
+    pub decoupled_weight_decay: bool,
+    /// The inverse roots are recomputed every this many steps (`>= 1`).
+    pub precondition_interval: u64,
+    /// Axes longer than this (`>= 1`) get a diagonal factor.
+    pub max_preconditioner_dim: usize,
+}
+
+impl Default for ShampooConfig {
+    fn default() -> Self {
+        ShampooConfig {
+            lr: 1e-3,
+            betas: (0.9, 1.0),
+            eps: 1e-12,
+            graft_beta2: 0.999,
+            graft_eps: 1e-8,
+            weight_decay: 0.0,
+            decoupled_weight_decay: true,
+            precondition_interval: 1,
+            max_preconditioner_dim: 1024,
+        }
+    }
+}
+
+impl ShampooConfig {
+    /// `Err(InvalidConfig)` naming the first field out of range.
+    pub fn validate(&self) -> Result<(), OptimError> {
+        let nonneg = |name: &str, v: f64| {
+            check(v.is_finite() && v >= 0.0, || format!("ShampooConfig: {name} = {v} must be finite and >= 0"))
+        };
+        nonneg("lr", self.lr)?;
+        let (b1, b2) = self.betas;
+        check((0.0..1.0).contains(&b1), || format!("ShampooConfig: beta1 = {b1} must be in [0, 1)"))?;
+        check(b2 > 0.0 && b2 <= 1.0, || format!("ShampooConfig: beta2 = {b2} must be in (0, 1]"))?;
+        check(self.eps.is_finite() && self.eps > 0.0, || {
+            format!("ShampooConfig: eps = {} must be finite and > 0", self.eps)
+        })?;
+        let gb = self.graft_beta2;
+        check((0.0..1.0).contains(&gb), || format!("ShampooConfig: graft_beta2 = {gb} must be in [0, 1)"))?;
+        nonneg("graft_eps", self.graft_eps)?;
+        nonneg("weight_decay", self.weight_decay)?;
+        check(self.precondition_interval >= 1, || {
+            format!("ShampooConfig: precondition_interval = {} must be >= 1", self.precondition_interval)
+        })?;
+        check(self.max_preconditioner_dim >= 1, || "ShampooConfig: max_preconditioner_dim must be >= 1".into())
+    }
+}
+
+/// What the last [`Shampoo`] step did.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ShampooInfo {
+    /// Whether the inverse roots were recomputed at this step.
+    pub preconditioners_refreshed: bool,
+    /// The most Jacobi sweeps one eigendecomposition needed at this step (0 if none was computed).
+    pub max_jacobi_sweeps: usize,
+}
+
+/// One Kronecker factor of a tensor: its statistic and inverse root, `dim x dim` row-major, or their
+/// diagonals for an axis longer than `max_preconditioner_dim`.
+#[derive(Clone, Debug)]
+struct Factor {
+    dim: usize,
+    diagonal: bool,
+    stat: Vec<f64>,
+    root: Vec<f64>,
+}
+
+impl Factor {
+    fn new(dim: usize, max_dim: usize) -> Self {
+        let diagonal = dim > max_dim;
+        let len = if diagonal { dim } else { dim * dim };
+        // The identity until the first root is computed (at step 1).
+        let root = if diagonal { vec![1.0; dim] } else { (0..len).map(|k| f64::from(k % (dim + 1) == 0)).collect() };
+        Factor { dim, diagonal, stat: vec![0.0; len], root }
+    }
+}
+
+/// The matrix view `[rows, cols]` of a tensor of shape `shape` and its number of factors (1 for a vector).
+fn matrix_view(shape: &[usize]) -> (usize, usize, usize) {
+    let dims: Vec<usize> = shape.iter().copied().filter(|&d| d > 1).collect();
+    match dims.as_slice() {
+        [] => (1, 1, 1),
+        [n] => (*n, 1, 1),
+        [m, rest @ ..] => (*m, rest.iter().product(), 2),
+    }
+}
+
+#[derive(Clone)]
+struct TensorState<T> {
+    rows: usize,
+    cols: usize,
+    m: Vec<T>,
+    v: Vec<T>,
+    /// `[left]` for a vector, `[left, right]` for a matrix.
+    factors: Vec<Factor>,
+}
+
+struct State<T> {
+    layout: Layout,
+    step: u64,
+    tensors: Vec<TensorState<T>>,
+}
+
+/// Shampoo with Adam grafting (see the [module docs](self)).
+pub struct Shampoo<T: Float> {
+    config: ShampooConfig,
+    state: Option<State<T>>,
+    info: ShampooInfo,
+}
+
+impl<T: Float> Shampoo<T> {
+    /// An optimiser with no state yet (it is sized at the first step).
+    ///
+    /// Returns `Err(InvalidConfig)` if the config does not [validate](ShampooConfig::validate).
+    pub fn new(config: ShampooConfig) -> Result<Self, OptimError> {
+        config.validate()?;
+        Ok(Shampoo { config, state: None, info: ShampooInfo::default() })
+    }
+
+    /// The hyperparameters.
+    pub fn config(&self) -> &ShampooConfig {
+        &self.config
+    }
+
+    /// Steps taken so far.
+    pub fn steps(&self) -> u64 {
+        self.state.as_ref().map_or(0, |s| s.step)
+    }
+
+    /// What the last successful step did.
+    pub fn info(&self) -> ShampooInfo {
+        self.info
+    }
+
+    fn fresh_state(&self, layout: Layout) -> State<T> {
+        let tensors = layout
+            .shapes
+            .iter()
+            .map(|shape| {
+                let (rows, cols, order) = matrix_view(shape);
+                let n = rows * cols;
+                let max = self.config.max_preconditioner_dim;
+                let factors = if order == 1 {
+                    vec![Factor::new(rows, max)]
+                } else {
+                    vec![Factor::new(rows, max), Factor::new(cols, max)]
+                };
+                TensorState { rows, cols, m: vec![T::ZERO; n], v: vec![T::ZERO; n], factors }
+            })
+            .collect();
+        State { layout, step: 0, tensors }
+    }
+}
+
+/// `stat <- beta2 stat + c G Gᵀ` (`left`) or `+ c Gᵀ G`, `G` row-major `rows x cols`; only the diagonal for a
+/// diagonal factor.
+fn accumulate(f: &mut Factor, g: &[f64], rows: usize, cols: usize, left: bool, beta2: f64, c: f64) {
+    let d = f.dim;
+    // Entry (a, k) of the matrix whose rows the factor correlates: G for the left factor, Gᵀ for the right.
+    let at = |a: usize, k: usize| if left { g[a * cols + k] } else { g[k * cols + a] };
+    let len = if left { cols } else { rows };
+    if beta2 != 1.0 {
+        f.stat.iter_mut().for_each(|s| *s *= beta2);
+    }
+    if f.diagonal {
+        for a in 0..d {
+            f.stat[a] += c * (0..len).map(|k| at(a, k) * at(a, k)).sum::<f64>();
+        }
+        return;
+    }
+    for a in 0..d {
+        for b in a..d {
+            let s = c * (0..len).map(|k| at(a, k) * at(b, k)).sum::<f64>();
+            f.stat[a * d + b] += s;
+            if b != a {
+                f.stat[b * d + a] += s;
+            }
+        }
+    }
+}
+
+/// Recomputes `root = (stat + eps I)^(-1/p)`; returns the Jacobi sweeps used.
+fn refresh_root(f: &mut Factor, eps: f64, p: f64) -> usize {
+    if f.diagonal {
+        for (r, &s) in f.root.iter_mut().zip(&f.stat) {
+            *r = (s.max(0.0) + eps).powf(-1.0 / p);
+        }
+        return 0;
+    }
+    let d = f.dim;
+    let (lambda, q, sweeps) = symmetric_eigen(&f.stat, d);
+    let scale: Vec<f64> = lambda.iter().map(|&l| (l.max(0.0) + eps).powf(-1.0 / p)).collect();
+    for a in 0..d {
+        for b in a..d {
+            let r: f64 = (0..d).map(|k| q[a * d + k] * scale[k] * q[b * d + k]).sum();
+            f.root[a * d + b] = r;
+            f.root[b * d + a] = r;
+        }
+    }
+    sweeps
+}
+
+/// The eigendecomposition `A = Q diag(λ) Qᵀ` of the symmetric `n x n` row-major `a` by cyclic Jacobi rotations
+/// (Golub & Van Loan, *Matrix Computations*, Algorithm 8.5.3): returns `(λ, Q row-major with the eigenvectors
+/// as columns, sweeps)`. Sweeps stop when the off-diagonal part is below `1e-15 ||A||_F`, or after 100 (the
+/// convergence is quadratic: a handful of sweeps suffice).
+pub(crate) fn symmetric_eigen(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>, usize) {
+    let mut a = a.to_vec();
+    let mut q: Vec<f64> = (0..n * n).map(|k| f64::from(k % (n + 1) == 0)).collect();
+    let frob = a.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let mut sweeps = 0;
+    while sweeps < 100 {
+        let off: f64 = (0..n).flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
+            .map(|(i, j)| a[i * n + j] * a[i * n + j])
+            .sum::<f64>()
+            .sqrt();
+        if off <= 1e-15 * frob || off == 0.0 {
+            break;
+        }
+        sweeps += 1;
+        for p in 0..n {
+            for r in p + 1..n {
+                let apr = a[p * n + r];
+                if apr == 0.0 {
+                    continue;
+                }
+                // The rotation J = [[c, s], [-s, c]] in rows/columns (p, r) that zeroes a_pr in Jᵀ A J.
+                let tau = (a[r * n + r] - a[p * n + p]) / (2.0 * apr);
+                let t = tau.signum() / (tau.abs() + (1.0 + tau * tau).sqrt());
+                let c = 1.0 / (1.0 + t * t).sqrt();
+                let s = t * c;
+                for k in 0..n {
+                    let (akp, akr) = (a[k * n + p], a[k * n + r]);
+                    a[k * n + p] = c * akp - s * akr;
+                    a[k * n + r] = s * akp + c * akr;
+                }
+                for k in 0..n {
+                    let (apk, ark) = (a[p * n + k], a[r * n + k]);
+                    a[p * n + k] = c * apk - s * ark;
+                    a[r * n + k] = s * apk + c * ark;
+                }
+                a[p * n + r] = 0.0;
+                a[r * n + p] = 0.0;
+                for k in 0..n {
+                    let (qkp, qkr) = (q[k * n + p], q[k * n + r]);
+                    q[k * n + p] = c * qkp - s * qkr;
+                    q[k * n + r] = s * qkp + c * qkr;
+                }
+            }
+        }
+    }
+    ((0..n).map(|i| a[i * n + i]).collect(), q, sweeps)
+}
+
+/// `PL M PR` (or `PL m` for a vector), `M` row-major `rows x cols`.
+fn precondition(ts: &TensorState<impl Float>, m: &[f64]) -> Vec<f64> {
+    let (rows, cols) = (ts.rows, ts.cols);
+    let left = &ts.factors[0];
+    let mut x = if left.diagonal {
+        (0..rows * cols).map(|k| left.root[k / cols] * m[k]).collect()
+    } else {
+        let mut x = vec![0.0; rows * cols];
+        for a in 0..rows {
+            for b in 0..rows {
+                let l = left.root[a * rows + b];
+                for j in 0..cols {
+                    x[a * cols + j] += l * m[b * cols + j];
+                }
+            }
+        }
+        x
+    };
+    if let Some(right) = ts.factors.get(1) {
+        if right.diagonal {
+            for (k, v) in x.iter_mut().enumerate() {
+                *v *= right.root[k % cols];
+            }
+        } else {
+            let mut y = vec![0.0; rows * cols];
+            for i in 0..rows {
+                for b in 0..cols {
+                    let xib = x[i * cols + b];
+                    for j in 0..cols {
+                        y[i * cols + j] += xib * right.root[b * cols + j];
+                    }
+                }
+            }
+            x = y;
+        }
+    }
+    x
+}
+
+impl<T: Float> StochasticOptimizer<T> for Shampoo<T> {
+    fn step(&mut self, model: &mut dyn Module<T>, closure: &mut Closure<'_, T>) -> Result<StepReport<T>, OptimError> {
+        if let Some(s) = &self.state {
+            s.layout.check(&*model)?;
+        }
+        let (loss, g) = evaluate::loss_and_gradient(&*model, closure);
+        check_loss(loss)?;
+        let fresh;
+        let state = match &self.state {
+            Some(s) => s,
+            None => {
+                fresh = self.fresh_state(Layout::of(&*model));
+                &fresh
+            }
+        };
+        let layout = &state.layout;
+        layout.check_gradient(&g)?;
+
+        let c = &self.config;
+        let step = state.step + 1;
+        let refresh = (step - 1) % c.precondition_interval == 0;
+        let powi = |b: f64| b.powi(step.min(i32::MAX as u64) as i32);
+        let (b1, b2) = c.betas;
+        let (bc1, bcg) = (1.0 - powi(b1), 1.0 - powi(c.graft_beta2));
+        let stat_weight = if b2 == 1.0 { 1.0 } else { 1.0 - b2 };
+        let (tb1, tgb) = (T::from_f64(b1), T::from_f64(c.graft_beta2));
+        let coupled = if c.decoupled_weight_decay { 0.0 } else { c.weight_decay };
+        let shrink = if c.decoupled_weight_decay { 1.0 - c.lr * c.weight_decay } else { 1.0 };
+
+        let mut w = evaluate::flat_parameters(&*model);
+        let mut tensors = state.tensors.clone();
+        let mut max_sweeps = 0;
+        for (i, ts) in tensors.iter_mut().enumerate() {
+            let range = layout.range(i);
+            let wi = &mut w[range.clone()];
+            let gi: Vec<T> = g[range].iter().zip(wi.iter()).map(|(&g, &w)| g + T::from_f64(coupled) * w).collect();
+            for ((m, v), &g) in ts.m.iter_mut().zip(ts.v.iter_mut()).zip(&gi) {
+                *m = tb1 * *m + (T::ONE - tb1) * g;
+                *v = tgb * *v + (T::ONE - tgb) * g * g;
+            }
+            let g64: Vec<f64> = gi.iter().map(|g| g.to_f64()).collect();
+            let (rows, cols) = (ts.rows, ts.cols);
+            let p = 2.0 * ts.factors.len() as f64;
+            for (k, f) in ts.factors.iter_mut().enumerate() {
+                accumulate(f, &g64, rows, cols, k == 0, b2, stat_weight);
+                if refresh {
+                    max_sweeps = max_sweeps.max(refresh_root(f, c.eps, p));
+                }
+            }
+            let m_hat: Vec<f64> = ts.m.iter().map(|m| m.to_f64() / bc1).collect();
+            let adam_norm = m_hat
+                .iter()
+                .zip(&ts.v)
+                .map(|(m, v)| m / ((v.to_f64() / bcg).sqrt() + c.graft_eps))
+                .map(|a| a * a)
+                .sum::<f64>()
+                .sqrt();
+            let s = precondition(ts, &m_hat);
+            let s_norm = s.iter().map(|x| x * x).sum::<f64>().sqrt();
+            let scale = if s_norm > 0.0 { adam_norm / s_norm } else { 0.0 };
+            for (w, s) in wi.iter_mut().zip(&s) {
+                *w = T::from_f64(w.to_f64() * shrink - c.lr * scale * s);
+            }
+        }
+        for (i, ts) in tensors.iter().enumerate() {
+            let finite = ts.m.iter().chain(&ts.v).all(|x| x.is_finite())
+                && ts.factors.iter().all(|f| f.stat.iter().chain(&f.root).all(|x| x.is_finite()));
+            if !finite {
+                return Err(OptimError::NonFiniteUpdate { param: layout.names[i].clone() });
+            }
+        }
+        layout.check_update(&w)?;
+
+        evaluate::write_parameters(model, &w);
+        let layout = layout.clone();
+        self.state = Some(State { layout, step, tensors });
+        self.info = ShampooInfo { preconditioners_refreshed: refresh, max_jacobi_sweeps: max_sweeps };
+        Ok(StepReport { loss, evaluations: 1, curvature_products: 0 })
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.config.lr
+    }
+
+    fn set_learning_rate(&mut self, lr: f64) -> Result<(), OptimError> {
+        ShampooConfig { lr, ..self.config.clone() }.validate()?;
+        self.config.lr = lr;
+        Ok(())
+    }
+}
