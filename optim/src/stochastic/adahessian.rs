@@ -179,7 +179,7 @@ impl<T: Float> StochasticOptimizer<T> for AdaHessian<T> {
             m[i] = b1 * m[i] + (T::ONE - b1) * g[i];
             v[i] = b2 * v[i] + (T::ONE - b2) * d[i] * d[i];
             let denom = (v[i] * inv_bc2).sqrt().powf(k) + eps;
-            w[i] -= lr * (m[i] * inv_bc1 / denom + wd * w[i]);
+            w[i] = w[i] - lr * (m[i] * inv_bc1 / denom + wd * w[i]);
         }
         layout.check_update(&m)?;
         layout.check_update(&v)?;

@@ -11,7 +11,7 @@ use std::cell::RefCell;
 use rand::Rng;
 use wengert_autodiff::functional::HessianOperator;
 use wengert_autodiff::{Float, Tensor, Var};
-use wengert_nn::{Bound, Module, Parameters};
+use wengert_nn::{Bound, Module};
 
 use super::Closure;
 use crate::OptimError;
