@@ -41,7 +41,10 @@ fn mse<'c>(
     x: &'c Tensor<f64>,
     y: &'c Tensor<f64>,
 ) -> impl for<'t> FnMut(&dyn Module<f64>, &Bound<'t, f64>) -> Evaluation<'t, f64> + 'c {
-    move |m, p| Evaluation { outputs: m.forward(p, p.tape().constant(x.clone())), loss: OutputLoss::Mse { targets: y.clone() } }
+    move |m, p| Evaluation {
+        outputs: m.forward(p, p.tape().constant(x.clone())),
+        loss: OutputLoss::Mse { targets: y.clone() },
+    }
 }
 
 fn cross_entropy<'c>(
@@ -179,9 +182,7 @@ fn adahessian_two_steps_match_hand_computation_when_the_hessian_is_diagonal() {
         .collect();
     assert_close(&params(&model), &w2, 1e-12, "AdaHessian step 2");
     // The loss reported is the one before the step.
-    let loss = |w: &[f64]| {
-        (0..n * d).map(|k| (xs[k] * w[k % d] - ys[k]).powi(2)).sum::<f64>() / (n * d) as f64
-    };
+    let loss = |w: &[f64]| (0..n * d).map(|k| (xs[k] * w[k % d] - ys[k]).powi(2)).sum::<f64>() / (n * d) as f64;
     assert_close(&[r1.loss, r2.loss], &[loss(&w0), loss(&w1)], 1e-14, "reported losses");
 }
 
@@ -387,14 +388,13 @@ impl HandShampoo {
                 self.r[a * cols + bb] += (0..rows).map(|i| g[i * cols + a] * g[i * cols + bb]).sum::<f64>();
             }
         }
-        for k in 0..g.len() {
-            self.m[k] = b1 * self.m[k] + (1.0 - b1) * g[k];
-            self.v[k] = gb2 * self.v[k] + (1.0 - gb2) * g[k] * g[k];
+        for (k, &gk) in g.iter().enumerate() {
+            self.m[k] = b1 * self.m[k] + (1.0 - b1) * gk;
+            self.v[k] = gb2 * self.v[k] + (1.0 - gb2) * gk * gk;
         }
         let m_hat: Vec<f64> = self.m.iter().map(|m| m / (1.0 - b1.powi(t))).collect();
-        let adam: Vec<f64> = (0..g.len())
-            .map(|k| m_hat[k] / ((self.v[k] / (1.0 - gb2.powi(t))).sqrt() + cfg.graft_eps))
-            .collect();
+        let adam: Vec<f64> =
+            (0..g.len()).map(|k| m_hat[k] / ((self.v[k] / (1.0 - gb2.powi(t))).sqrt() + cfg.graft_eps)).collect();
         let vector = cols == 1;
         let pl = inverse_root(&self.l, rows, cfg.eps, if vector { 2 } else { 4 });
         let mut s: Vec<f64> = (0..rows * cols)
@@ -454,13 +454,8 @@ fn shampoo_three_steps_match_hand_computation_with_independent_inverse_roots() {
 #[test]
 fn shampoo_diagonal_factor_for_long_axes_and_decoupled_weight_decay() {
     // max_preconditioner_dim = 3: W [3, 4] keeps a full 3 x 3 left factor and a diagonal right one.
-    let cfg = ShampooConfig {
-        lr: 0.05,
-        eps: 0.01,
-        weight_decay: 0.2,
-        max_preconditioner_dim: 3,
-        ..ShampooConfig::default()
-    };
+    let cfg =
+        ShampooConfig { lr: 0.05, eps: 0.01, weight_decay: 0.2, max_preconditioner_dim: 3, ..ShampooConfig::default() };
     shampoo_against_hand(cfg, 2, true);
 }
 
@@ -499,7 +494,8 @@ fn regression() -> (Tensor<f64>, Tensor<f64>, f64) {
     let aty: Vec<f64> = (0..4).map(|q| (0..n).map(|s| a[s * 4 + q] * ys[s]).sum()).collect();
     let inv = inverse(&ata, 4);
     let theta: Vec<f64> = (0..4).map(|q| (0..4).map(|k| inv[q * 4 + k] * aty[k]).sum()).collect();
-    let best = (0..n).map(|s| ((0..4).map(|q| a[s * 4 + q] * theta[q]).sum::<f64>() - ys[s]).powi(2)).sum::<f64>() / n as f64;
+    let best =
+        (0..n).map(|s| ((0..4).map(|q| a[s * 4 + q] * theta[q]).sum::<f64>() - ys[s]).powi(2)).sum::<f64>() / n as f64;
     (Tensor::from_vec(xs, &[n, i]), Tensor::from_vec(ys, &[n, 1]), best)
 }
 

@@ -33,8 +33,8 @@ use rand::SeedableRng;
 use wengert_autodiff::Float;
 use wengert_nn::Module;
 
-use super::evaluate::{self, check_loss, Layout};
 pub use super::evaluate::Probe;
+use super::evaluate::{self, check_loss, Layout};
 use super::{Closure, StepReport, StochasticOptimizer};
 use crate::first_order::error_check as check;
 use crate::OptimError;

@@ -11,6 +11,9 @@
 //! | optimiser | file | what |
 //! |---|---|---|
 //! | [`StochasticOptimizer`] | `mod.rs` | the trait every optimiser here implements; [`Closure`], [`Evaluation`], [`StepReport`] |
+//! | [`Shampoo`](shampoo::Shampoo) | `shampoo.rs` | Kronecker-factored `L^-1/4 G R^-1/4` (Gupta et al. 2018), inverse roots every `T` steps, grafted to Adam's per-tensor step size |
+//! | [`Sophia`](sophia::Sophia) | `sophia.rs` | clipped diagonal-Newton momentum step, Hessian diagonal by Hutchinson (Sophia-H) or Gauss-Newton-Bartlett (Sophia-G) every `k` steps (Liu et al. 2023) |
+//! | [`AdaHessian`](adahessian::AdaHessian) | `adahessian.rs` | Adam with the squared gradient replaced by the squared Hutchinson Hessian diagonal, spatially averaged for kernels (Yao et al. 2021) |
 //!
 //! ```
 //! use rand::{rngs::StdRng, SeedableRng};
@@ -39,6 +42,11 @@
 
 use wengert_autodiff::{Float, Var};
 use wengert_nn::{Bound, Module};
+
+pub mod adahessian;
+mod evaluate;
+pub mod shampoo;
+pub mod sophia;
 
 pub use crate::curvature::OutputLoss;
 use crate::OptimError;

@@ -278,7 +278,8 @@ pub(crate) fn symmetric_eigen(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>, usize
     let frob = a.iter().map(|x| x * x).sum::<f64>().sqrt();
     let mut sweeps = 0;
     while sweeps < 100 {
-        let off: f64 = (0..n).flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
+        let off: f64 = (0..n)
+            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
             .map(|(i, j)| a[i * n + j] * a[i * n + j])
             .sum::<f64>()
             .sqrt();
@@ -379,7 +380,7 @@ impl<T: Float> StochasticOptimizer<T> for Shampoo<T> {
 
         let c = &self.config;
         let step = state.step + 1;
-        let refresh = (step - 1) % c.precondition_interval == 0;
+        let refresh = (step - 1).is_multiple_of(c.precondition_interval);
         let powi = |b: f64| b.powi(step.min(i32::MAX as u64) as i32);
         let (b1, b2) = c.betas;
         let (bc1, bcg) = (1.0 - powi(b1), 1.0 - powi(c.graft_beta2));

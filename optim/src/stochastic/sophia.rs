@@ -17,9 +17,12 @@
 //!   [`Probe`] chooses), an exact Hessian-vector product on the gradient's graph. `ĥ` may be negative;
 //!   `max(gamma h, eps)` then makes the step a clipped sign step.
 //! - **Sophia-G** ([`Estimator::GaussNewtonBartlett`]): labels `ŷ` are drawn from the model's own predictive
-//!   distribution at the minibatch ([`OutputLoss::sample`]), `ĝ = grad L̂(w)` is the gradient of the mean
-//!   loss on them, and `ĥ = B ĝ ⊙ ĝ` with `B` the batch size: by Bartlett's identity
-//!   `E[B ĝ ⊙ ĝ] = diag` of the Gauss-Newton matrix (Fisher) of the mean loss. It costs no Hessian product,
+//!   distribution at the minibatch ([`OutputLoss::sample`](crate::curvature::OutputLoss::sample)),
+//!   `ĝ = grad L̂(w)` is the gradient of the mean loss on them, and `ĥ = B ĝ ⊙ ĝ` with `B` the batch size
+//!   (for cross-entropy; in general `1 / c` with `L = c sum_n nll_n`,
+//!   [`OutputLoss::nll_scale`](crate::curvature::OutputLoss::nll_scale): `N C` for the mean squared error
+//!   over `N x C` outputs): by Bartlett's identity `E[ĝ ĝᵀ] = c G`, so `E[ĥ] = diag G`, the Gauss-Newton
+//!   matrix (the Fisher) of the loss. It costs no Hessian product,
 //!   only a second backward pass over the same recording.
 //!
 //! Defaults follow the authors' code (`Liuhong99/Sophia`, `SophiaG`): `lr = 1e-4`, `betas = (0.965, 0.99)`,
@@ -38,11 +41,9 @@ use rand::SeedableRng;
 use wengert_autodiff::{Float, Tape};
 use wengert_nn::{Bound, Module};
 
-use super::evaluate::{self, check_loss, Layout};
 pub use super::evaluate::Probe;
+use super::evaluate::{self, check_loss, Layout};
 use super::{Closure, StepReport, StochasticOptimizer};
-#[allow(unused_imports)] // for the docs
-use crate::curvature::OutputLoss;
 use crate::first_order::error_check as check;
 use crate::OptimError;
 
@@ -169,7 +170,7 @@ impl<T: Float> Sophia<T> {
     }
 }
 
-/// Loss, gradient and the Gauss-Newton-Bartlett estimate `B ĝ ⊙ ĝ`, from one evaluation of the closure.
+/// Loss, gradient and the Gauss-Newton-Bartlett estimate `c^-1 ĝ ⊙ ĝ` (`c^-1 = B` for cross-entropy), from one evaluation of the closure.
 fn gauss_newton_bartlett<T: Float>(
     model: &dyn Module<T>,
     closure: &mut Closure<'_, T>,
@@ -180,11 +181,11 @@ fn gauss_newton_bartlett<T: Float>(
     let ev = closure(model, &bound);
     let loss = ev.loss.value(ev.outputs);
     let sampled = ev.loss.sample(&ev.outputs.value(), rng);
-    let batch = T::from_usize(sampled.batch_size());
+    let inv_c = T::ONE / sampled.nll_scale();
     let loss_sampled = sampled.value(ev.outputs);
     let g = evaluate::flatten_grads(model, &bound.grad(loss));
     let g_hat = evaluate::flatten_grads(model, &bound.grad(loss_sampled));
-    (loss.item(), g, g_hat.iter().map(|&x| batch * x * x).collect())
+    (loss.item(), g, g_hat.iter().map(|&x| inv_c * x * x).collect())
 }
 
 impl<T: Float> StochasticOptimizer<T> for Sophia<T> {
@@ -194,7 +195,7 @@ impl<T: Float> StochasticOptimizer<T> for Sophia<T> {
         }
         let layout = self.state.as_ref().map_or_else(|| Layout::of(&*model), |s| s.layout.clone());
         let step = self.state.as_ref().map_or(0, |s| s.step) + 1;
-        let refresh = (step - 1) % self.config.k == 0;
+        let refresh = (step - 1).is_multiple_of(self.config.k);
         let mut rng = self.rng.clone();
         let (loss, g, h_hat, products) = match (refresh, self.config.estimator) {
             (false, _) => {
