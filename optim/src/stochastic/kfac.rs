@@ -1,0 +1,850 @@
+//! [`Kfac`]: Kronecker-factored approximate curvature (Martens & Grosse 2015), with the convolution factors of
+//! Grosse & Martens 2016 (KFC) and the KL-clipped step of Ba, Grosse & Martens 2017.
+//!
+//! ## The approximation
+//!
+//! For an affine layer `s = W̄ ā` (`W̄ = [W | b]`, `ā = [a; 1]` the layer input with a homogeneous 1 for the
+//! bias), the gradient of one example's loss is `∇W̄ ℓ = g āᵀ` with `g = ∂ℓ/∂s`. The layer's block of the Fisher
+//! `F = E[vec(∇W̄) vec(∇W̄)ᵀ]` is approximated by a Kronecker product of two small matrices:
+//!
+//! ```text
+//! F ≈ A ⊗ G,    A = E[ā āᵀ]   ([in+1, in+1]),    G = E[g gᵀ]   ([out, out])
+//! ```
+//!
+//! (M&G 2015 §3; in the row-major layout of `W̄` `[out, in+1]` the block is `G ⊗ A`.) The expectation is over the
+//! examples of the minibatch. For a `Conv2d` layer (KFC, Grosse & Martens 2016 §3) the samples `ā` are the
+//! input's im2col patches at every output position `t ∈ T` and `g` the output gradients at those positions,
+//! with the paper's spatial scaling: `A = E_n[Σ_t ā_t ā_tᵀ]` (sum over positions) and
+//! `G = E_n[1/|T| Σ_t g_t g_tᵀ]` (mean over positions), as kfac-jax's `Conv2DTwoKroneckerFactored`. A `Linear`
+//! layer whose input has more than two axes (`[N, .., in]`) is treated the same way, every leading row after
+//! the first axis a position; a layer applied several times in one forward pass adds its uses as positions too.
+//!
+//! The gradients `g` are those of the per-example loss `ℓ_n` (the loss of the minibatch is their mean, so
+//! `g = N ∂L/∂s`), taken as [`FisherEstimator`] says: with targets sampled from the model's predictive
+//! distribution ([`OutputLoss::sample`]: the true Fisher, default), with the data's targets (the empirical
+//! Fisher) or exactly (the generalised Gauss-Newton `E[J_sᵀ H_ℓ J_s]`, one reverse sweep per output).
+//!
+//! ## The step
+//!
+//! Every step the minibatch statistics enter exponential moving averages `A ← ε A + (1-ε) Â` (normalised by the
+//! accumulated weight, so the first step takes `Â` itself; kfac-jax's `WeightedMovingAverage`). Every
+//! `inverse_update_period` steps the damped inverses are recomputed with factored Tikhonov damping
+//! (M&G 2015 §6.3):
+//!
+//! ```text
+//! π = sqrt( (tr A / dim A) / (tr G / dim G) ),    (A + π √λ I)⁻¹,    (G + √λ / π I)⁻¹
+//! ```
+//!
+//! and the layer's update direction is the preconditioned gradient (weight decay `ω` folded into the gradient)
+//!
+//! ```text
+//! V = (G + √λ/π I)⁻¹ (∇W̄ + ω W̄) (A + π √λ I)⁻¹ .
+//! ```
+//!
+//! The step is KL-clipped (Ba et al. 2017 §5; ACKTR): with learning rate `η` and bound `κ`,
+//! `ν = min(1, sqrt(κ / (η² Σ_layers ⟨V, ∇W̄⟩)))`, and with momentum `μ` the update is
+//! `m ← μ m + ν V`, `W̄ ← W̄ - η m` (PyTorch's SGD momentum, as KFAC-Pytorch).
+//!
+//! Parameters that are not the weight or bias of a captured `Linear`/`Conv2d` (norm layers, embeddings, a
+//! `Conv2d` with groups, a `Conv1d`, a bias whose weight is frozen) take the **first-order fallback**: the
+//! same update with `V = ∇θ + ω θ`, i.e. SGD with momentum (and weight decay) at the same learning rate,
+//! KL-clipped together with the K-FAC layers (their Fisher taken as the identity in `Σ ⟨V, ∇⟩`).
+//!
+//! ## Capturing the layers
+//!
+//! [`Kfac::step`] records the closure with a [`Bound::capturing`] binding, so every `Linear` and `Conv2d`
+//! forward pass leaves a [`wengert_nn::LayerCapture`] (input and pre-activation output); the output gradients
+//! are one extra reverse sweep of the same tape to those outputs (no second forward pass).
+//!
+//! ## References
+//! - J. Martens, R. Grosse, *Optimizing Neural Networks with Kronecker-factored Approximate Curvature*, ICML 2015.
+//! - R. Grosse, J. Martens, *A Kronecker-factored approximate Fisher matrix for convolution layers*, ICML 2016.
+//! - J. Ba, R. Grosse, J. Martens, *Distributed Second-Order Optimization using Kronecker-Factored
+//!   Approximations*, ICLR 2017 (KL clipping).
+//! - kfac-jax (DeepMind): `curvature_blocks.py` (factor conventions), `utils.pi_adjusted_inverse`.
+//! - KFAC-Pytorch (Wang, 2019, the implementation of ACKTR's and Ba et al.'s settings): default hyperparameters.
+
+use std::collections::HashMap;
+
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use wengert_autodiff::ops::Conv2dArgs;
+use wengert_autodiff::{kernels, Float, Tape, Tensor, Var};
+use wengert_nn::{Bound, CaptureKind, LayerCapture, Module, Param, ParamId};
+
+use super::{Closure, StepReport, StochasticOptimizer};
+use crate::curvature::OutputLoss;
+use crate::linalg::cholesky::Cholesky;
+use crate::linalg::DenseMatrix;
+use crate::OptimError;
+
+/// How the output gradients `g` of the factor `G = E[g gᵀ]` are obtained.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FisherEstimator {
+    /// The true Fisher: one target per example drawn from the model's predictive distribution
+    /// ([`OutputLoss::sample`]), `g` the gradient of the loss on those targets (M&G 2015 §5; kfac-jax's default
+    /// `fisher_gradients`). One extra reverse sweep per step.
+    #[default]
+    Sampled,
+    /// The empirical Fisher: `g` the gradient of the training loss itself (the data's targets). No extra sweep;
+    /// a biased estimate of the curvature (Kunstner et al. 2019).
+    Empirical,
+    /// The exact generalised Gauss-Newton factor: with the per-example loss Hessian `H_ℓ = B Bᵀ` on the outputs
+    /// (from [`OutputLoss::hessian_vec`], `B` its pivot-free Cholesky factor), `G = E[Σ_k g_k g_kᵀ]` with `g_k`
+    /// the reverse sweep of column `k` of `B` (kfac-jax's `ggn_exact`). Exact in expectation of `J_sᵀ H_ℓ J_s`;
+    /// costs `C` Hessian products and `C` reverse sweeps per step for `C` outputs per example.
+    ExactGgn,
+}
+
+/// Configuration of [`Kfac`].
+///
+/// Defaults: `learning_rate = 1e-3`, `momentum = 0.9`, `damping = 1e-3`, `kl_clip = Some(1e-3)`,
+/// `weight_decay = 0`, `ema_decay = 0.95` as KFAC-Pytorch (Wang 2019, the settings of ACKTR / Ba et al. 2017;
+/// `ema_decay` is also kfac-jax's `curvature_ema` and M&G's cap `min(1 - 1/k, 0.95)`);
+/// `inverse_update_period = 20` as M&G 2015 §8 (`T₃ = 20`); `fisher = Sampled` as M&G and kfac-jax; `seed = 0`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KfacConfig {
+    /// `η`, the step size (finite, `> 0`).
+    pub learning_rate: f64,
+    /// `λ`, the Tikhonov damping split between the factors as `π √λ` and `√λ / π` (finite, `> 0`).
+    pub damping: f64,
+    /// `ε`, the decay of the factors' moving averages (in `[0, 1)`; `0` keeps only the current minibatch).
+    pub ema_decay: f64,
+    /// `T`, steps between recomputations of the damped inverses (`>= 1`; the first step always computes them).
+    pub inverse_update_period: usize,
+    /// `κ`, the bound on the step's KL divergence (quadratic model `η² ν² Σ ⟨V, ∇⟩ ≤ κ`); `None` disables clipping.
+    pub kl_clip: Option<f64>,
+    /// `μ`, the momentum of the update (in `[0, 1)`; `0` for none).
+    pub momentum: f64,
+    /// `ω`, L2 weight decay added to every gradient before preconditioning (finite, `>= 0`).
+    pub weight_decay: f64,
+    /// How the output gradients of `G` are obtained.
+    pub fisher: FisherEstimator,
+    /// Seed of the generator that samples the targets of [`FisherEstimator::Sampled`].
+    pub seed: u64,
+}
+
+impl Default for KfacConfig {
+    fn default() -> Self {
+        KfacConfig {
+            learning_rate: 1e-3,
+            damping: 1e-3,
+            ema_decay: 0.95,
+            inverse_update_period: 20,
+            kl_clip: Some(1e-3),
+            momentum: 0.9,
+            weight_decay: 0.0,
+            fisher: FisherEstimator::Sampled,
+            seed: 0,
+        }
+    }
+}
+
+impl KfacConfig {
+    /// Defaults with learning rate `learning_rate`.
+    pub fn new(learning_rate: f64) -> Self {
+        KfacConfig { learning_rate, ..Self::default() }
+    }
+
+    /// Checks every field's range (see the field docs).
+    ///
+    /// # Errors
+    /// [`OptimError::InvalidConfig`] naming the field and its value.
+    pub fn validate(&self) -> Result<(), OptimError> {
+        let bad = |field: &str, v: String| Err(OptimError::InvalidConfig(format!("KfacConfig: {field} = {v}")));
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return bad("learning_rate", format!("{} (must be finite and > 0)", self.learning_rate));
+        }
+        if !(self.damping.is_finite() && self.damping > 0.0) {
+            return bad("damping", format!("{} (must be finite and > 0)", self.damping));
+        }
+        if !(0.0..1.0).contains(&self.ema_decay) {
+            return bad("ema_decay", format!("{} (must be in [0, 1))", self.ema_decay));
+        }
+        if self.inverse_update_period == 0 {
+            return bad("inverse_update_period", "0 (must be >= 1)".into());
+        }
+        if let Some(k) = self.kl_clip {
+            if !(k.is_finite() && k > 0.0) {
+                return bad("kl_clip", format!("Some({k}) (must be finite and > 0)"));
+            }
+        }
+        if !(0.0..1.0).contains(&self.momentum) {
+            return bad("momentum", format!("{} (must be in [0, 1))", self.momentum));
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return bad("weight_decay", format!("{} (must be finite and >= 0)", self.weight_decay));
+        }
+        Ok(())
+    }
+}
+
+/// What the last [`Kfac::step`] did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct KfacInfo {
+    /// `ν`, the KL-clipping scale applied to the step (`1` when not clipped).
+    pub kl_scale: f64,
+    /// Whether the damped inverses were recomputed this step.
+    pub inverses_refreshed: bool,
+    /// Number of layers preconditioned with Kronecker factors.
+    pub kfac_layers: usize,
+    /// Number of parameters updated by the first-order fallback.
+    pub fallback_params: usize,
+}
+
+/// The two Kronecker factors of one layer: `A = E[ā āᵀ]` (inputs, homogeneous coordinate last when the layer
+/// has a trainable bias) and `G = E[g gᵀ]` (output gradients), the layer's Fisher block being `A ⊗ G`.
+#[derive(Clone, Debug)]
+pub struct KroneckerFactors<T: Float> {
+    /// `A`, `[d_in, d_in]` with `d_in = in (+1)` (`C_in kh kw (+1)` for a convolution, in the weight's order).
+    pub a: Tensor<T>,
+    /// `G`, `[out, out]`.
+    pub g: Tensor<T>,
+}
+
+impl<T: Float> KroneckerFactors<T> {
+    /// `π = sqrt((tr A / dim A) / (tr G / dim G))` (M&G 2015 §6.3), `1` if either trace is not positive and
+    /// finite.
+    pub fn pi(&self) -> f64 {
+        let mean_diag = |m: &Tensor<T>| {
+            let n = m.shape()[0];
+            (0..n).map(|i| m.as_slice()[i * n + i].to_f64()).sum::<f64>() / n as f64
+        };
+        let p = (mean_diag(&self.a) / mean_diag(&self.g)).sqrt();
+        if p.is_finite() && p > 0.0 {
+            p
+        } else {
+            1.0
+        }
+    }
+
+    /// The damped inverses `((A + π √λ I)⁻¹, (G + √λ / π I)⁻¹)` by Cholesky factorisation.
+    ///
+    /// # Errors
+    /// [`OptimError::Linalg`] if a damped factor is not numerically positive definite (a non-finite factor).
+    pub fn damped_inverses(&self, damping: f64) -> Result<(Tensor<T>, Tensor<T>), OptimError> {
+        let (pi, s) = (self.pi(), damping.sqrt());
+        Ok((spd_inverse(&self.a, pi * s)?, spd_inverse(&self.g, s / pi)?))
+    }
+
+    /// The preconditioned gradient `V = (G + √λ/π I)⁻¹ grad (A + π √λ I)⁻¹` of a gradient `grad` `[out, d_in]`,
+    /// i.e. `((A + π √λ I) ⊗ (G + √λ/π I))⁻¹` applied to `grad` (computed afresh, not from a cache).
+    ///
+    /// # Errors
+    /// As [`KroneckerFactors::damped_inverses`].
+    ///
+    /// # Panics
+    /// If `grad` is not `[out, d_in]`.
+    pub fn damped_solve(&self, damping: f64, grad: &Tensor<T>) -> Result<Tensor<T>, OptimError> {
+        let (a_inv, g_inv) = self.damped_inverses(damping)?;
+        Ok(precondition(&g_inv, grad, &a_inv))
+    }
+}
+
+/// The persistent state of one K-FAC layer, keyed by its weight.
+#[derive(Clone, Debug)]
+struct LayerState<T: Float> {
+    factors: KroneckerFactors<T>,
+    /// Accumulated weight of the moving average (`1 - ε^k`), so the average is normalised.
+    ema_weight: f64,
+    /// `((A + π √λ I)⁻¹, (G + √λ/π I)⁻¹)` from the last refresh.
+    inverses: Option<(Tensor<T>, Tensor<T>)>,
+}
+
+/// K-FAC: the minibatch optimiser that preconditions each `Linear` / `Conv2d` layer's gradient with the
+/// inverse of a Kronecker-factored Fisher block; see the [module docs](self) for the formulas.
+///
+/// ```no_run
+/// use wengert_optim::stochastic::kfac::{Kfac, KfacConfig};
+/// let opt = Kfac::<f32>::new(KfacConfig::default());
+/// ```
+#[derive(Clone, Debug)]
+pub struct Kfac<T: Float> {
+    config: KfacConfig,
+    layers: HashMap<ParamId, LayerState<T>>,
+    momentum: HashMap<ParamId, Tensor<T>>,
+    steps: u64,
+    rng: StdRng,
+    info: KfacInfo,
+}
+
+/// One trainable parameter as bound for this step.
+struct Bind<'t, T: Float> {
+    name: String,
+    id: ParamId,
+    var: Var<'t, T>,
+    value: Tensor<T>,
+}
+
+/// A layer eligible for K-FAC this step: its weight (index into the bound parameters), its trainable bias, and
+/// the captures of its uses.
+struct Layer<'t, T: Float> {
+    weight: usize,
+    bias: Option<usize>,
+    uses: Vec<LayerCapture<'t, T>>,
+}
+
+impl<T: Float> Kfac<T> {
+    /// An optimiser with `config`.
+    ///
+    /// # Panics
+    /// If the config is invalid; see [`Kfac::try_new`].
+    #[track_caller]
+    pub fn new(config: KfacConfig) -> Self {
+        Self::try_new(config).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// An optimiser with `config`, or the config's validation error.
+    pub fn try_new(config: KfacConfig) -> Result<Self, OptimError> {
+        config.validate()?;
+        let rng = StdRng::seed_from_u64(config.seed);
+        Ok(Kfac { config, layers: HashMap::new(), momentum: HashMap::new(), steps: 0, rng, info: KfacInfo::default() })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &KfacConfig {
+        &self.config
+    }
+
+    /// What the last successful step did.
+    pub fn info(&self) -> &KfacInfo {
+        &self.info
+    }
+
+    /// Number of successful steps so far.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// The current (moving-average) Kronecker factors of the layer whose weight is `weight`, if it is
+    /// preconditioned by K-FAC.
+    pub fn factors(&self, weight: &Param<T>) -> Option<&KroneckerFactors<T>> {
+        self.layers.get(&weight.id()).map(|s| &s.factors)
+    }
+}
+
+impl<T: Float> StochasticOptimizer<T> for Kfac<T> {
+    /// One K-FAC step (see the [module docs](self)): one closure evaluation, one reverse sweep for the gradient
+    /// and one for the sampled output gradients (none with [`FisherEstimator::Empirical`], `C` with
+    /// [`FisherEstimator::ExactGgn`]; counted in [`StepReport::curvature_products`]).
+    ///
+    /// # Errors
+    /// [`OptimError::NonFiniteStart`] for a non-finite loss, [`OptimError::NonFinite`] for a non-finite gradient,
+    /// [`OptimError::NonFiniteUpdate`] for non-finite curvature statistics or a non-finite update,
+    /// [`OptimError::Linalg`] if a damped factor cannot be inverted. On `Err` no parameter and no optimiser
+    /// state (factors, momentum, generator, step count) has changed.
+    fn step(&mut self, model: &mut dyn Module<T>, closure: &mut Closure<'_, T>) -> Result<StepReport<T>, OptimError> {
+        let cfg = self.config.clone();
+        let tape = Tape::new();
+        let bound = Bound::new(&tape, &*model).capturing();
+        let eval = closure(&*model, &bound);
+        let outputs = eval.outputs;
+        let loss = eval.loss.value(outputs);
+        let loss_value = loss.value().item();
+        if !loss_value.is_finite() {
+            return Err(OptimError::NonFiniteStart);
+        }
+        let n = eval.loss.batch_size().max(1);
+
+        let mut params: Vec<Bind<'_, T>> = Vec::new();
+        model.visit("", &mut |name, p| {
+            if !p.is_frozen() {
+                params.push(Bind { name: name.to_string(), id: p.id(), var: bound.var(p), value: p.value().clone() });
+            }
+        });
+        let layers = eligible_layers(&bound.captures(), &params);
+        let outs: Vec<Var<'_, T>> = layers.iter().flat_map(|l| l.uses.iter().map(|c| c.output)).collect();
+
+        // Gradient of the loss (and, for the empirical Fisher, of the layers' outputs) in one sweep.
+        let mut wrt: Vec<Var<'_, T>> = params.iter().map(|p| p.var).collect();
+        if cfg.fisher == FisherEstimator::Empirical {
+            wrt.extend_from_slice(&outs);
+        }
+        let sweep = tape.grad(loss, &wrt);
+        let mut grads: Vec<Option<Tensor<T>>> = Vec::with_capacity(params.len());
+        for (i, p) in params.iter().enumerate() {
+            let g = sweep.get(i).map(|g| g.value());
+            if let Some(g) = &g {
+                if !g.all_finite() {
+                    return Err(OptimError::NonFinite { param: p.name.clone() });
+                }
+            }
+            grads.push(g);
+        }
+
+        // Output gradients of the per-example loss, `g = N dL/ds`, as a list of sweeps (one, or C for the GGN).
+        let mut rng = self.rng.clone();
+        let mut curvature_products = 0;
+        let out_grads: Vec<Vec<Tensor<T>>> = if outs.is_empty() {
+            Vec::new()
+        } else {
+            match cfg.fisher {
+                FisherEstimator::Empirical => {
+                    vec![(0..outs.len()).map(|i| scaled(&sweep.value(params.len() + i), n)).collect()]
+                }
+                FisherEstimator::Sampled => {
+                    let sampled = eval.loss.sample(&outputs.value(), &mut rng);
+                    let ls = sampled.value(outputs);
+                    curvature_products += 1;
+                    let g = tape.grad(ls, &outs);
+                    vec![(0..outs.len()).map(|i| scaled(&g.value(i), n)).collect()]
+                }
+                FisherEstimator::ExactGgn => {
+                    let seeds = hessian_sqrt_columns(&eval.loss, outputs, n)?;
+                    curvature_products += 2 * seeds.len();
+                    let mut all = Vec::with_capacity(seeds.len());
+                    for s in seeds {
+                        let g = tape
+                            .vjp(outputs, &outs, tape.constant(s), false)
+                            .map_err(|_| OptimError::NonFiniteUpdate { param: "loss Hessian factor".into() })?;
+                        all.push((0..outs.len()).map(|i| g.value(i)).collect());
+                    }
+                    all
+                }
+            }
+        };
+
+        // New factors (moving averages) and, when due, their damped inverses.
+        let refresh_due = self.steps % cfg.inverse_update_period as u64 == 0;
+        let mut new_layers: Vec<(ParamId, LayerState<T>)> = Vec::with_capacity(layers.len());
+        let mut refreshed = false;
+        let mut offset = 0;
+        for l in &layers {
+            let w = &params[l.weight];
+            let (a_stat, g_stat) = layer_statistics(l, &out_grads, offset, n);
+            offset += l.uses.len();
+            if !(a_stat.all_finite() && g_stat.all_finite()) {
+                return Err(OptimError::NonFiniteUpdate { param: w.name.clone() });
+            }
+            let old = self
+                .layers
+                .get(&w.id)
+                .filter(|s| s.factors.a.shape() == a_stat.shape() && s.factors.g.shape() == g_stat.shape());
+            let mut state = match old {
+                Some(s) => {
+                    let weight = cfg.ema_decay * s.ema_weight + (1.0 - cfg.ema_decay);
+                    let (c_old, c_new) = (cfg.ema_decay * s.ema_weight / weight, (1.0 - cfg.ema_decay) / weight);
+                    LayerState {
+                        factors: KroneckerFactors {
+                            a: blend(&s.factors.a, c_old, &a_stat, c_new),
+                            g: blend(&s.factors.g, c_old, &g_stat, c_new),
+                        },
+                        ema_weight: weight,
+                        inverses: s.inverses.clone(),
+                    }
+                }
+                None => LayerState {
+                    factors: KroneckerFactors { a: a_stat, g: g_stat },
+                    ema_weight: 1.0 - cfg.ema_decay,
+                    inverses: None,
+                },
+            };
+            if refresh_due || state.inverses.is_none() {
+                state.inverses = Some(state.factors.damped_inverses(cfg.damping)?);
+                refreshed = true;
+            }
+            new_layers.push((w.id, state));
+        }
+
+        // Update directions: preconditioned for the K-FAC layers, the gradient for the rest.
+        let wd = T::from_f64(cfg.weight_decay);
+        let decayed = |i: usize| -> Option<Tensor<T>> {
+            let g = grads[i].as_ref()?;
+            Some(if cfg.weight_decay == 0.0 { g.clone() } else { axpy(g, wd, &params[i].value) })
+        };
+        let mut directions: Vec<Option<Tensor<T>>> = vec![None; params.len()];
+        let mut inner = 0.0f64;
+        let mut in_layer = vec![false; params.len()];
+        for (l, (_, state)) in layers.iter().zip(&new_layers) {
+            in_layer[l.weight] = true;
+            if let Some(b) = l.bias {
+                in_layer[b] = true;
+            }
+            let Some(gw) = decayed(l.weight) else { continue };
+            let out = gw.shape()[0];
+            let mut gbar = gw.reshape(&[out, gw.numel() / out]);
+            if let Some(b) = l.bias {
+                let gb = decayed(b).unwrap_or_else(|| Tensor::zeros(&[out]));
+                gbar = append_column(&gbar, &gb);
+            }
+            let (a_inv, g_inv) = state.inverses.as_ref().expect("inverses computed above");
+            let v = precondition(g_inv, &gbar, a_inv);
+            inner += dot(&v, &gbar);
+            let cols = gw.numel() / out;
+            let (vw, vb) = split_column(&v, cols, l.bias.is_some());
+            directions[l.weight] = Some(vw.reshape(gw.shape()));
+            if let (Some(b), Some(vb)) = (l.bias, vb) {
+                directions[b] = Some(vb);
+            }
+        }
+        let mut fallback = 0;
+        for i in 0..params.len() {
+            if !in_layer[i] {
+                if let Some(g) = decayed(i) {
+                    inner += dot(&g, &g);
+                    directions[i] = Some(g);
+                    fallback += 1;
+                }
+            }
+        }
+
+        let lr = cfg.learning_rate;
+        let nu = match cfg.kl_clip {
+            Some(kappa) if inner > 0.0 => (kappa / (lr * lr * inner)).sqrt().min(1.0),
+            _ => 1.0,
+        };
+        if !nu.is_finite() {
+            return Err(OptimError::NonFiniteUpdate { param: "KL-clipping scale".into() });
+        }
+
+        // Momentum and the new values, all checked before anything is written.
+        let (mu, nu_t, lr_t) = (T::from_f64(cfg.momentum), T::from_f64(nu), T::from_f64(lr));
+        let mut updates: Vec<(ParamId, Tensor<T>, Tensor<T>)> = Vec::new();
+        for (i, d) in directions.into_iter().enumerate() {
+            let Some(d) = d else { continue };
+            let p = &params[i];
+            let buf = match self.momentum.get(&p.id) {
+                Some(m) if cfg.momentum > 0.0 && m.shape() == d.shape() => axpby(m, mu, &d, nu_t),
+                _ => kernels::map(&d, |x| x * nu_t),
+            };
+            let new_value = axpy(&p.value, T::ZERO - lr_t, &buf);
+            if !(buf.all_finite() && new_value.all_finite()) {
+                return Err(OptimError::NonFiniteUpdate { param: p.name.clone() });
+            }
+            updates.push((p.id, new_value, buf));
+        }
+
+        // Commit.
+        let mut values: HashMap<ParamId, Tensor<T>> = HashMap::with_capacity(updates.len());
+        for (id, value, buf) in updates {
+            values.insert(id, value);
+            if cfg.momentum > 0.0 {
+                self.momentum.insert(id, buf);
+            }
+        }
+        model.visit_mut("", &mut |_, p| {
+            if let Some(v) = values.remove(&p.id()) {
+                p.set(v);
+            }
+        });
+        for (id, state) in new_layers {
+            self.layers.insert(id, state);
+        }
+        self.rng = rng;
+        self.steps += 1;
+        self.info = KfacInfo {
+            kl_scale: nu,
+            inverses_refreshed: refreshed,
+            kfac_layers: layers.len(),
+            fallback_params: fallback,
+        };
+        Ok(StepReport { loss: loss_value, evaluations: 1, curvature_products })
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.config.learning_rate
+    }
+
+    fn set_learning_rate(&mut self, lr: f64) -> Result<(), OptimError> {
+        let config = KfacConfig { learning_rate: lr, ..self.config.clone() };
+        config.validate()?;
+        self.config = config;
+        Ok(())
+    }
+}
+
+/// The captured layers K-FAC preconditions: a trainable weight, a `Linear` or a `Conv2d` with one group, the same
+/// geometry and bias at every use. The bias joins as the homogeneous coordinate when it is trainable.
+fn eligible_layers<'t, T: Float>(captures: &[LayerCapture<'t, T>], params: &[Bind<'t, T>]) -> Vec<Layer<'t, T>> {
+    let index = |id: ParamId| params.iter().position(|p| p.id == id);
+    let mut layers: Vec<Layer<'t, T>> = Vec::new();
+    let mut rejected: Vec<ParamId> = Vec::new();
+    for c in captures {
+        if rejected.contains(&c.weight) {
+            continue;
+        }
+        let supported = match c.kind {
+            CaptureKind::Linear => true,
+            CaptureKind::Conv2d { args, .. } => args.groups == 1,
+        };
+        let Some(w) = index(c.weight).filter(|_| supported) else {
+            rejected.push(c.weight);
+            continue;
+        };
+        let bias = c.bias.and_then(index);
+        match layers.iter().position(|l| l.weight == w) {
+            Some(k) => {
+                let first = &layers[k].uses[0];
+                if first.kind == c.kind && layers[k].bias == bias {
+                    layers[k].uses.push(*c);
+                } else {
+                    layers.remove(k);
+                    rejected.push(c.weight);
+                }
+            }
+            None => layers.push(Layer { weight: w, bias, uses: vec![*c] }),
+        }
+    }
+    layers
+}
+
+/// `(Â, Ĝ)` of one layer this step: `Â = Σ_uses Σ_rows ā āᵀ / N`, `Ĝ = Σ_sweeps Σ_uses Σ_rows g gᵀ / rows`, the
+/// rows being the examples (times the positions of a convolution or of extra leading axes).
+fn layer_statistics<T: Float>(
+    layer: &Layer<'_, T>,
+    out_grads: &[Vec<Tensor<T>>],
+    offset: usize,
+    n: usize,
+) -> (Tensor<T>, Tensor<T>) {
+    let bias = layer.bias.is_some();
+    let mut a: Option<Tensor<T>> = None;
+    let mut g: Option<Tensor<T>> = None;
+    let mut rows = 0usize;
+    for (u, cap) in layer.uses.iter().enumerate() {
+        let x = cap.input.value();
+        let patches = match cap.kind {
+            CaptureKind::Linear => linear_rows(&x, bias),
+            CaptureKind::Conv2d { kernel, args } => im2col(&x, kernel, &args, bias),
+        };
+        accumulate(&mut a, &kernels::matmul(&patches, &patches, true, false).expect("gram of the input rows"));
+        for sweep in out_grads {
+            let ds = output_rows(&sweep[offset + u], cap.kind);
+            accumulate(&mut g, &kernels::matmul(&ds, &ds, true, false).expect("gram of the output gradients"));
+        }
+        rows += output_rows(&cap.output.value(), cap.kind).shape()[0];
+    }
+    let a = a.expect("a layer has at least one use");
+    let g = g.unwrap_or_else(|| {
+        let out = layer.uses[0].output.value();
+        let c = output_rows(&out, layer.uses[0].kind).shape()[1];
+        Tensor::zeros(&[c, c])
+    });
+    let (an, gn) = (T::from_usize(n), T::from_usize(rows.max(1)));
+    (kernels::map(&a, |v| v / an), kernels::map(&g, |v| v / gn))
+}
+
+fn accumulate<T: Float>(acc: &mut Option<Tensor<T>>, x: &Tensor<T>) {
+    match acc {
+        Some(a) => kernels::add_assign(a, x),
+        None => *acc = Some(x.clone()),
+    }
+}
+
+/// The rows `[r, in (+1)]` of a `Linear` input `[.., in]`, with a trailing 1 when `bias`.
+fn linear_rows<T: Float>(x: &Tensor<T>, bias: bool) -> Tensor<T> {
+    let d = *x.shape().last().expect("Linear input has axes");
+    let r = x.numel() / d.max(1);
+    if !bias {
+        return x.reshape(&[r, d]);
+    }
+    let mut out = Vec::with_capacity(r * (d + 1));
+    for row in x.as_slice().chunks(d) {
+        out.extend_from_slice(row);
+        out.push(T::ONE);
+    }
+    Tensor::from_vec(out, &[r, d + 1])
+}
+
+/// The im2col patches `[N OH OW, C kh kw (+1)]` of a `Conv2d` input `[N, C, H, W]`: row `(n, oh, ow)` holds
+/// `x[n, c, oh s - p + i d, ow s - p + j d]` (zero outside the input) at column `(c kh + i) kw + j`, the order of
+/// the weight `[C_out, C, kh, kw]` flattened; a trailing 1 when `bias`.
+fn im2col<T: Float>(x: &Tensor<T>, kernel: [usize; 2], args: &Conv2dArgs, bias: bool) -> Tensor<T> {
+    let &[n, c, h, w] = x.shape() else { panic!("im2col: input {:?} is not [N, C, H, W]", x.shape()) };
+    let [kh, kw] = kernel;
+    let out_size = |i: usize, k: usize, ax: usize| {
+        (i + 2 * args.padding[ax]).saturating_sub(args.dilation[ax] * (k - 1) + 1) / args.stride[ax] + 1
+    };
+    let (oh, ow) = (out_size(h, kh, 0), out_size(w, kw, 1));
+    let cols = c * kh * kw + usize::from(bias);
+    let xs = x.as_slice();
+    let mut out = vec![T::ZERO; n * oh * ow * cols];
+    for b in 0..n {
+        for y in 0..oh {
+            for z in 0..ow {
+                let row = &mut out[((b * oh + y) * ow + z) * cols..][..cols];
+                for ch in 0..c {
+                    for i in 0..kh {
+                        let hi = (y * args.stride[0] + i * args.dilation[0]) as isize - args.padding[0] as isize;
+                        if hi < 0 || hi >= h as isize {
+                            continue;
+                        }
+                        for j in 0..kw {
+                            let wi = (z * args.stride[1] + j * args.dilation[1]) as isize - args.padding[1] as isize;
+                            if wi < 0 || wi >= w as isize {
+                                continue;
+                            }
+                            row[(ch * kh + i) * kw + j] = xs[((b * c + ch) * h + hi as usize) * w + wi as usize];
+                        }
+                    }
+                }
+                if bias {
+                    row[cols - 1] = T::ONE;
+                }
+            }
+        }
+    }
+    Tensor::from_vec(out, &[n * oh * ow, cols])
+}
+
+/// The rows `[r, out]` of a layer output (or its gradient): `[.., out]` for `Linear`, `[N, C, OH, OW]` moved to
+/// `[N OH OW, C]` for `Conv2d`.
+fn output_rows<T: Float>(s: &Tensor<T>, kind: CaptureKind) -> Tensor<T> {
+    match kind {
+        CaptureKind::Linear => {
+            let d = *s.shape().last().expect("Linear output has axes");
+            s.reshape(&[s.numel() / d.max(1), d])
+        }
+        CaptureKind::Conv2d { .. } => {
+            let c = s.shape()[1];
+            let p = kernels::permute(s, &[0, 2, 3, 1]).expect("conv output is 4-d");
+            p.reshape(&[s.numel() / c.max(1), c])
+        }
+    }
+}
+
+/// Columns of a square root of the per-example loss Hessian, stacked over the batch: `seeds[k][n] = B_n e_k` with
+/// `B_n B_nᵀ = H_ℓn`, the Hessian of example `n`'s loss on its outputs (`N` times the block of the mean loss's
+/// Hessian, read from `C` products with [`OutputLoss::hessian_vec`]; the losses are separable over examples).
+fn hessian_sqrt_columns<T: Float>(
+    loss: &OutputLoss<T>,
+    outputs: Var<'_, T>,
+    n: usize,
+) -> Result<Vec<Tensor<T>>, OptimError> {
+    let shape = outputs.shape();
+    let total = outputs.value().numel();
+    let c = total / n.max(1);
+    let tape = outputs.tape();
+    // h[b][i][k] = (H_ℓb)_{ik}
+    let mut h = vec![0.0f64; n * c * c];
+    for k in 0..c {
+        let mut e = vec![T::ZERO; total];
+        for b in 0..n {
+            e[b * c + k] = T::ONE;
+        }
+        let hv = loss.hessian_vec(outputs, tape.constant(Tensor::from_vec(e, shape.as_slice()))).value();
+        for b in 0..n {
+            for i in 0..c {
+                h[(b * c + i) * c + k] = hv.as_slice()[b * c + i].to_f64() * n as f64;
+            }
+        }
+    }
+    if h.iter().any(|v| !v.is_finite()) {
+        return Err(OptimError::NonFiniteUpdate { param: "loss Hessian".into() });
+    }
+    let mut seeds = vec![vec![T::ZERO; total]; c];
+    for b in 0..n {
+        let l = psd_cholesky(&h[b * c * c..(b + 1) * c * c], c);
+        for (k, seed) in seeds.iter_mut().enumerate() {
+            for i in 0..c {
+                seed[b * c + i] = T::from_f64(l[i * c + k]);
+            }
+        }
+    }
+    Ok(seeds.into_iter().map(|s| Tensor::from_vec(s, shape.as_slice())).collect())
+}
+
+/// `L` with `L Lᵀ = H` for a symmetric positive semi-definite `H` (`c x c`, row-major): Cholesky that leaves a
+/// column zero at a pivot below `1e-12 max diag` instead of failing (a softmax Hessian is singular).
+fn psd_cholesky(hm: &[f64], c: usize) -> Vec<f64> {
+    let tol = 1e-12 * (0..c).map(|i| hm[i * c + i].abs()).fold(0.0, f64::max);
+    let mut l = vec![0.0; c * c];
+    for j in 0..c {
+        let d = hm[j * c + j] - (0..j).map(|k| l[j * c + k] * l[j * c + k]).sum::<f64>();
+        if d <= tol {
+            continue;
+        }
+        let d = d.sqrt();
+        l[j * c + j] = d;
+        for i in j + 1..c {
+            let s = hm[i * c + j] - (0..j).map(|k| l[i * c + k] * l[j * c + k]).sum::<f64>();
+            l[i * c + j] = s / d;
+        }
+    }
+    l
+}
+
+/// `(M + shift I)⁻¹` for a symmetric `M` by Cholesky factorisation and `n` triangular solves.
+fn spd_inverse<T: Float>(m: &Tensor<T>, shift: f64) -> Result<Tensor<T>, OptimError> {
+    let n = m.shape()[0];
+    let mut d = DenseMatrix::from_vec(n, n, m.as_slice().to_vec());
+    for i in 0..n {
+        d[(i, i)] += T::from_f64(shift);
+    }
+    let chol = Cholesky::factor(&d)?;
+    let mut inv = vec![T::ZERO; n * n];
+    let mut e = vec![T::ZERO; n];
+    for j in 0..n {
+        e[j] = T::ONE;
+        let col = chol.solve(&e);
+        e[j] = T::ZERO;
+        for (i, v) in col.into_iter().enumerate() {
+            inv[i * n + j] = v;
+        }
+    }
+    // Symmetric up to rounding; make it exactly so.
+    for i in 0..n {
+        for j in 0..i {
+            let s = (inv[i * n + j] + inv[j * n + i]) * T::from_f64(0.5);
+            inv[i * n + j] = s;
+            inv[j * n + i] = s;
+        }
+    }
+    Ok(Tensor::from_vec(inv, &[n, n]))
+}
+
+/// `G⁻¹ X A⁻¹`.
+fn precondition<T: Float>(g_inv: &Tensor<T>, x: &Tensor<T>, a_inv: &Tensor<T>) -> Tensor<T> {
+    let gx = kernels::matmul(g_inv, x, false, false).expect("G^-1 X: shapes");
+    kernels::matmul(&gx, a_inv, false, false).expect("X A^-1: shapes")
+}
+
+fn scaled<T: Float>(x: &Tensor<T>, n: usize) -> Tensor<T> {
+    let s = T::from_usize(n);
+    kernels::map(x, move |v| v * s)
+}
+
+/// `c_a a + c_b b`.
+fn blend<T: Float>(a: &Tensor<T>, c_a: f64, b: &Tensor<T>, c_b: f64) -> Tensor<T> {
+    axpby(a, T::from_f64(c_a), b, T::from_f64(c_b))
+}
+
+/// `α x + β y`.
+fn axpby<T: Float>(x: &Tensor<T>, alpha: T, y: &Tensor<T>, beta: T) -> Tensor<T> {
+    let data = x.as_slice().iter().zip(y.as_slice()).map(|(&a, &b)| alpha * a + beta * b).collect();
+    Tensor::from_vec(data, x.shape())
+}
+
+/// `x + α y`.
+fn axpy<T: Float>(x: &Tensor<T>, alpha: T, y: &Tensor<T>) -> Tensor<T> {
+    axpby(x, T::ONE, y, alpha)
+}
+
+fn dot<T: Float>(x: &Tensor<T>, y: &Tensor<T>) -> f64 {
+    x.as_slice().iter().zip(y.as_slice()).map(|(&a, &b)| a.to_f64() * b.to_f64()).sum()
+}
+
+/// `[M | v]` for `M` `[r, c]` and `v` `[r]`.
+fn append_column<T: Float>(m: &Tensor<T>, v: &Tensor<T>) -> Tensor<T> {
+    let (r, c) = (m.shape()[0], m.shape()[1]);
+    let mut out = Vec::with_capacity(r * (c + 1));
+    for (row, &b) in m.as_slice().chunks(c).zip(v.as_slice()) {
+        out.extend_from_slice(row);
+        out.push(b);
+    }
+    Tensor::from_vec(out, &[r, c + 1])
+}
+
+/// Splits `[M | v]` back into `M` `[r, cols]` and, when `bias`, `v` `[r]`.
+fn split_column<T: Float>(m: &Tensor<T>, cols: usize, bias: bool) -> (Tensor<T>, Option<Tensor<T>>) {
+    if !bias {
+        return (m.clone(), None);
+    }
+    let r = m.shape()[0];
+    let mut w = Vec::with_capacity(r * cols);
+    let mut b = Vec::with_capacity(r);
+    for row in m.as_slice().chunks(cols + 1) {
+        w.extend_from_slice(&row[..cols]);
+        b.push(row[cols]);
+    }
+    (Tensor::from_vec(w, &[r, cols]), Some(Tensor::from_vec(b, &[r])))
+}
