@@ -64,13 +64,13 @@
 //! - kfac-jax (DeepMind): `curvature_blocks.py` (factor conventions), `utils.pi_adjusted_inverse`.
 //! - KFAC-Pytorch (Wang, 2019, the implementation of ACKTR's and Ba et al.'s settings): default hyperparameters.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use wengert_autodiff::ops::Conv2dArgs;
 use wengert_autodiff::{kernels, Float, Tape, Tensor, Var};
-use wengert_nn::{Bound, CaptureKind, LayerCapture, Module, Param, ParamId};
+use wengert_nn::{f64_from_meta, f64_to_meta, Bound, CaptureKind, LayerCapture, Module, ParamId, StateDict};
 
 use super::{Closure, StepReport, StochasticOptimizer};
 use crate::curvature::OutputLoss;
@@ -261,10 +261,11 @@ struct LayerState<T: Float> {
 #[derive(Clone, Debug)]
 pub struct Kfac<T: Float> {
     config: KfacConfig,
-    layers: HashMap<ParamId, LayerState<T>>,
-    momentum: HashMap<ParamId, Tensor<T>>,
+    /// Per K-FAC layer, keyed by the weight's hierarchical name (`layers.0.weight`).
+    layers: BTreeMap<String, LayerState<T>>,
+    /// Momentum buffers keyed by parameter name.
+    momentum: BTreeMap<String, Tensor<T>>,
     steps: u64,
-    rng: StdRng,
     info: KfacInfo,
 }
 
@@ -297,8 +298,7 @@ impl<T: Float> Kfac<T> {
     /// An optimiser with `config`, or the config's validation error.
     pub fn try_new(config: KfacConfig) -> Result<Self, OptimError> {
         config.validate()?;
-        let rng = StdRng::seed_from_u64(config.seed);
-        Ok(Kfac { config, layers: HashMap::new(), momentum: HashMap::new(), steps: 0, rng, info: KfacInfo::default() })
+        Ok(Kfac { config, layers: BTreeMap::new(), momentum: BTreeMap::new(), steps: 0, info: KfacInfo::default() })
     }
 
     /// The configuration.
@@ -316,10 +316,99 @@ impl<T: Float> Kfac<T> {
         self.steps
     }
 
-    /// The current (moving-average) Kronecker factors of the layer whose weight is `weight`, if it is
-    /// preconditioned by K-FAC.
-    pub fn factors(&self, weight: &Param<T>) -> Option<&KroneckerFactors<T>> {
-        self.layers.get(&weight.id()).map(|s| &s.factors)
+    /// The current (moving-average) Kronecker factors of the layer whose weight has the hierarchical name
+    /// `weight` (`layers.0.weight`), if it is preconditioned by K-FAC.
+    pub fn factors(&self, weight: &str) -> Option<&KroneckerFactors<T>> {
+        self.layers.get(weight).map(|s| &s.factors)
+    }
+
+    /// The generator of this step's sampled targets: a function of the seed and the step count only, so a
+    /// resumed run samples what an uninterrupted one would.
+    fn step_rng(&self) -> StdRng {
+        StdRng::seed_from_u64(self.config.seed ^ (self.steps + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    }
+
+    /// Everything needed to resume bit-exactly: the step count and learning rate (metadata, exact), per K-FAC
+    /// layer `layers.{weight}.{a, g, a_inv, g_inv}` and `layers.{weight}.ema_weight`, per parameter
+    /// `momentum.{name}`; keys use the parameters' hierarchical names.
+    pub fn state_dict(&self) -> StateDict<T> {
+        let mut sd = StateDict::new();
+        sd.metadata.insert("algorithm".into(), "kfac".into());
+        sd.metadata.insert("steps".into(), self.steps.to_string());
+        sd.metadata.insert("learning_rate".into(), f64_to_meta(self.config.learning_rate));
+        for (name, l) in &self.layers {
+            sd.metadata.insert(format!("layers.{name}.ema_weight"), f64_to_meta(l.ema_weight));
+            sd.tensors.insert(format!("layers.{name}.a"), l.factors.a.clone());
+            sd.tensors.insert(format!("layers.{name}.g"), l.factors.g.clone());
+            if let Some((a_inv, g_inv)) = &l.inverses {
+                sd.tensors.insert(format!("layers.{name}.a_inv"), a_inv.clone());
+                sd.tensors.insert(format!("layers.{name}.g_inv"), g_inv.clone());
+            }
+        }
+        for (name, m) in &self.momentum {
+            sd.tensors.insert(format!("momentum.{name}"), m.clone());
+        }
+        sd
+    }
+
+    /// Restores what [`Kfac::state_dict`] saved (the configuration other than the learning rate stays this
+    /// optimiser's own).
+    ///
+    /// # Errors
+    /// [`OptimError::BadStateDict`] if the dict is for another algorithm, an entry is missing or malformed, or
+    /// a factor is not a square matrix of its inverse's shape; on `Err` the optimiser is unchanged.
+    pub fn load_state_dict(&mut self, sd: &StateDict<T>) -> Result<(), OptimError> {
+        let bad = |m: String| OptimError::BadStateDict(format!("K-FAC: {m}"));
+        if sd.metadata.get("algorithm").map(String::as_str) != Some("kfac") {
+            return Err(bad(format!("state dict is for {:?}", sd.metadata.get("algorithm"))));
+        }
+        let steps: u64 = sd
+            .metadata
+            .get("steps")
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| bad("missing or malformed `steps`".into()))?;
+        let lr = sd
+            .metadata
+            .get("learning_rate")
+            .and_then(|s| f64_from_meta(s))
+            .ok_or_else(|| bad("missing or malformed `learning_rate`".into()))?;
+        let config = KfacConfig { learning_rate: lr, ..self.config.clone() };
+        config.validate().map_err(|e| bad(e.to_string()))?;
+        let tensor = |key: String| sd.tensors.get(&key).cloned().ok_or_else(|| bad(format!("missing `{key}`")));
+        let square = |t: &Tensor<T>| t.ndim() == 2 && t.shape()[0] == t.shape()[1];
+        let mut layers = BTreeMap::new();
+        for (key, v) in &sd.metadata {
+            let Some(name) = key.strip_prefix("layers.").and_then(|k| k.strip_suffix(".ema_weight")) else {
+                continue;
+            };
+            let ema_weight = f64_from_meta(v).ok_or_else(|| bad(format!("`{key}` is not an exact float")))?;
+            let factors =
+                KroneckerFactors { a: tensor(format!("layers.{name}.a"))?, g: tensor(format!("layers.{name}.g"))? };
+            let inverses = if sd.tensors.contains_key(&format!("layers.{name}.a_inv")) {
+                Some((tensor(format!("layers.{name}.a_inv"))?, tensor(format!("layers.{name}.g_inv"))?))
+            } else {
+                None
+            };
+            let shapes_ok = square(&factors.a)
+                && square(&factors.g)
+                && inverses
+                    .as_ref()
+                    .is_none_or(|(ai, gi)| ai.shape() == factors.a.shape() && gi.shape() == factors.g.shape());
+            if !shapes_ok {
+                return Err(bad(format!("factors of `{name}` are not square matrices of matching shapes")));
+            }
+            layers.insert(name.to_string(), LayerState { factors, ema_weight, inverses });
+        }
+        let momentum = sd
+            .tensors
+            .iter()
+            .filter_map(|(k, t)| k.strip_prefix("momentum.").map(|name| (name.to_string(), t.clone())))
+            .collect();
+        self.config = config;
+        self.steps = steps;
+        self.layers = layers;
+        self.momentum = momentum;
+        Ok(())
     }
 }
 
@@ -332,7 +421,7 @@ impl<T: Float> StochasticOptimizer<T> for Kfac<T> {
     /// [`OptimError::NonFiniteStart`] for a non-finite loss, [`OptimError::NonFinite`] for a non-finite gradient,
     /// [`OptimError::NonFiniteUpdate`] for non-finite curvature statistics or a non-finite update,
     /// [`OptimError::Linalg`] if a damped factor cannot be inverted. On `Err` no parameter and no optimiser
-    /// state (factors, momentum, generator, step count) has changed.
+    /// state (factors, inverses, momentum, step count) has changed.
     fn step(&mut self, model: &mut dyn Module<T>, closure: &mut Closure<'_, T>) -> Result<StepReport<T>, OptimError> {
         let cfg = self.config.clone();
         let tape = Tape::new();
@@ -373,7 +462,7 @@ impl<T: Float> StochasticOptimizer<T> for Kfac<T> {
         }
 
         // Output gradients of the per-example loss, `g = N dL/ds`, as a list of sweeps (one, or C for the GGN).
-        let mut rng = self.rng.clone();
+        let mut rng = self.step_rng();
         let mut curvature_products = 0;
         let out_grads: Vec<Vec<Tensor<T>>> = if outs.is_empty() {
             Vec::new()
@@ -405,8 +494,8 @@ impl<T: Float> StochasticOptimizer<T> for Kfac<T> {
         };
 
         // New factors (moving averages) and, when due, their damped inverses.
-        let refresh_due = self.steps % cfg.inverse_update_period as u64 == 0;
-        let mut new_layers: Vec<(ParamId, LayerState<T>)> = Vec::with_capacity(layers.len());
+        let refresh_due = self.steps.is_multiple_of(cfg.inverse_update_period as u64);
+        let mut new_layers: Vec<(String, LayerState<T>)> = Vec::with_capacity(layers.len());
         let mut refreshed = false;
         let mut offset = 0;
         for l in &layers {
@@ -418,7 +507,7 @@ impl<T: Float> StochasticOptimizer<T> for Kfac<T> {
             }
             let old = self
                 .layers
-                .get(&w.id)
+                .get(&w.name)
                 .filter(|s| s.factors.a.shape() == a_stat.shape() && s.factors.g.shape() == g_stat.shape());
             let mut state = match old {
                 Some(s) => {
@@ -443,7 +532,7 @@ impl<T: Float> StochasticOptimizer<T> for Kfac<T> {
                 state.inverses = Some(state.factors.damped_inverses(cfg.damping)?);
                 refreshed = true;
             }
-            new_layers.push((w.id, state));
+            new_layers.push((w.name.clone(), state));
         }
 
         // Update directions: preconditioned for the K-FAC layers, the gradient for the rest.
@@ -499,11 +588,11 @@ impl<T: Float> StochasticOptimizer<T> for Kfac<T> {
 
         // Momentum and the new values, all checked before anything is written.
         let (mu, nu_t, lr_t) = (T::from_f64(cfg.momentum), T::from_f64(nu), T::from_f64(lr));
-        let mut updates: Vec<(ParamId, Tensor<T>, Tensor<T>)> = Vec::new();
+        let mut updates: Vec<(usize, Tensor<T>, Tensor<T>)> = Vec::new();
         for (i, d) in directions.into_iter().enumerate() {
             let Some(d) = d else { continue };
             let p = &params[i];
-            let buf = match self.momentum.get(&p.id) {
+            let buf = match self.momentum.get(&p.name) {
                 Some(m) if cfg.momentum > 0.0 && m.shape() == d.shape() => axpby(m, mu, &d, nu_t),
                 _ => kernels::map(&d, |x| x * nu_t),
             };
@@ -511,15 +600,15 @@ impl<T: Float> StochasticOptimizer<T> for Kfac<T> {
             if !(buf.all_finite() && new_value.all_finite()) {
                 return Err(OptimError::NonFiniteUpdate { param: p.name.clone() });
             }
-            updates.push((p.id, new_value, buf));
+            updates.push((i, new_value, buf));
         }
 
         // Commit.
         let mut values: HashMap<ParamId, Tensor<T>> = HashMap::with_capacity(updates.len());
-        for (id, value, buf) in updates {
-            values.insert(id, value);
+        for (i, value, buf) in updates {
+            values.insert(params[i].id, value);
             if cfg.momentum > 0.0 {
-                self.momentum.insert(id, buf);
+                self.momentum.insert(params[i].name.clone(), buf);
             }
         }
         model.visit_mut("", &mut |_, p| {
@@ -527,10 +616,9 @@ impl<T: Float> StochasticOptimizer<T> for Kfac<T> {
                 p.set(v);
             }
         });
-        for (id, state) in new_layers {
-            self.layers.insert(id, state);
+        for (name, state) in new_layers {
+            self.layers.insert(name, state);
         }
-        self.rng = rng;
         self.steps += 1;
         self.info = KfacInfo {
             kl_scale: nu,
