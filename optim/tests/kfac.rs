@@ -64,8 +64,9 @@ fn with_one(row: &[f64]) -> Vec<f64> {
     r
 }
 
-/// One linear layer with MSE, empirical Fisher: `ā_n = [x_n; 1]`, `g_n = ∂ℓ_n/∂s_n = (2/C)(s_n - t_n)` for
-/// `ℓ_n = (1/C) |s_n - t_n|²`; `A = (1/N) Σ ā āᵀ`, `G = (1/N) Σ g gᵀ`.
+/// One linear layer with MSE `L = 1/(NC) Σ |s_n - t_n|²`, empirical Fisher: `ā_n = [x_n; 1]`,
+/// `d_n = ∂L/∂s_n = 2 (s_n - t_n) / (NC)`; `A = (1/N) Σ ā āᵀ`, `G = c⁻¹ Σ d dᵀ` with `c = 1/(NC)` (so that
+/// `A ⊗ G` is the curvature of `L`).
 #[test]
 fn one_linear_layer_factors_equal_the_hand_computation() {
     let (n, din, c) = (7, 3, 2);
@@ -83,7 +84,7 @@ fn one_linear_layer_factors_equal_the_hand_computation() {
             (0..c)
                 .map(|o| {
                     let s: f64 = (0..din).map(|i| w.get(&[o, i]) * xs[k][i]).sum::<f64>() + b.get(&[o]);
-                    2.0 / c as f64 * (s - t.get(&[k, o]))
+                    2.0 * (s - t.get(&[k, o])) / (n * c) as f64
                 })
                 .collect()
         })
@@ -92,7 +93,7 @@ fn one_linear_layer_factors_equal_the_hand_computation() {
     assert_eq!(f.a.shape(), &[din + 1, din + 1]);
     assert_eq!(f.g.shape(), &[c, c]);
     assert!(max_abs_diff(f.a.as_slice(), &second_moment(&a_rows, 1.0 / n as f64)) < 1e-13);
-    assert!(max_abs_diff(f.g.as_slice(), &second_moment(&g_rows, 1.0 / n as f64)) < 1e-13);
+    assert!(max_abs_diff(f.g.as_slice(), &second_moment(&g_rows, (n * c) as f64)) < 1e-13);
     assert_eq!(opt.info().kfac_layers, 1);
     assert_eq!(opt.info().fallback_params, 0);
 }
@@ -116,7 +117,7 @@ fn two_layer_mlp_factors_equal_the_per_example_backprop_by_hand() {
     step(&mut opt, &mut model, &x, &loss).unwrap();
 
     let (mut a1, mut a2, mut g1, mut g2) = (vec![], vec![], vec![], vec![]);
-    for k in 0..n {
+    for (k, &label) in labels.iter().enumerate() {
         let xk: Vec<f64> = (0..din).map(|i| x.get(&[k, i])).collect();
         let h: Vec<f64> =
             (0..hid).map(|j| ((0..din).map(|i| w1.get(&[j, i]) * xk[i]).sum::<f64>() + b1.get(&[j])).tanh()).collect();
@@ -124,7 +125,7 @@ fn two_layer_mlp_factors_equal_the_per_example_backprop_by_hand() {
             (0..c).map(|o| (0..hid).map(|j| w2.get(&[o, j]) * h[j]).sum::<f64>() + b2.get(&[o])).collect();
         let m = s2.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
         let z: f64 = s2.iter().map(|s| (s - m).exp()).sum();
-        let gk2: Vec<f64> = (0..c).map(|o| (s2[o] - m).exp() / z - if o == labels[k] { 1.0 } else { 0.0 }).collect();
+        let gk2: Vec<f64> = (0..c).map(|o| (s2[o] - m).exp() / z - if o == label { 1.0 } else { 0.0 }).collect();
         let gk1: Vec<f64> =
             (0..hid).map(|j| (0..c).map(|o| w2.get(&[o, j]) * gk2[o]).sum::<f64>() * (1.0 - h[j] * h[j])).collect();
         a1.push(with_one(&xk));
@@ -215,7 +216,7 @@ fn exact_ggn_kronecker_product_equals_the_fisher_block_of_a_linear_layer_with_ms
 /// `π = sqrt((tr A / dim A) / (tr G / dim G))` recomputed here.
 #[test]
 fn damped_kronecker_solve_equals_the_dense_solve() {
-    let (da, dg, lambda) = (4, 3, 0.05);
+    let (da, dg, lambda) = (4, 3, 0.05f64);
     let ra = randn(&[6, da], 10);
     let rg = randn(&[5, dg], 11);
     let gram = |r: &Tensor<f64>, d: usize, s: f64| -> Tensor<f64> {
@@ -241,7 +242,7 @@ fn damped_kronecker_solve_equals_the_dense_solve() {
 /// Conv2d(2 -> 3, kernel 2x3, stride 2, padding 1) with bias and MSE on its output, empirical Fisher. Reference
 /// im2col written independently: the output `s[n, o, t]` is rebuilt as `W̄ ā_t` from the patches (which checks
 /// their order against the convolution itself), then `A = (1/N) Σ_{n,t} ā āᵀ` and
-/// `G = (1/(N |T|)) Σ_{n,t} g gᵀ` with `g = N ∂L/∂s`.
+/// `G = c⁻¹ Σ_{n,t} d dᵀ / |T|` with `d = ∂L/∂s` and `c = 1/M` for the MSE over all `M` output elements.
 #[test]
 fn conv_factors_equal_an_explicit_im2col_computation() {
     let (n, cin, cout, h, w) = (3, 2, 3, 5, 6);
@@ -287,8 +288,8 @@ fn conv_factors_equal_an_explicit_im2col_computation() {
                                 }
                             }
                         }
-                        // dL/ds for L = mean (s - t)^2, times N
-                        n as f64 * 2.0 * (s - t.get(&[b, o, y, z])) / numel
+                        // dL/ds for L = mean (s - t)^2
+                        2.0 * (s - t.get(&[b, o, y, z])) / numel
                     })
                     .collect();
                 patches.push(p);
@@ -299,7 +300,7 @@ fn conv_factors_equal_an_explicit_im2col_computation() {
     let f = opt.factors("weight").unwrap();
     assert_eq!(f.a.shape(), &[cin * kh * kw + 1, cin * kh * kw + 1]);
     assert!(max_abs_diff(f.a.as_slice(), &second_moment(&patches, 1.0 / n as f64)) < 1e-12);
-    assert!(max_abs_diff(f.g.as_slice(), &second_moment(&grads, 1.0 / (n * oh * ow) as f64)) < 1e-12);
+    assert!(max_abs_diff(f.g.as_slice(), &second_moment(&grads, numel / (oh * ow) as f64)) < 1e-12);
 
     // The patches reproduce the convolution: s = W̄ ā at every position.
     let tape = Tape::new();
@@ -327,34 +328,43 @@ fn conv_factors_equal_an_explicit_im2col_computation() {
 }
 
 /// The sampled factor `G` is an unbiased estimate of the exact-GGN factor: averaged over many steps at
-/// (essentially) fixed parameters, it approaches it. Cross-entropy on a 2-layer MLP.
+/// (essentially) fixed parameters, it approaches it. A 2-layer MLP with cross-entropy, and with MSE on 3 outputs
+/// (where the loss is `1/M`, not `1/N`, times the negative log-likelihood).
 #[test]
 fn sampled_g_averages_to_the_exact_ggn_factor() {
     let (n, din, c) = (32, 4, 3);
-    let mut rng = StdRng::seed_from_u64(16);
-    let build = |rng: &mut StdRng| {
-        Sequential::new().push(Linear::<f64>::new(din, 6, rng)).push(Tanh).push(Linear::new(6, c, rng))
+    let build = || {
+        let mut rng = StdRng::seed_from_u64(16);
+        Sequential::new().push(Linear::<f64>::new(din, 6, &mut rng)).push(Tanh).push(Linear::new(6, c, &mut rng))
     };
-    let mut sampled_model = build(&mut rng);
-    let mut exact_model = build(&mut StdRng::seed_from_u64(16));
     let x = randn(&[n, din], 17);
-    let labels: Vec<usize> = (0..n).map(|k| k % c).collect();
-    let loss = OutputLoss::CrossEntropy { labels };
-    // A negligible learning rate: the parameters stay put while the average accumulates.
-    let base =
-        KfacConfig { learning_rate: 1e-14, kl_clip: None, momentum: 0.0, ema_decay: 0.995, ..KfacConfig::default() };
-    let mut sampled = Kfac::new(KfacConfig { fisher: FisherEstimator::Sampled, seed: 3, ..base.clone() });
-    let mut exact = Kfac::new(KfacConfig { fisher: FisherEstimator::ExactGgn, ..base });
-    step(&mut exact, &mut exact_model, &x, &loss).unwrap();
-    for _ in 0..400 {
-        step(&mut sampled, &mut sampled_model, &x, &loss).unwrap();
-    }
-    for (ls, le) in [(0, 0), (2, 2)] {
-        let gs = &sampled.factors(&format!("{ls}.weight")).unwrap().g;
-        let ge = &exact.factors(&format!("{le}.weight")).unwrap().g;
-        let norm = ge.as_slice().iter().map(|v| v * v).sum::<f64>().sqrt();
-        let err = gs.as_slice().iter().zip(ge.as_slice()).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt();
-        assert!(err < 0.1 * norm, "layer {ls}: |G_sampled - G_exact| = {err:.3e}, |G_exact| = {norm:.3e}");
+    let losses = [
+        OutputLoss::CrossEntropy { labels: (0..n).map(|k| k % c).collect() },
+        OutputLoss::Mse { targets: randn(&[n, c], 18) },
+    ];
+    for loss in losses {
+        let (mut sampled_model, mut exact_model) = (build(), build());
+        // A negligible learning rate: the parameters stay put while the average accumulates.
+        let base = KfacConfig {
+            learning_rate: 1e-14,
+            kl_clip: None,
+            momentum: 0.0,
+            ema_decay: 0.995,
+            ..KfacConfig::default()
+        };
+        let mut sampled = Kfac::new(KfacConfig { fisher: FisherEstimator::Sampled, seed: 3, ..base.clone() });
+        let mut exact = Kfac::new(KfacConfig { fisher: FisherEstimator::ExactGgn, ..base });
+        step(&mut exact, &mut exact_model, &x, &loss).unwrap();
+        for _ in 0..400 {
+            step(&mut sampled, &mut sampled_model, &x, &loss).unwrap();
+        }
+        for layer in ["0.weight", "2.weight"] {
+            let gs = &sampled.factors(layer).unwrap().g;
+            let ge = &exact.factors(layer).unwrap().g;
+            let norm = ge.as_slice().iter().map(|v| v * v).sum::<f64>().sqrt();
+            let err = gs.as_slice().iter().zip(ge.as_slice()).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt();
+            assert!(err < 0.1 * norm, "{loss:?} {layer}: |G_sampled - G_exact| = {err:.3e}, |G_exact| = {norm:.3e}");
+        }
     }
 }
 

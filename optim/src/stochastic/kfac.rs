@@ -19,10 +19,14 @@
 //! layer whose input has more than two axes (`[N, .., in]`) is treated the same way, every leading row after
 //! the first axis a position; a layer applied several times in one forward pass adds its uses as positions too.
 //!
-//! The gradients `g` are those of the per-example loss `ℓ_n` (the loss of the minibatch is their mean, so
-//! `g = N ∂L/∂s`), taken as [`FisherEstimator`] says: with targets sampled from the model's predictive
-//! distribution ([`OutputLoss::sample`]: the true Fisher, default), with the data's targets (the empirical
-//! Fisher) or exactly (the generalised Gauss-Newton `E[J_sᵀ H_ℓ J_s]`, one reverse sweep per output).
+//! The factors are scaled so that `A ⊗ G` approximates the curvature of the minibatch loss `L` itself (its
+//! Gauss-Newton block), whatever its normalisation. With `L = c Σ_n nll_n` ([`OutputLoss::nll_scale`]: `c = 1/N`
+//! for cross-entropy, `1/M` over all `M` elements for MSE and BCE) and `d_n = ∂L/∂s_n`, the Fisher of `L` is
+//! `c⁻¹ Σ_n E[d_n d_nᵀ]` on the outputs (see [`OutputLoss`]), so `G = c⁻¹ Σ_n d_n d_nᵀ / |T|` while
+//! `A = (1/N) Σ_n Σ_t ā āᵀ`; in per-example terms `g_n = sqrt(N/c) d_n` (`N d_n` for cross-entropy).
+//! [`FisherEstimator`] says where `d` comes from: targets sampled from the model's predictive distribution
+//! ([`OutputLoss::sample`]: the true Fisher, default), the data's targets (the empirical Fisher), or the exact
+//! Gauss-Newton matrix `Σ_n J_nᵀ H_L J_n` through a square root of `H_L` (one reverse sweep per output).
 //!
 //! ## The step
 //!
@@ -89,9 +93,9 @@ pub enum FisherEstimator {
     /// The empirical Fisher: `g` the gradient of the training loss itself (the data's targets). No extra sweep;
     /// a biased estimate of the curvature (Kunstner et al. 2019).
     Empirical,
-    /// The exact generalised Gauss-Newton factor: with the per-example loss Hessian `H_ℓ = B Bᵀ` on the outputs
+    /// The exact generalised Gauss-Newton factor: with the loss Hessian on example `n`'s outputs `N H_L = B Bᵀ`
     /// (from [`OutputLoss::hessian_vec`], `B` its pivot-free Cholesky factor), `G = E[Σ_k g_k g_kᵀ]` with `g_k`
-    /// the reverse sweep of column `k` of `B` (kfac-jax's `ggn_exact`). Exact in expectation of `J_sᵀ H_ℓ J_s`;
+    /// the reverse sweep of column `k` of `B` (kfac-jax's `ggn_exact`): the Gauss-Newton factor without sampling noise;
     /// costs `C` Hessian products and `C` reverse sweeps per step for `C` outputs per example.
     ExactGgn,
 }
@@ -254,9 +258,32 @@ struct LayerState<T: Float> {
 /// K-FAC: the minibatch optimiser that preconditions each `Linear` / `Conv2d` layer's gradient with the
 /// inverse of a Kronecker-factored Fisher block; see the [module docs](self) for the formulas.
 ///
-/// ```no_run
+/// ```
+/// use rand::{rngs::StdRng, SeedableRng};
+/// use wengert_autodiff::Tensor;
+/// use wengert_nn::layers::{Activation, Mlp};
+/// use wengert_nn::{Bound, Module};
+/// use wengert_optim::curvature::OutputLoss;
 /// use wengert_optim::stochastic::kfac::{Kfac, KfacConfig};
-/// let opt = Kfac::<f32>::new(KfacConfig::default());
+/// use wengert_optim::stochastic::{Evaluation, StochasticOptimizer};
+///
+/// let mut rng = StdRng::seed_from_u64(0);
+/// let mut model = Mlp::<f64>::new(&[4, 16, 3], Activation::Tanh, &mut rng);
+/// let x = Tensor::randn(&[24, 4], 0.0, 1.0, &mut rng);
+/// let labels: Vec<usize> = (0..24).map(|i| i % 3).collect();
+/// let mut opt = Kfac::new(KfacConfig::new(0.01));
+/// let mut losses = Vec::new();
+/// for _ in 0..30 {
+///     let report = opt
+///         .step(&mut model, &mut |m: &dyn Module<f64>, p: &Bound<'_, f64>| Evaluation {
+///             outputs: m.forward(p, p.tape().constant(x.clone())),
+///             loss: OutputLoss::CrossEntropy { labels: labels.clone() },
+///         })
+///         .unwrap();
+///     losses.push(report.loss);
+/// }
+/// assert!(losses[29] < 0.5 * losses[0]);
+/// assert_eq!(opt.info().kfac_layers, 2);
 /// ```
 #[derive(Clone, Debug)]
 pub struct Kfac<T: Float> {
@@ -461,7 +488,8 @@ impl<T: Float> StochasticOptimizer<T> for Kfac<T> {
             grads.push(g);
         }
 
-        // Output gradients of the per-example loss, `g = N dL/ds`, as a list of sweeps (one, or C for the GGN).
+        // Output gradients `g = sqrt(N/c) dL/ds` (see the module docs), as a list of sweeps (one, or C for the GGN).
+        let to_per_example = (n as f64 / eval.loss.nll_scale().to_f64()).sqrt();
         let mut rng = self.step_rng();
         let mut curvature_products = 0;
         let out_grads: Vec<Vec<Tensor<T>>> = if outs.is_empty() {
@@ -469,14 +497,14 @@ impl<T: Float> StochasticOptimizer<T> for Kfac<T> {
         } else {
             match cfg.fisher {
                 FisherEstimator::Empirical => {
-                    vec![(0..outs.len()).map(|i| scaled(&sweep.value(params.len() + i), n)).collect()]
+                    vec![(0..outs.len()).map(|i| scaled(&sweep.value(params.len() + i), to_per_example)).collect()]
                 }
                 FisherEstimator::Sampled => {
                     let sampled = eval.loss.sample(&outputs.value(), &mut rng);
                     let ls = sampled.value(outputs);
                     curvature_products += 1;
                     let g = tape.grad(ls, &outs);
-                    vec![(0..outs.len()).map(|i| scaled(&g.value(i), n)).collect()]
+                    vec![(0..outs.len()).map(|i| scaled(&g.value(i), to_per_example)).collect()]
                 }
                 FisherEstimator::ExactGgn => {
                     let seeds = hessian_sqrt_columns(&eval.loss, outputs, n)?;
@@ -791,7 +819,7 @@ fn output_rows<T: Float>(s: &Tensor<T>, kind: CaptureKind) -> Tensor<T> {
 }
 
 /// Columns of a square root of the per-example loss Hessian, stacked over the batch: `seeds[k][n] = B_n e_k` with
-/// `B_n B_nᵀ = H_ℓn`, the Hessian of example `n`'s loss on its outputs (`N` times the block of the mean loss's
+/// `B_n B_nᵀ = N H_L[n]`, `N` times the block of example `n` in the loss Hessian on the outputs (the mean loss's
 /// Hessian, read from `C` products with [`OutputLoss::hessian_vec`]; the losses are separable over examples).
 fn hessian_sqrt_columns<T: Float>(
     loss: &OutputLoss<T>,
@@ -802,7 +830,7 @@ fn hessian_sqrt_columns<T: Float>(
     let total = outputs.value().numel();
     let c = total / n.max(1);
     let tape = outputs.tape();
-    // h[b][i][k] = (H_ℓb)_{ik}
+    // h[b][i][k] = N (H_L[b])_{ik}
     let mut h = vec![0.0f64; n * c * c];
     for k in 0..c {
         let mut e = vec![T::ZERO; total];
@@ -886,8 +914,8 @@ fn precondition<T: Float>(g_inv: &Tensor<T>, x: &Tensor<T>, a_inv: &Tensor<T>) -
     kernels::matmul(&gx, a_inv, false, false).expect("X A^-1: shapes")
 }
 
-fn scaled<T: Float>(x: &Tensor<T>, n: usize) -> Tensor<T> {
-    let s = T::from_usize(n);
+fn scaled<T: Float>(x: &Tensor<T>, s: f64) -> Tensor<T> {
+    let s = T::from_f64(s);
     kernels::map(x, move |v| v * s)
 }
 

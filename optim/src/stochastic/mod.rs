@@ -14,6 +14,7 @@
 //! | [`Shampoo`](shampoo::Shampoo) | `shampoo.rs` | Kronecker-factored `L^-1/4 G R^-1/4` (Gupta et al. 2018), inverse roots every `T` steps, grafted to Adam's per-tensor step size |
 //! | [`Sophia`](sophia::Sophia) | `sophia.rs` | clipped diagonal-Newton momentum step, Hessian diagonal by Hutchinson (Sophia-H) or Gauss-Newton-Bartlett (Sophia-G) every `k` steps (Liu et al. 2023) |
 //! | [`AdaHessian`](adahessian::AdaHessian) | `adahessian.rs` | Adam with the squared gradient replaced by the squared Hutchinson Hessian diagonal, spatially averaged for kernels (Yao et al. 2021) |
+//! | [`Kfac`](kfac::Kfac) | `kfac.rs` | K-FAC (Martens & Grosse 2015; KFC for `Conv2d`, Grosse & Martens 2016): Kronecker-factored Fisher blocks per `Linear`/`Conv2d` layer, π-damped inverses every `T` steps, KL-clipped momentum step; SGD fallback for other parameters |
 //!
 //! ```
 //! use rand::{rngs::StdRng, SeedableRng};
@@ -45,6 +46,7 @@ use wengert_nn::{Bound, Module};
 
 pub mod adahessian;
 mod evaluate;
+pub mod kfac;
 pub mod shampoo;
 pub mod sophia;
 
