@@ -3,7 +3,7 @@
 //! squared Hutchinson estimate of the Hessian diagonal.
 //!
 //! Every step evaluates the closure once, recording the loss and its gradient graph
-//! ([`HessianOperator`](wengert_autodiff::functional::HessianOperator)), and takes one exact Hessian-vector
+//! ([`LossHessian`](crate::curvature::LossHessian), the tape's `HessianOperator`), and takes one exact Hessian-vector
 //! product with a Rademacher probe `u`:
 //!
 //! ```text
@@ -36,7 +36,9 @@ use wengert_nn::Module;
 pub use super::evaluate::Probe;
 use super::evaluate::{self, check_loss, Layout};
 use super::{Closure, StepReport, StochasticOptimizer};
+use crate::curvature::LossHessian;
 use crate::first_order::error_check as check;
+use crate::objective::{flatten_params, unflatten_params};
 use crate::OptimError;
 
 /// Hyperparameters of [`AdaHessian`]. Defaults as the authors' implementation: `lr = 0.15`,
@@ -149,10 +151,10 @@ impl<T: Float> StochasticOptimizer<T> for AdaHessian<T> {
             s.layout.check(&*model)?;
         }
         let layout = self.state.as_ref().map_or_else(|| Layout::of(&*model), |s| s.layout.clone());
-        let hessian = evaluate::hessian_operator(&*model, closure);
-        let loss = hessian.value();
+        let hessian = LossHessian::new(&*model, closure);
+        let loss = hessian.loss_value();
         check_loss(loss)?;
-        let g = hessian.gradient().as_slice();
+        let g = hessian.gradient();
         layout.check_gradient(g)?;
         let mut rng = self.rng.clone();
         let mut d = evaluate::hutchinson_diagonal(&hessian, self.config.probe, &mut rng);
@@ -174,7 +176,7 @@ impl<T: Float> StochasticOptimizer<T> for AdaHessian<T> {
         let (b1, b2, k) = (T::from_f64(b1), T::from_f64(b2), T::from_f64(c.hessian_power));
         let (inv_bc1, inv_bc2, eps) = (T::from_f64(1.0 / bc1), T::from_f64(1.0 / bc2), T::from_f64(c.eps));
         let (lr, wd) = (T::from_f64(c.lr), T::from_f64(c.weight_decay));
-        let mut w = evaluate::flat_parameters(&*model);
+        let mut w = flatten_params(&*model);
         for i in 0..n {
             m[i] = b1 * m[i] + (T::ONE - b1) * g[i];
             v[i] = b2 * v[i] + (T::ONE - b2) * d[i] * d[i];
@@ -185,7 +187,7 @@ impl<T: Float> StochasticOptimizer<T> for AdaHessian<T> {
         layout.check_update(&v)?;
         layout.check_update(&w)?;
 
-        evaluate::write_parameters(model, &w);
+        unflatten_params(model, &w);
         self.rng = rng;
         self.state = Some(State { layout, step, m, v });
         Ok(StepReport { loss, evaluations: 1, curvature_products: 1 })

@@ -1,19 +1,18 @@
 //! Evaluating a [`Closure`] for the preconditioned optimisers of this folder (Shampoo, Sophia, AdaHessian):
-//! the loss and gradient of the trainable parameters as one flat vector, the Hessian of the loss as an
-//! operator ([`HessianOperator`], the crate's one exact Hessian-vector product), Hutchinson probes, and
-//! writing an update into the model only once every new value is finite.
+//! the loss and gradient of the trainable parameters as one flat vector, one-probe Hutchinson estimates on
+//! the loss Hessian ([`LossHessian`], the tape's exact Hessian-vector product), and the checks that let a
+//! step write its update only once every new value is finite.
 //!
-//! The flat vector concatenates the trainable (not frozen) parameters in visiting order, each row-major;
-//! [`Layout`] records their names, shapes and offsets.
-
-use std::cell::RefCell;
+//! The flat vector is the layout of [`flatten_params`](crate::objective::flatten_params): the trainable (not
+//! frozen) parameters in visiting order, each row-major; [`Layout`] records their names, shapes and offsets.
 
 use rand::Rng;
-use wengert_autodiff::functional::HessianOperator;
-use wengert_autodiff::{Float, Tensor, Var};
+use wengert_autodiff::Float;
 use wengert_nn::{Bound, Module};
 
 use super::Closure;
+use crate::curvature::{rademacher, LossHessian};
+use crate::linalg::LinOp;
 use crate::OptimError;
 
 /// Names, shapes and offsets of a model's trainable parameters in the flat vector.
@@ -93,29 +92,6 @@ pub(crate) fn check_loss<T: Float>(loss: T) -> Result<(), OptimError> {
     }
 }
 
-/// The trainable parameters of `model` as one flat vector.
-pub(crate) fn flat_parameters<T: Float>(model: &dyn Module<T>) -> Vec<T> {
-    let mut x = Vec::new();
-    model.visit("", &mut |_, p| {
-        if !p.is_frozen() {
-            x.extend_from_slice(p.value().as_slice())
-        }
-    });
-    x
-}
-
-/// Writes the flat vector `x` into the trainable parameters of `model` (the caller checked it is finite).
-pub(crate) fn write_parameters<T: Float>(model: &mut dyn Module<T>, x: &[T]) {
-    let mut off = 0;
-    model.visit_mut("", &mut |_, p| {
-        if !p.is_frozen() {
-            let k = p.numel();
-            p.value_mut().data_mut().copy_from_slice(&x[off..off + k]);
-            off += k;
-        }
-    });
-}
-
 /// The minibatch loss and its gradient with respect to the trainable parameters (flat), from one evaluation
 /// of the closure; a parameter the loss does not reach has a zero gradient.
 pub(crate) fn loss_and_gradient<T: Float>(model: &dyn Module<T>, closure: &mut Closure<'_, T>) -> (T, Vec<T>) {
@@ -141,43 +117,6 @@ pub(crate) fn flatten_grads<T: Float>(model: &dyn Module<T>, grads: &wengert_nn:
     g
 }
 
-/// The Hessian of the minibatch loss with respect to the trainable parameters (flat) at the current
-/// parameters, recorded once by [`HessianOperator`] (one evaluation of the closure): its `value()` is the
-/// loss, its `gradient()` the flat gradient, and each `apply(v)` one exact `H v`.
-pub(crate) fn hessian_operator<T: Float>(model: &dyn Module<T>, closure: &mut Closure<'_, T>) -> HessianOperator<T> {
-    let mut params: Vec<(Option<Vec<usize>>, Tensor<T>)> = Vec::new();
-    model.visit("", &mut |_, p| {
-        let shape = (!p.is_frozen()).then(|| p.shape().to_vec());
-        // Frozen parameters are recorded as constants; their value is only needed then.
-        let value = if p.is_frozen() { p.value().clone() } else { Tensor::zeros(&[0]) };
-        params.push((shape, value));
-    });
-    let x = Tensor::from_vec(flat_parameters(model), &[Layout::of(model).len()]);
-    let closure = RefCell::new(closure);
-    HessianOperator::new(
-        |x: Var<'_, T>| {
-            let tape = x.tape();
-            let mut off = 0;
-            let vars: Vec<Var<'_, T>> = params
-                .iter()
-                .map(|(shape, value)| match shape {
-                    Some(shape) => {
-                        let k: usize = shape.iter().product();
-                        off += k;
-                        x.slice(0, off - k..off).reshape(shape)
-                    }
-                    None => tape.constant(value.clone()),
-                })
-                .collect();
-            let bound = Bound::with_vars(tape, model, &vars);
-            let mut closure = closure.borrow_mut();
-            let ev = (*closure)(model, &bound);
-            ev.loss.value(ev.outputs)
-        },
-        &x,
-    )
-}
-
 /// The distribution of the probe vectors `u` of Hutchinson's estimator `diag(H) ≈ E[u ⊙ H u]`, which holds
 /// for any `u` with independent entries of mean 0 and variance 1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -193,7 +132,7 @@ impl Probe {
     /// A probe vector of length `n` drawn from `rng`.
     pub(crate) fn draw<T: Float, R: Rng + ?Sized>(self, n: usize, rng: &mut R) -> Vec<T> {
         match self {
-            Probe::Rademacher => (0..n).map(|_| if rng.random::<bool>() { T::ONE } else { -T::ONE }).collect(),
+            Probe::Rademacher => rademacher(n, rng),
             Probe::Gaussian => (0..n).map(|_| T::from_f64(standard_normal(rng))).collect(),
         }
     }
@@ -206,13 +145,17 @@ fn standard_normal<R: Rng + ?Sized>(rng: &mut R) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
-/// Hutchinson's estimate `u ⊙ (H u)` of the Hessian diagonal from one probe `u` (flat layout).
+/// Hutchinson's estimate `u ⊙ (H u)` of the Hessian diagonal from one probe `u` (flat layout), as AdaHessian
+/// and Sophia-H take it at every refresh. ([`curvature::hutchinson_diagonal`](crate::curvature::hutchinson_diagonal)
+/// averages two or more Rademacher probes and gives standard errors; these optimisers average over steps
+/// instead, with their moving averages.)
 pub(crate) fn hutchinson_diagonal<T: Float, R: Rng + ?Sized>(
-    hessian: &HessianOperator<T>,
+    hessian: &LossHessian<T>,
     probe: Probe,
     rng: &mut R,
 ) -> Vec<T> {
     let u: Vec<T> = probe.draw(hessian.dim(), rng);
-    let hu = hessian.apply(&Tensor::from_vec(u.clone(), &[u.len()]));
-    u.iter().zip(hu.as_slice()).map(|(&u, &hu)| u * hu).collect()
+    let mut hu = vec![T::ZERO; u.len()];
+    hessian.apply(&u, &mut hu);
+    u.iter().zip(&hu).map(|(&u, &hu)| u * hu).collect()
 }

@@ -49,6 +49,7 @@ use wengert_nn::Module;
 use super::evaluate::{self, check_loss, Layout};
 use super::{Closure, StepReport, StochasticOptimizer};
 use crate::first_order::error_check as check;
+use crate::objective::{flatten_params, unflatten_params};
 use crate::OptimError;
 
 /// Hyperparameters of [`Shampoo`] (defaults in the [module docs](self)).
@@ -389,7 +390,7 @@ impl<T: Float> StochasticOptimizer<T> for Shampoo<T> {
         let coupled = if c.decoupled_weight_decay { 0.0 } else { c.weight_decay };
         let shrink = if c.decoupled_weight_decay { 1.0 - c.lr * c.weight_decay } else { 1.0 };
 
-        let mut w = evaluate::flat_parameters(&*model);
+        let mut w = flatten_params(&*model);
         let mut tensors = state.tensors.clone();
         let mut max_sweeps = 0;
         for (i, ts) in tensors.iter_mut().enumerate() {
@@ -433,7 +434,7 @@ impl<T: Float> StochasticOptimizer<T> for Shampoo<T> {
         }
         layout.check_update(&w)?;
 
-        evaluate::write_parameters(model, &w);
+        unflatten_params(model, &w);
         let layout = layout.clone();
         self.state = Some(State { layout, step, tensors });
         self.info = ShampooInfo { preconditioners_refreshed: refresh, max_jacobi_sweeps: max_sweeps };

@@ -44,7 +44,9 @@ use wengert_nn::{Bound, Module};
 pub use super::evaluate::Probe;
 use super::evaluate::{self, check_loss, Layout};
 use super::{Closure, StepReport, StochasticOptimizer};
+use crate::curvature::LossHessian;
 use crate::first_order::error_check as check;
+use crate::objective::{flatten_params, unflatten_params};
 use crate::OptimError;
 
 /// How Sophia estimates the Hessian diagonal.
@@ -203,11 +205,11 @@ impl<T: Float> StochasticOptimizer<T> for Sophia<T> {
                 (loss, g, None, 0)
             }
             (true, Estimator::Hutchinson(probe)) => {
-                let hessian = evaluate::hessian_operator(&*model, closure);
-                check_loss(hessian.value())?;
-                layout.check_gradient(hessian.gradient().as_slice())?;
+                let hessian = LossHessian::new(&*model, closure);
+                check_loss(hessian.loss_value())?;
+                layout.check_gradient(hessian.gradient())?;
                 let d = evaluate::hutchinson_diagonal(&hessian, probe, &mut rng);
-                (hessian.value(), hessian.gradient().to_vec(), Some(d), 1)
+                (hessian.loss_value(), hessian.gradient().to_vec(), Some(d), 1)
             }
             (true, Estimator::GaussNewtonBartlett) => {
                 let (loss, g, d) = gauss_newton_bartlett(&*model, closure, &mut rng);
@@ -229,7 +231,7 @@ impl<T: Float> StochasticOptimizer<T> for Sophia<T> {
         let (b1, b2) = (T::from_f64(c.betas.0), T::from_f64(c.betas.1));
         let (gamma, eps) = (T::from_f64(c.gamma), T::from_f64(c.eps));
         let (lr, shrink) = (T::from_f64(c.lr), T::from_f64(1.0 - c.lr * c.weight_decay));
-        let mut w = evaluate::flat_parameters(&*model);
+        let mut w = flatten_params(&*model);
         let mut clipped = 0usize;
         for i in 0..n {
             m[i] = b1 * m[i] + (T::ONE - b1) * g[i];
@@ -246,7 +248,7 @@ impl<T: Float> StochasticOptimizer<T> for Sophia<T> {
         layout.check_update(&h)?;
         layout.check_update(&w)?;
 
-        evaluate::write_parameters(model, &w);
+        unflatten_params(model, &w);
         self.rng = rng;
         self.state = Some(State { layout, step, m, h });
         self.info = SophiaInfo {
