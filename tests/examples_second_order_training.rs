@@ -13,7 +13,7 @@ fn every_method_of_the_race_trains_the_digits_mlp() {
     let s = run(&Options { fast: true, out: out.clone(), seed: 0 });
     assert_eq!(s.epochs, 2);
     let names: Vec<&str> = s.methods.iter().map(|m| m.name).collect();
-    assert_eq!(names, ["Adam", "SGD + momentum 0.9", "Shampoo (Adam graft)", "Sophia-G", "AdaHessian"]);
+    assert_eq!(names, ["Adam", "SGD + momentum 0.9", "Shampoo (Adam graft)", "K-FAC", "Sophia-G", "AdaHessian"]);
     for m in &s.methods {
         assert_eq!(m.runs.len(), 1, "{}: one setting in fast mode", m.name);
         let r = m.best();
