@@ -100,7 +100,9 @@ fn decay(r: std::ops::Range<usize>) -> impl for<'t> Fn(Var<'t, f64>) -> Var<'t, 
 }
 
 fn sharded_lm(comm: &MpiComm) -> Result<(), String> {
-    let config = levenberg_marquardt::LmConfig::default();
+    // lmder alone: a sharded problem gives no second-order term S, so the default adaptive model would run
+    // lmder there and compare it with the single process's adaptive run
+    let config = levenberg_marquardt::LmConfig::minpack();
     let x0 = [1.0, 0.1, 0.0];
     let single = levenberg_marquardt::minimize(&mut TapeLeastSquares::new(decay(0..40)), &x0, &config)
         .map_err(|e| e.to_string())?;

@@ -3,7 +3,7 @@
 //! | what | gives | built by |
 //! |---|---|---|
 //! | [`Objective`] | `f(x)`, `grad f(x)`, Hessian-vector products `H v` | [`TapeObjective`] (closure over a flat vector), [`ModelObjective`] (an `nn` model and a loss) |
-//! | [`LeastSquares`] | residuals `r(x)`, products `J v` and `J^T u` | [`TapeLeastSquares`] (closure returning residuals) |
+//! | [`LeastSquares`] | residuals `r(x)`, products `J v` and `J^T u`, the second-order term `S v = sum_i w_i grad^2 r_i v` | [`TapeLeastSquares`] (closure returning residuals) |
 //! | [`Counted`] | any objective, counting its evaluations | wraps the above; the methods use it for their reports |
 //!
 //! Hessian-vector products are exact: the gradient is recorded on the tape in create-graph mode
@@ -355,6 +355,14 @@ pub trait LeastSquares<T: Float> {
 
     /// Evaluates `r(x)` and prepares Jacobian products at `x`; `body` gets the residuals and `J`.
     fn with_jacobian<R>(&mut self, x: &[T], body: impl FnOnce(&[T], &dyn Jacobian<T>) -> R) -> R;
+
+    /// The second-order term of the residuals weighted by `w`, `S = sum_i w_i grad^2 r_i(x)`, as an operator
+    /// `v -> S v` given to `body` (with `w = r(x)`, the Hessian of `1/2 ||r||^2` is `J^T J + S`). `None` if the
+    /// problem cannot give it (the default): methods that use `S` keep to the Gauss-Newton model `J^T J`.
+    fn with_residual_hessian<R>(&mut self, x: &[T], w: &[T], body: impl FnOnce(&dyn LinOp<T>) -> R) -> Option<R> {
+        let _ = (x, w, body);
+        None
+    }
 }
 
 struct CountingJacobian<'a, T: Float> {
@@ -391,6 +399,12 @@ impl<T: Float, L: LeastSquares<T> + ?Sized> LeastSquares<T> for Counted<'_, L> {
         let out = self.inner.with_jacobian(x, |r, j| body(r, &CountingJacobian { j, jv: &jv, jtu: &jtu }));
         self.counts.jvp += jv.get();
         self.counts.vjp += jtu.get();
+        out
+    }
+    fn with_residual_hessian<R>(&mut self, x: &[T], w: &[T], body: impl FnOnce(&dyn LinOp<T>) -> R) -> Option<R> {
+        let n = Cell::new(0);
+        let out = self.inner.with_residual_hessian(x, w, |h| body(&CountingOp { op: h, n: &n }));
+        self.counts.hvp += n.get();
         out
     }
 }
@@ -502,6 +516,16 @@ impl<T: Float, F: for<'t> Fn(Var<'t, T>) -> Var<'t, T>> LeastSquares<T> for Tape
         };
         let j = TapeJacobian { tape: &tape, x: xv, r, u, jtu_graph, f: &self.f, x0: x, r0: &r0, mode: self.mode };
         body(&r0, &j)
+    }
+    /// Exact: `S v` is the HVP of `sum_i w_i r_i(x)` (`w` held constant), forward over reverse.
+    fn with_residual_hessian<R>(&mut self, x: &[T], w: &[T], body: impl FnOnce(&dyn LinOp<T>) -> R) -> Option<R> {
+        let tape = Tape::new();
+        let xv = tape.var(vector(x));
+        let r = (self.f)(xv);
+        let s = (r * tape.constant(Tensor::from_vec(w.to_vec(), r.shape().as_slice()))).sum();
+        let grads = [tape.grad_graph(s, &[xv]).get(0)];
+        let xs = [xv];
+        Some(body(&TapeHessian { tape: &tape, xs: &xs, grads: &grads, n: x.len() }))
     }
 }
 

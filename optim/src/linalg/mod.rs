@@ -35,6 +35,7 @@ pub mod gauss_seidel;
 pub mod jacobi;
 pub mod lu;
 pub mod qr;
+pub mod trust_region;
 
 mod dense;
 #[cfg(target_arch = "x86_64")]

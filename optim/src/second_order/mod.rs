@@ -13,7 +13,7 @@
 //! | [`nonlinear_cg`] | Fletcher-Reeves, Polak-Ribière+ | [`Objective`] |
 //! | [`gauss_newton`] | Gauss-Newton, `J^T J` dense or by CG on products | [`LeastSquares`] |
 //! | [`robust_loss`] | Huber, soft-L1, Cauchy, arctan losses for least squares (as scipy `least_squares(loss=...)`) | [`LeastSquares`] |
-//! | [`levenberg_marquardt`] | Levenberg-Marquardt as MINPACK `lmder` (trust region, `J^T J + lambda D^2`, `D = I` or column norms of `J`), robust losses | [`LeastSquares`] |
+//! | [`levenberg_marquardt`] | Levenberg-Marquardt as MINPACK `lmder` (trust region, `J^T J + lambda D^2`, `D = I` or column norms of `J`), switching to the exact Hessian `J^T J + sum r_i grad^2 r_i` as NL2SOL when residuals are large (the default), robust losses: **the default least-squares solver** | [`LeastSquares`] |
 //!
 //! Every method is a pair of functions, `minimize(obj, x0, &config)` and `minimize_observed(obj, x0, &config,
 //! observer)`, and returns a [`Report`] (solution, value, gradient norm, iterations, [`Counts`], [`StopReason`])
