@@ -418,8 +418,7 @@ impl HandShampoo {
     }
 }
 
-fn shampoo_against_hand(cfg: ShampooConfig, steps: usize, right_diagonal: bool) {
-    let (n, i, o) = (5, 4, 3);
+fn shampoo_against_hand(cfg: ShampooConfig, steps: usize, right_diagonal: bool, (n, i, o): (usize, usize, usize)) {
     let mut w: Vec<f64> = data(o, i, 7);
     let mut b: Vec<f64> = data(1, o, 8);
     let mut model = Linear::from_tensors(Tensor::from_vec(w.clone(), &[o, i]), Some(Tensor::from_vec(b.clone(), &[o])));
@@ -428,7 +427,7 @@ fn shampoo_against_hand(cfg: ShampooConfig, steps: usize, right_diagonal: bool) 
     for t in 1..=steps {
         // A new minibatch every step, with columns of different scales.
         let mut xs = data(n, i, 10 + t as u64);
-        xs.iter_mut().enumerate().for_each(|(k, v)| *v *= [2.0, 1.0, 0.5, 0.2][k % i]);
+        xs.iter_mut().enumerate().for_each(|(k, v)| *v *= 2.0 * 0.6f64.powi((k % i) as i32));
         let ys = data(n, o, 20 + t as u64);
         let (x, y) = (Tensor::from_vec(xs.clone(), &[n, i]), Tensor::from_vec(ys.clone(), &[n, o]));
         let (gw, gb) = linear_grad(&xs, &ys, &w, &b, n, i, o);
@@ -448,7 +447,9 @@ fn shampoo_against_hand(cfg: ShampooConfig, steps: usize, right_diagonal: bool) 
 fn shampoo_three_steps_match_hand_computation_with_independent_inverse_roots() {
     // The roots in the test come from the Denman-Beavers iteration, the optimiser's from Jacobi rotations.
     let cfg = ShampooConfig { lr: 0.1, eps: 0.01, graft_beta2: 0.99, ..ShampooConfig::default() };
-    shampoo_against_hand(cfg, 3, false);
+    shampoo_against_hand(cfg.clone(), 3, false, (5, 4, 3));
+    // Larger factors (9 x 9, 11 x 11, and 9 x 9 for the bias): more Householder steps and QL sweeps.
+    shampoo_against_hand(cfg, 2, false, (14, 11, 9));
 }
 
 #[test]
@@ -456,7 +457,7 @@ fn shampoo_diagonal_factor_for_long_axes_and_decoupled_weight_decay() {
     // max_preconditioner_dim = 3: W [3, 4] keeps a full 3 x 3 left factor and a diagonal right one.
     let cfg =
         ShampooConfig { lr: 0.05, eps: 0.01, weight_decay: 0.2, max_preconditioner_dim: 3, ..ShampooConfig::default() };
-    shampoo_against_hand(cfg, 2, true);
+    shampoo_against_hand(cfg, 2, true, (5, 4, 3));
 }
 
 #[test]

@@ -18,8 +18,8 @@
 //! w  = w (1 - lr weight_decay) - lr s              (or weight_decay w added to g first when not decoupled)
 //! ```
 //!
-//! The inverse roots are taken in `f64` from a symmetric eigendecomposition `L + eps I = Q diag(λ) Qᵀ`
-//! (cyclic Jacobi rotations, Golub & Van Loan 8.5), as `Q diag(max(λ, 0) + eps)^(-1/p) Qᵀ`: eigenvalues that
+//! The inverse roots are taken in `f64` from a symmetric eigendecomposition `L = Q diag(λ) Qᵀ`
+//! (Householder tridiagonalisation and implicit QL, EISPACK's `tred2`/`tql2`), as `Q diag(max(λ, 0) + eps)^(-1/p) Qᵀ`: eigenvalues that
 //! round below zero are clamped before the ridge is added. Preconditioning the momentum and grafting only
 //! the second moment is Meta's convention; grafting makes Shampoo a drop-in for a tuned Adam: same learning
 //! rate, the direction changed.
@@ -43,7 +43,7 @@
 //! assert!(Shampoo::<f64>::new(ShampooConfig { precondition_interval: 0, ..ShampooConfig::default() }).is_err());
 //! ```
 
-use wengert_autodiff::Float;
+use wengert_autodiff::{kernels, Float, Tensor};
 use wengert_nn::Module;
 
 use super::evaluate::{self, check_loss, Layout};
@@ -120,8 +120,8 @@ impl ShampooConfig {
 pub struct ShampooInfo {
     /// Whether the inverse roots were recomputed at this step.
     pub preconditioners_refreshed: bool,
-    /// The most Jacobi sweeps one eigendecomposition needed at this step (0 if none was computed).
-    pub max_jacobi_sweeps: usize,
+    /// The most implicit-QL iterations one eigenvalue needed at this step (0 if no root was computed).
+    pub max_ql_iterations: usize,
 }
 
 /// One Kronecker factor of a tensor: its statistic and inverse root, `dim x dim` row-major, or their
@@ -237,18 +237,25 @@ fn accumulate(f: &mut Factor, g: &[f64], rows: usize, cols: usize, left: bool, b
         }
         return;
     }
-    for a in 0..d {
-        for b in a..d {
-            let s = c * (0..len).map(|k| at(a, k) * at(b, k)).sum::<f64>();
-            f.stat[a * d + b] += s;
-            if b != a {
-                f.stat[b * d + a] += s;
-            }
-        }
+    let ggt = if left {
+        gemm(g, (rows, cols), false, g, (rows, cols), true)
+    } else {
+        gemm(g, (rows, cols), true, g, (rows, cols), false)
+    };
+    for (s, x) in f.stat.iter_mut().zip(ggt) {
+        *s += c * x;
     }
 }
 
-/// Recomputes `root = (stat + eps I)^(-1/p)`; returns the Jacobi sweeps used.
+/// `op(a) op(b)` for row-major `a` (`ra x ca`) and `b`, `op` transposing when its flag is set: the tape's
+/// matrix kernel on `f64` tensors.
+fn gemm(a: &[f64], (ra, ca): (usize, usize), ta: bool, b: &[f64], (rb, cb): (usize, usize), tb: bool) -> Vec<f64> {
+    let a = Tensor::from_vec(a.to_vec(), &[ra, ca]);
+    let b = Tensor::from_vec(b.to_vec(), &[rb, cb]);
+    kernels::matmul(&a, &b, ta, tb).expect("the factor shapes agree").into_vec()
+}
+
+/// Recomputes `root = (stat + eps I)^(-1/p)`; returns the QL iterations used.
 fn refresh_root(f: &mut Factor, eps: f64, p: f64) -> usize {
     if f.diagonal {
         for (r, &s) in f.root.iter_mut().zip(&f.stat) {
@@ -257,69 +264,182 @@ fn refresh_root(f: &mut Factor, eps: f64, p: f64) -> usize {
         return 0;
     }
     let d = f.dim;
-    let (lambda, q, sweeps) = symmetric_eigen(&f.stat, d);
+    let (lambda, q, iterations) = symmetric_eigen(&f.stat, d);
     let scale: Vec<f64> = lambda.iter().map(|&l| (l.max(0.0) + eps).powf(-1.0 / p)).collect();
-    for a in 0..d {
-        for b in a..d {
-            let r: f64 = (0..d).map(|k| q[a * d + k] * scale[k] * q[b * d + k]).sum();
-            f.root[a * d + b] = r;
-            f.root[b * d + a] = r;
-        }
-    }
-    sweeps
+    let q_scaled: Vec<f64> = q.iter().enumerate().map(|(k, x)| x * scale[k % d]).collect();
+    f.root = gemm(&q_scaled, (d, d), false, &q, (d, d), true);
+    iterations
 }
 
-/// The eigendecomposition `A = Q diag(λ) Qᵀ` of the symmetric `n x n` row-major `a` by cyclic Jacobi rotations
-/// (Golub & Van Loan, *Matrix Computations*, Algorithm 8.5.3): returns `(λ, Q row-major with the eigenvectors
-/// as columns, sweeps)`. Sweeps stop when the off-diagonal part is below `1e-15 ||A||_F`, or after 100 (the
-/// convergence is quadratic: a handful of sweeps suffice).
+/// The eigendecomposition `A = Q diag(λ) Qᵀ` of the symmetric `n x n` row-major `a`: Householder reduction to
+/// tridiagonal form and the implicit QL algorithm with Wilkinson-type shifts (EISPACK's `tred2` and `tql2`,
+/// Bowdler, Martin, Reinsch & Wilkinson, *Handbook for Automatic Computation* II; in the form of JAMA).
+/// Returns `(λ unsorted, Q row-major with the eigenvectors as columns, the most QL iterations one eigenvalue
+/// took)`. About `9 n^3` flops, several times fewer than cyclic Jacobi. A NaN or infinite entry gives NaN
+/// eigenvalues (the caller's finiteness check reports it); each eigenvalue gets at most 100 iterations (two or
+/// three is usual).
 pub(crate) fn symmetric_eigen(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>, usize) {
-    let mut a = a.to_vec();
-    let mut q: Vec<f64> = (0..n * n).map(|k| f64::from(k % (n + 1) == 0)).collect();
-    let frob = a.iter().map(|x| x * x).sum::<f64>().sqrt();
-    let mut sweeps = 0;
-    while sweeps < 100 {
-        let off: f64 = (0..n)
-            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
-            .map(|(i, j)| a[i * n + j] * a[i * n + j])
-            .sum::<f64>()
-            .sqrt();
-        if off <= 1e-15 * frob || off == 0.0 {
-            break;
+    if n == 0 {
+        return (Vec::new(), Vec::new(), 0);
+    }
+    if a.iter().any(|x| !x.is_finite()) {
+        return (vec![f64::NAN; n], vec![f64::NAN; n * n], 0);
+    }
+    let mut v = a.to_vec();
+    let (d, e) = tridiagonalize(&mut v, n);
+    ql_implicit(d, e, &mut v, n)
+}
+
+/// `tred2`: overwrites `v` (holding `A`) with the orthogonal `Q` of `A = Q T Qᵀ`; returns the diagonal `d` and
+/// the subdiagonal `e` (`e[i]` couples `i - 1` and `i`, `e[0] = 0`) of the tridiagonal `T`.
+fn tridiagonalize(v: &mut [f64], n: usize) -> (Vec<f64>, Vec<f64>) {
+    let mut d: Vec<f64> = v[(n - 1) * n..].to_vec();
+    let mut e = vec![0.0; n];
+    for i in (1..n).rev() {
+        let scale: f64 = d[..i].iter().map(|x| x.abs()).sum();
+        let mut h = 0.0;
+        if scale == 0.0 {
+            e[i] = d[i - 1];
+            for j in 0..i {
+                d[j] = v[(i - 1) * n + j];
+                v[i * n + j] = 0.0;
+                v[j * n + i] = 0.0;
+            }
+        } else {
+            // The Householder vector that zeroes row i left of the subdiagonal.
+            for x in &mut d[..i] {
+                *x /= scale;
+                h += *x * *x;
+            }
+            let f = d[i - 1];
+            let g = if f > 0.0 { -h.sqrt() } else { h.sqrt() };
+            e[i] = scale * g;
+            h -= f * g;
+            d[i - 1] = f - g;
+            e[..i].fill(0.0);
+            for j in 0..i {
+                let f = d[j];
+                v[j * n + i] = f;
+                let mut g = e[j] + v[j * n + j] * f;
+                for k in j + 1..i {
+                    g += v[k * n + j] * d[k];
+                    e[k] += v[k * n + j] * f;
+                }
+                e[j] = g;
+            }
+            let mut f = 0.0;
+            for j in 0..i {
+                e[j] /= h;
+                f += e[j] * d[j];
+            }
+            let hh = f / (h + h);
+            for j in 0..i {
+                e[j] -= hh * d[j];
+            }
+            for j in 0..i {
+                let (f, g) = (d[j], e[j]);
+                for k in j..i {
+                    v[k * n + j] -= f * e[k] + g * d[k];
+                }
+                d[j] = v[(i - 1) * n + j];
+                v[i * n + j] = 0.0;
+            }
         }
-        sweeps += 1;
-        for p in 0..n {
-            for r in p + 1..n {
-                let apr = a[p * n + r];
-                if apr == 0.0 {
-                    continue;
-                }
-                // The rotation J = [[c, s], [-s, c]] in rows/columns (p, r) that zeroes a_pr in Jᵀ A J.
-                let tau = (a[r * n + r] - a[p * n + p]) / (2.0 * apr);
-                let t = tau.signum() / (tau.abs() + (1.0 + tau * tau).sqrt());
-                let c = 1.0 / (1.0 + t * t).sqrt();
-                let s = t * c;
-                for k in 0..n {
-                    let (akp, akr) = (a[k * n + p], a[k * n + r]);
-                    a[k * n + p] = c * akp - s * akr;
-                    a[k * n + r] = s * akp + c * akr;
-                }
-                for k in 0..n {
-                    let (apk, ark) = (a[p * n + k], a[r * n + k]);
-                    a[p * n + k] = c * apk - s * ark;
-                    a[r * n + k] = s * apk + c * ark;
-                }
-                a[p * n + r] = 0.0;
-                a[r * n + p] = 0.0;
-                for k in 0..n {
-                    let (qkp, qkr) = (q[k * n + p], q[k * n + r]);
-                    q[k * n + p] = c * qkp - s * qkr;
-                    q[k * n + r] = s * qkp + c * qkr;
+        d[i] = h;
+    }
+    // Accumulate the transformations into Q.
+    for i in 0..n - 1 {
+        v[(n - 1) * n + i] = v[i * n + i];
+        v[i * n + i] = 1.0;
+        let h = d[i + 1];
+        if h != 0.0 {
+            for k in 0..=i {
+                d[k] = v[k * n + i + 1] / h;
+            }
+            for j in 0..=i {
+                let g: f64 = (0..=i).map(|k| v[k * n + i + 1] * v[k * n + j]).sum();
+                for k in 0..=i {
+                    v[k * n + j] -= g * d[k];
                 }
             }
         }
+        for k in 0..=i {
+            v[k * n + i + 1] = 0.0;
+        }
     }
-    ((0..n).map(|i| a[i * n + i]).collect(), q, sweeps)
+    for j in 0..n {
+        d[j] = v[(n - 1) * n + j];
+        v[(n - 1) * n + j] = 0.0;
+    }
+    v[n * n - 1] = 1.0;
+    e[0] = 0.0;
+    (d, e)
+}
+
+/// `tql2`: the eigenvalues of the tridiagonal `(d, e)` from [`tridiagonalize`] by implicit QL steps, the
+/// rotations accumulated into `v`.
+fn ql_implicit(mut d: Vec<f64>, mut e: Vec<f64>, v: &mut [f64], n: usize) -> (Vec<f64>, Vec<f64>, usize) {
+    e.rotate_left(1);
+    e[n - 1] = 0.0;
+    let (mut f, mut tst1, mut most) = (0.0f64, 0.0f64, 0);
+    let eps = f64::EPSILON;
+    for l in 0..n {
+        tst1 = tst1.max(d[l].abs() + e[l].abs());
+        // The first negligible subdiagonal entry at or after l (e[n - 1] = 0 ends the search).
+        let m = (l..n).find(|&m| e[m].abs() <= eps * tst1).unwrap_or(n - 1);
+        let mut iterations = 0;
+        while m > l && iterations < 100 {
+            iterations += 1;
+            // The implicit shift from the leading 2 x 2 block.
+            let g = d[l];
+            let mut p = (d[l + 1] - g) / (2.0 * e[l]);
+            let mut r = p.hypot(1.0);
+            if p < 0.0 {
+                r = -r;
+            }
+            d[l] = e[l] / (p + r);
+            d[l + 1] = e[l] * (p + r);
+            let dl1 = d[l + 1];
+            let mut h = g - d[l];
+            for x in &mut d[l + 2..] {
+                *x -= h;
+            }
+            f += h;
+            // The QL sweep from m up to l.
+            p = d[m];
+            let (mut c, mut c2, mut c3) = (1.0, 1.0, 1.0);
+            let el1 = e[l + 1];
+            let (mut s, mut s2) = (0.0, 0.0);
+            for i in (l..m).rev() {
+                c3 = c2;
+                c2 = c;
+                s2 = s;
+                let g = c * e[i];
+                h = c * p;
+                r = p.hypot(e[i]);
+                e[i + 1] = s * r;
+                s = e[i] / r;
+                c = p / r;
+                p = c * d[i] - s * g;
+                d[i + 1] = h + s * (c * g + s * d[i]);
+                for k in 0..n {
+                    let (vi, vi1) = (v[k * n + i], v[k * n + i + 1]);
+                    v[k * n + i + 1] = s * vi + c * vi1;
+                    v[k * n + i] = c * vi - s * vi1;
+                }
+            }
+            p = -s * s2 * c3 * el1 * e[l] / dl1;
+            e[l] = s * p;
+            d[l] = c * p;
+            if e[l].abs() <= eps * tst1 {
+                break;
+            }
+        }
+        most = most.max(iterations);
+        d[l] += f;
+        e[l] = 0.0;
+    }
+    (d, v.to_vec(), most)
 }
 
 /// `PL M PR` (or `PL m` for a vector), `M` row-major `rows x cols`.
@@ -329,16 +449,7 @@ fn precondition(ts: &TensorState<impl Float>, m: &[f64]) -> Vec<f64> {
     let mut x = if left.diagonal {
         (0..rows * cols).map(|k| left.root[k / cols] * m[k]).collect()
     } else {
-        let mut x = vec![0.0; rows * cols];
-        for a in 0..rows {
-            for b in 0..rows {
-                let l = left.root[a * rows + b];
-                for j in 0..cols {
-                    x[a * cols + j] += l * m[b * cols + j];
-                }
-            }
-        }
-        x
+        gemm(&left.root, (rows, rows), false, m, (rows, cols), false)
     };
     if let Some(right) = ts.factors.get(1) {
         if right.diagonal {
@@ -346,16 +457,7 @@ fn precondition(ts: &TensorState<impl Float>, m: &[f64]) -> Vec<f64> {
                 *v *= right.root[k % cols];
             }
         } else {
-            let mut y = vec![0.0; rows * cols];
-            for i in 0..rows {
-                for b in 0..cols {
-                    let xib = x[i * cols + b];
-                    for j in 0..cols {
-                        y[i * cols + j] += xib * right.root[b * cols + j];
-                    }
-                }
-            }
-            x = y;
+            x = gemm(&x, (rows, cols), false, &right.root, (cols, cols), false);
         }
     }
     x
@@ -392,7 +494,7 @@ impl<T: Float> StochasticOptimizer<T> for Shampoo<T> {
 
         let mut w = flatten_params(&*model);
         let mut tensors = state.tensors.clone();
-        let mut max_sweeps = 0;
+        let mut max_iterations = 0;
         for (i, ts) in tensors.iter_mut().enumerate() {
             let range = layout.range(i);
             let wi = &mut w[range.clone()];
@@ -407,7 +509,7 @@ impl<T: Float> StochasticOptimizer<T> for Shampoo<T> {
             for (k, f) in ts.factors.iter_mut().enumerate() {
                 accumulate(f, &g64, rows, cols, k == 0, b2, stat_weight);
                 if refresh {
-                    max_sweeps = max_sweeps.max(refresh_root(f, c.eps, p));
+                    max_iterations = max_iterations.max(refresh_root(f, c.eps, p));
                 }
             }
             let m_hat: Vec<f64> = ts.m.iter().map(|m| m.to_f64() / bc1).collect();
@@ -437,7 +539,7 @@ impl<T: Float> StochasticOptimizer<T> for Shampoo<T> {
         unflatten_params(model, &w);
         let layout = layout.clone();
         self.state = Some(State { layout, step, tensors });
-        self.info = ShampooInfo { preconditioners_refreshed: refresh, max_jacobi_sweeps: max_sweeps };
+        self.info = ShampooInfo { preconditioners_refreshed: refresh, max_ql_iterations: max_iterations };
         Ok(StepReport { loss, evaluations: 1, curvature_products: 0 })
     }
 
