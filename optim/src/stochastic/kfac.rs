@@ -30,8 +30,9 @@
 //!
 //! ## The step
 //!
-//! Every step the minibatch statistics enter exponential moving averages `A ← ε A + (1-ε) Â` (normalised by the
-//! accumulated weight, so the first step takes `Â` itself; kfac-jax's `WeightedMovingAverage`). Every
+//! Every `factor_update_period` steps (default: every step) the minibatch statistics enter exponential moving
+//! averages `A ← ε A + (1-ε) Â` (normalised by the accumulated weight, so the first estimate is `Â` itself;
+//! kfac-jax's `WeightedMovingAverage`). Every
 //! `inverse_update_period` steps the damped inverses are recomputed with factored Tikhonov damping
 //! (M&G 2015 §6.3):
 //!
@@ -78,8 +79,7 @@ use wengert_nn::{f64_from_meta, f64_to_meta, Bound, CaptureKind, LayerCapture, M
 
 use super::{Closure, StepReport, StochasticOptimizer};
 use crate::curvature::OutputLoss;
-use crate::linalg::cholesky::Cholesky;
-use crate::linalg::DenseMatrix;
+use crate::linalg::LinalgError;
 use crate::OptimError;
 
 /// How the output gradients `g` of the factor `G = E[g gᵀ]` are obtained.
@@ -102,10 +102,18 @@ pub enum FisherEstimator {
 
 /// Configuration of [`Kfac`].
 ///
-/// Defaults: `learning_rate = 1e-3`, `momentum = 0.9`, `damping = 1e-3`, `kl_clip = Some(1e-3)`,
-/// `weight_decay = 0`, `ema_decay = 0.95` as KFAC-Pytorch (Wang 2019, the settings of ACKTR / Ba et al. 2017;
-/// `ema_decay` is also kfac-jax's `curvature_ema` and M&G's cap `min(1 - 1/k, 0.95)`);
-/// `inverse_update_period = 20` as M&G 2015 §8 (`T₃ = 20`); `fisher = Sampled` as M&G and kfac-jax; `seed = 0`.
+/// Defaults are those of KFAC-Pytorch's `KFACOptimizer` (Wang 2019, the settings of ACKTR / Ba et al. 2017):
+/// `learning_rate = 1e-3`, `momentum = 0.9`, `damping = 1e-3`, `kl_clip = Some(1e-3)`, `weight_decay = 0`,
+/// `ema_decay = 0.95` (also kfac-jax's `curvature_ema` and M&G's cap `min(1 - 1/k, 0.95)`),
+/// `factor_update_period = 10` (`TCov`; M&G and kfac-jax re-estimate every step), `inverse_update_period = 100`
+/// (`TInv`; M&G 2015 §8 use `T₃ = 20`); `fisher = Sampled` (KFAC-Pytorch, M&G and kfac-jax); `seed = 0`.
+///
+/// Measured on the race's digits MLP (64-128-10 ReLU, minibatches of 32, f32, 20 epochs, same initialisation
+/// and minibatch order; a shared 2-core machine, so times are rough): Adam with lr 1e-2 ends at a training loss
+/// of 2.3e-3; K-FAC with `learning_rate = 1e-2, damping = 1e-2` (other fields default) is there after 4 epochs
+/// and ends at 2.5e-4, the defaults after 8 epochs, ending at 7e-4. A K-FAC step costs about 3 Adam steps there
+/// (the two preconditioning products `G⁻¹ ∇W A⁻¹` alone outweigh the MLP's forward and backward pass at this
+/// batch size), so in wall time K-FAC reached Adam's final loss in 0.7x to 1x of Adam's time in our runs.
 #[derive(Clone, Debug, PartialEq)]
 pub struct KfacConfig {
     /// `η`, the step size (finite, `> 0`).
@@ -114,7 +122,10 @@ pub struct KfacConfig {
     pub damping: f64,
     /// `ε`, the decay of the factors' moving averages (in `[0, 1)`; `0` keeps only the current minibatch).
     pub ema_decay: f64,
-    /// `T`, steps between recomputations of the damped inverses (`>= 1`; the first step always computes them).
+    /// Steps between re-estimations of the factors (`>= 1`; a layer without factors gets them at once). Between
+    /// them no output-gradient sweep is made and the moving averages stand still.
+    pub factor_update_period: usize,
+    /// `T`, steps between recomputations of the damped inverses (`>= 1`; a layer without them gets them at once).
     pub inverse_update_period: usize,
     /// `κ`, the bound on the step's KL divergence (quadratic model `η² ν² Σ ⟨V, ∇⟩ ≤ κ`); `None` disables clipping.
     pub kl_clip: Option<f64>,
@@ -134,7 +145,8 @@ impl Default for KfacConfig {
             learning_rate: 1e-3,
             damping: 1e-3,
             ema_decay: 0.95,
-            inverse_update_period: 20,
+            factor_update_period: 10,
+            inverse_update_period: 100,
             kl_clip: Some(1e-3),
             momentum: 0.9,
             weight_decay: 0.0,
@@ -164,6 +176,9 @@ impl KfacConfig {
         }
         if !(0.0..1.0).contains(&self.ema_decay) {
             return bad("ema_decay", format!("{} (must be in [0, 1))", self.ema_decay));
+        }
+        if self.factor_update_period == 0 {
+            return bad("factor_update_period", "0 (must be >= 1)".into());
         }
         if self.inverse_update_period == 0 {
             return bad("inverse_update_period", "0 (must be >= 1)".into());
@@ -222,7 +237,7 @@ impl<T: Float> KroneckerFactors<T> {
         }
     }
 
-    /// The damped inverses `((A + π √λ I)⁻¹, (G + √λ / π I)⁻¹)` by Cholesky factorisation.
+    /// The damped inverses `((A + π √λ I)⁻¹, (G + √λ / π I)⁻¹)` by Cholesky factorisation (in f64).
     ///
     /// # Errors
     /// [`OptimError::Linalg`] if a damped factor is not numerically positive definite (a non-finite factor).
@@ -470,10 +485,19 @@ impl<T: Float> StochasticOptimizer<T> for Kfac<T> {
         });
         let layers = eligible_layers(&bound.captures(), &params);
         let outs: Vec<Var<'_, T>> = layers.iter().flat_map(|l| l.uses.iter().map(|c| c.output)).collect();
+        // Factors are re-estimated every `factor_update_period` steps, and whenever a layer has none (of its shape).
+        let current = |l: &Layer<'_, T>| {
+            let (da, dg) = factor_dims(l, &params);
+            self.layers
+                .get(&params[l.weight].name)
+                .filter(|s| s.factors.a.shape() == [da, da] && s.factors.g.shape() == [dg, dg])
+        };
+        let update_factors =
+            self.steps.is_multiple_of(cfg.factor_update_period as u64) || layers.iter().any(|l| current(l).is_none());
 
         // Gradient of the loss (and, for the empirical Fisher, of the layers' outputs) in one sweep.
         let mut wrt: Vec<Var<'_, T>> = params.iter().map(|p| p.var).collect();
-        if cfg.fisher == FisherEstimator::Empirical {
+        if update_factors && cfg.fisher == FisherEstimator::Empirical {
             wrt.extend_from_slice(&outs);
         }
         let sweep = tape.grad(loss, &wrt);
@@ -492,7 +516,7 @@ impl<T: Float> StochasticOptimizer<T> for Kfac<T> {
         let to_per_example = (n as f64 / eval.loss.nll_scale().to_f64()).sqrt();
         let mut rng = self.step_rng();
         let mut curvature_products = 0;
-        let out_grads: Vec<Vec<Tensor<T>>> = if outs.is_empty() {
+        let out_grads: Vec<Vec<Tensor<T>>> = if outs.is_empty() || !update_factors {
             Vec::new()
         } else {
             match cfg.fisher {
@@ -528,15 +552,21 @@ impl<T: Float> StochasticOptimizer<T> for Kfac<T> {
         let mut offset = 0;
         for l in &layers {
             let w = &params[l.weight];
+            let old = current(l);
+            if !update_factors {
+                let mut state = old.expect("every layer has current factors").clone();
+                if refresh_due {
+                    state.inverses = Some(state.factors.damped_inverses(cfg.damping)?);
+                    refreshed = true;
+                }
+                new_layers.push((w.name.clone(), state));
+                continue;
+            }
             let (a_stat, g_stat) = layer_statistics(l, &out_grads, offset, n);
             offset += l.uses.len();
             if !(a_stat.all_finite() && g_stat.all_finite()) {
                 return Err(OptimError::NonFiniteUpdate { param: w.name.clone() });
             }
-            let old = self
-                .layers
-                .get(&w.name)
-                .filter(|s| s.factors.a.shape() == a_stat.shape() && s.factors.g.shape() == g_stat.shape());
             let mut state = match old {
                 Some(s) => {
                     let weight = cfg.ema_decay * s.ema_weight + (1.0 - cfg.ema_decay);
@@ -702,6 +732,14 @@ fn eligible_layers<'t, T: Float>(captures: &[LayerCapture<'t, T>], params: &[Bin
         }
     }
     layers
+}
+
+/// `(dim A, dim G)` of a layer: `(in (+1), out)`, `in` the weight's elements per output (`C_in kh kw` for a
+/// convolution), `+1` with a trainable bias.
+fn factor_dims<T: Float>(layer: &Layer<'_, T>, params: &[Bind<'_, T>]) -> (usize, usize) {
+    let w = &params[layer.weight].value;
+    let out = w.shape()[0];
+    (w.numel() / out.max(1) + usize::from(layer.bias.is_some()), out)
 }
 
 /// `(Â, Ĝ)` of one layer this step: `Â = Σ_uses Σ_rows ā āᵀ / N`, `Ĝ = Σ_sweeps Σ_uses Σ_rows g gᵀ / rows`, the
@@ -879,33 +917,55 @@ fn psd_cholesky(hm: &[f64], c: usize) -> Vec<f64> {
     l
 }
 
-/// `(M + shift I)⁻¹` for a symmetric `M` by Cholesky factorisation and `n` triangular solves.
+/// `(M + shift I)⁻¹` for a symmetric `M`, in f64: the Cholesky factor `M + shift I = L Lᵀ` (row by row,
+/// Golub & Van Loan §4.2), `X = L⁻¹` by forward substitution, then `Xᵀ X` by the tensor kernels' product
+/// (about `n³` flops in all, a third of solving `n` right-hand sides with the factor).
 fn spd_inverse<T: Float>(m: &Tensor<T>, shift: f64) -> Result<Tensor<T>, OptimError> {
     let n = m.shape()[0];
-    let mut d = DenseMatrix::from_vec(n, n, m.as_slice().to_vec());
+    let mut l: Vec<f64> = m.as_slice().iter().map(|v| v.to_f64()).collect();
     for i in 0..n {
-        d[(i, i)] += T::from_f64(shift);
+        l[i * n + i] += shift;
     }
-    let chol = Cholesky::factor(&d)?;
-    let mut inv = vec![T::ZERO; n * n];
-    let mut e = vec![T::ZERO; n];
-    for j in 0..n {
-        e[j] = T::ONE;
-        let col = chol.solve(&e);
-        e[j] = T::ZERO;
-        for (i, v) in col.into_iter().enumerate() {
-            inv[i * n + j] = v;
+    for i in 0..n {
+        for j in 0..=i {
+            let dot: f64 = l[i * n..i * n + j].iter().zip(&l[j * n..j * n + j]).map(|(a, b)| a * b).sum();
+            let v = l[i * n + j] - dot;
+            if i == j {
+                if !(v > 0.0 && v.is_finite()) {
+                    return Err(LinalgError::NotPositiveDefinite { index: i }.into());
+                }
+                l[i * n + i] = v.sqrt();
+            } else {
+                l[i * n + j] = v / l[j * n + j];
+            }
         }
     }
-    // Symmetric up to rounding; make it exactly so.
+    // X = L⁻¹, lower triangular: X[i][j] = (δ_ij - Σ_{j <= k < i} L[i][k] X[k][j]) / L[i][i].
+    let mut x = vec![0.0f64; n * n];
     for i in 0..n {
-        for j in 0..i {
-            let s = (inv[i * n + j] + inv[j * n + i]) * T::from_f64(0.5);
-            inv[i * n + j] = s;
-            inv[j * n + i] = s;
+        let lii = l[i * n + i];
+        for j in 0..=i {
+            let mut s = if i == j { 1.0 } else { 0.0 };
+            for k in j..i {
+                s -= l[i * n + k] * x[k * n + j];
+            }
+            x[i * n + j] = s / lii;
         }
     }
-    Ok(Tensor::from_vec(inv, &[n, n]))
+    let x = Tensor::from_vec(x, &[n, n]);
+    let inv = kernels::matmul(&x, &x, true, false).expect("square factors");
+    let v = inv.as_slice();
+    let mut out = vec![T::ZERO; n * n];
+    for i in 0..n {
+        for j in 0..n {
+            // Symmetric up to the product's rounding; make it exactly so.
+            out[i * n + j] = T::from_f64(0.5 * (v[i * n + j] + v[j * n + i]));
+        }
+    }
+    if !out.iter().all(|v| v.is_finite()) {
+        return Err(LinalgError::NotPositiveDefinite { index: n }.into());
+    }
+    Ok(Tensor::from_vec(out, &[n, n]))
 }
 
 /// `G⁻¹ X A⁻¹`.
