@@ -11,6 +11,7 @@
 //! | optimiser | file | what |
 //! |---|---|---|
 //! | [`StochasticOptimizer`] | `mod.rs` | the trait every optimiser here implements; [`Closure`], [`Evaluation`], [`StepReport`] |
+//! | [`HessianFree`](hessian_free::HessianFree) | `hessian_free.rs` | truncated CG on damped Gauss-Newton products `(G + lambda I) d = -g`, Levenberg-Marquardt damping, warm start, CG-iterate backtracking, curvature minibatch (Martens 2010) |
 //! | [`Shampoo`](shampoo::Shampoo) | `shampoo.rs` | Kronecker-factored `L^-1/4 G R^-1/4` (Gupta et al. 2018), inverse roots every `T` steps, grafted to Adam's per-tensor step size |
 //! | [`Sophia`](sophia::Sophia) | `sophia.rs` | clipped diagonal-Newton momentum step, Hessian diagonal by Hutchinson (Sophia-H) or Gauss-Newton-Bartlett (Sophia-G) every `k` steps (Liu et al. 2023) |
 //! | [`AdaHessian`](adahessian::AdaHessian) | `adahessian.rs` | Adam with the squared gradient replaced by the squared Hutchinson Hessian diagonal, spatially averaged for kernels (Yao et al. 2021) |
@@ -46,6 +47,7 @@ use wengert_nn::{Bound, Module};
 
 pub mod adahessian;
 mod evaluate;
+pub mod hessian_free;
 pub mod kfac;
 pub mod shampoo;
 pub mod sophia;
