@@ -213,6 +213,87 @@ fn exact_ggn_kronecker_product_equals_the_fisher_block_of_a_linear_layer_with_ms
     assert!(max_abs_diff(hess.as_slice(), &kron) < 1e-12, "A ⊗ G differs from the exact Fisher block");
 }
 
+/// A `Linear` layer on a `[N, T, in]` input, applied twice (`y = f(f(x))`, weight sharing): every row of every
+/// use is a position, `A = (1/N) Σ_{uses, n, t} ā āᵀ` and `G = c⁻¹ Σ_{uses, n, t} d dᵀ / (uses T)` (KFC's
+/// scaling, the uses as extra positions), with `d = ∂L/∂s` of each use's output from the tape.
+#[test]
+fn extra_leading_axes_and_repeated_uses_are_positions() {
+    let (n, t, d) = (3, 4, 2);
+    let mut layer = Linear::<f64>::new(d, d, &mut StdRng::seed_from_u64(32));
+    let x = randn(&[n, t, d], 33);
+    let target = randn(&[n, t, d], 34);
+    let loss = OutputLoss::Mse { targets: target.clone() };
+    let mut opt = Kfac::new(cfg(FisherEstimator::Empirical));
+    let (w, b) = (layer.weight.value().clone(), layer.bias.as_ref().unwrap().value().clone());
+    opt.step(&mut layer, &mut |m: &dyn Module<f64>, p: &Bound<'_, f64>| {
+        let h = m.forward(p, p.tape().constant(x.clone()));
+        Evaluation { outputs: m.forward(p, h), loss: loss.clone() }
+    })
+    .unwrap();
+
+    // The reference: both uses recorded by hand, `d` for each from the tape.
+    let tape = Tape::new();
+    let wv = tape.constant(w);
+    let bv = tape.constant(b);
+    let x0 = tape.var(x.clone());
+    let s1 = x0.matmul_t(wv, false, true) + bv;
+    let s2 = s1.matmul_t(wv, false, true) + bv;
+    let l = loss.value(s2);
+    let g = tape.grad(l, &[s1, s2]);
+    let rows = |v: &Tensor<f64>| -> Vec<Vec<f64>> { v.as_slice().chunks(d).map(|r| r.to_vec()).collect() };
+    let mut inputs: Vec<Vec<f64>> = rows(&x).iter().map(|r| with_one(r)).collect();
+    inputs.extend(rows(&s1.value()).iter().map(|r| with_one(r)));
+    let mut grads = rows(&g.value(0));
+    grads.extend(rows(&g.value(1)));
+    let c = 1.0 / (n * t * d) as f64; // nll_scale of the MSE over all elements
+    let f = opt.factors("weight").unwrap();
+    assert!(max_abs_diff(f.a.as_slice(), &second_moment(&inputs, 1.0 / n as f64)) < 1e-13);
+    assert!(max_abs_diff(f.g.as_slice(), &second_moment(&grads, 1.0 / (c * (2 * t) as f64))) < 1e-12);
+}
+
+/// The same step in f32 and f64 gives the same factors and update to f32 precision.
+#[test]
+fn f32_and_f64_agree() {
+    let (n, din, c) = (16, 5, 3);
+    let x = randn(&[n, din], 35);
+    let labels: Vec<usize> = (0..n).map(|i| i % c).collect();
+    let build = || {
+        let mut rng = StdRng::seed_from_u64(36);
+        Sequential::new().push(Linear::<f64>::new(din, 7, &mut rng)).push(Tanh).push(Linear::new(7, c, &mut rng))
+    };
+    let mut m64 = build();
+    let mut m32 = Sequential::new()
+        .push(Linear::<f32>::from_tensors(Tensor::zeros(&[7, din]), Some(Tensor::zeros(&[7]))))
+        .push(Tanh)
+        .push(Linear::from_tensors(Tensor::zeros(&[c, 7]), Some(Tensor::zeros(&[c]))));
+    let mut vals = m64.named_parameters().into_iter().map(|(_, v)| v.cast::<f32>());
+    m32.visit_mut("", &mut |_, p| p.set(vals.next().unwrap()));
+    let config = KfacConfig { learning_rate: 0.1, ..cfg(FisherEstimator::Sampled) };
+    let mut o64 = Kfac::<f64>::new(config.clone());
+    let mut o32 = Kfac::<f32>::new(config);
+    for _ in 0..3 {
+        step(&mut o64, &mut m64, &x, &OutputLoss::CrossEntropy { labels: labels.clone() }).unwrap();
+        let x32 = x.cast::<f32>();
+        o32.step(&mut m32, &mut |m: &dyn Module<f32>, p: &Bound<'_, f32>| Evaluation {
+            outputs: m.forward(p, p.tape().constant(x32.clone())),
+            loss: OutputLoss::CrossEntropy { labels: labels.clone() },
+        })
+        .unwrap();
+    }
+    let rel = |a: &[f64], b: &[f32]| {
+        let scale = a.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        a.iter().zip(b).map(|(x, y)| (x - f64::from(*y)).abs()).fold(0.0, f64::max) / scale
+    };
+    for layer in ["0.weight", "2.weight"] {
+        let (f64s, f32s) = (o64.factors(layer).unwrap(), o32.factors(layer).unwrap());
+        assert!(rel(f64s.a.as_slice(), f32s.a.as_slice()) < 1e-4, "{layer} A");
+        assert!(rel(f64s.g.as_slice(), f32s.g.as_slice()) < 1e-4, "{layer} G");
+    }
+    for ((name, a), (_, b)) in m64.named_parameters().iter().zip(&m32.named_parameters()) {
+        assert!(rel(a.as_slice(), b.as_slice()) < 1e-4, "{name}");
+    }
+}
+
 /// `((A + π√λ I) ⊗ (G + √λ/π I))⁻¹ vec(X)` against a dense LU solve of the assembled Kronecker product, with
 /// `π = sqrt((tr A / dim A) / (tr G / dim G))` recomputed here.
 #[test]

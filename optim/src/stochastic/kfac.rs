@@ -940,16 +940,23 @@ fn spd_inverse<T: Float>(m: &Tensor<T>, shift: f64) -> Result<Tensor<T>, OptimEr
             }
         }
     }
-    // X = L⁻¹, lower triangular: X[i][j] = (δ_ij - Σ_{j <= k < i} L[i][k] X[k][j]) / L[i][i].
+    // X = L⁻¹, lower triangular, row by row: x_i = (e_i - Σ_{k < i} L[i][k] x_k) / L[i][i] (contiguous rows).
     let mut x = vec![0.0f64; n * n];
+    let mut row = vec![0.0f64; n];
     for i in 0..n {
-        let lii = l[i * n + i];
-        for j in 0..=i {
-            let mut s = if i == j { 1.0 } else { 0.0 };
-            for k in j..i {
-                s -= l[i * n + k] * x[k * n + j];
+        row[..=i].fill(0.0);
+        row[i] = 1.0;
+        for k in 0..i {
+            let c = l[i * n + k];
+            if c != 0.0 {
+                for (r, xk) in row[..=k].iter_mut().zip(&x[k * n..k * n + k + 1]) {
+                    *r -= c * xk;
+                }
             }
-            x[i * n + j] = s / lii;
+        }
+        let lii = l[i * n + i];
+        for (xi, r) in x[i * n..i * n + i + 1].iter_mut().zip(&row[..=i]) {
+            *xi = r / lii;
         }
     }
     let x = Tensor::from_vec(x, &[n, n]);
