@@ -8,7 +8,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use wengert_autodiff::ops::Conv2dArgs;
 use wengert_autodiff::{functional, Tape, Tensor, Var};
-use wengert_nn::layers::{Conv2d, LayerNorm, Linear, Sequential, Tanh};
+use wengert_nn::layers::{Conv2d, Flatten, LayerNorm, Linear, Relu, Sequential, Tanh, Unflatten};
 use wengert_nn::{Bound, Module, Parameters};
 use wengert_optim::curvature::OutputLoss;
 use wengert_optim::first_order::{Optimizer, Sgd, SgdConfig};
@@ -735,5 +735,81 @@ fn kfac_trains_the_digits_mlp_faster_per_step_than_sgd() {
         }
     }
     eprintln!("digits MLP after {steps} steps: K-FAC {kfac_loss:.4}, best SGD+momentum {best_sgd:.4}");
+    assert!(kfac_loss < best_sgd, "K-FAC {kfac_loss} vs SGD {best_sgd}");
+}
+
+/// A small CNN on the digits (8x8 -> Conv2d(1, 6, 3x3, padding 1) -> ReLU -> Flatten -> Linear(384, 10)), both
+/// layers preconditioned (KFC for the convolution): after 40 steps of 64 its training loss is below the best
+/// SGD+momentum of a learning-rate grid (measured: 0.079 against 0.317, from 2.32).
+#[test]
+fn kfac_trains_a_small_cnn_on_the_digits() {
+    let split = wengert_nn::datasets::digits_split::<f64>();
+    let (xs, labels) = (split.train.features().clone(), split.train.labels().unwrap().to_vec());
+    let (rows, d) = (xs.shape()[0], xs.shape()[1]);
+    let (batch, steps) = (64, 40);
+    let minibatch = |k: usize| {
+        let idx: Vec<usize> = (0..batch).map(|i| (k * batch + i) % rows).collect();
+        let mut data = Vec::with_capacity(batch * d);
+        for &i in &idx {
+            data.extend_from_slice(&xs.as_slice()[i * d..(i + 1) * d]);
+        }
+        (Tensor::from_vec(data, &[batch, d]), idx.iter().map(|&i| labels[i]).collect::<Vec<usize>>())
+    };
+    let build = || {
+        let mut rng = StdRng::seed_from_u64(37);
+        Sequential::new()
+            .push(Unflatten::new(1, &[1, 8, 8]))
+            .push(Conv2d::<f64>::new(1, 6, [3, 3], Conv2dArgs::new().padding(1), &mut rng))
+            .push(Relu)
+            .push(Flatten::new())
+            .push(Linear::new(6 * 64, 10, &mut rng))
+    };
+    let full_loss = |m: &Sequential<f64>| {
+        let tape = Tape::new();
+        let p = Bound::new(&tape, m);
+        OutputLoss::CrossEntropy { labels: labels.clone() }
+            .value(m.forward(&p, tape.constant(xs.clone())))
+            .value()
+            .item()
+    };
+    let mut model = build();
+    let initial = full_loss(&model);
+    let config = KfacConfig {
+        learning_rate: 0.03,
+        damping: 1e-2,
+        factor_update_period: 1,
+        inverse_update_period: 10,
+        ..KfacConfig::default()
+    };
+    let mut opt = Kfac::new(config);
+    for k in 0..steps {
+        let (x, y) = minibatch(k);
+        step(&mut opt, &mut model, &x, &OutputLoss::CrossEntropy { labels: y }).unwrap();
+    }
+    assert_eq!((opt.info().kfac_layers, opt.info().fallback_params), (2, 0));
+    assert_eq!(opt.factors("1.weight").unwrap().a.shape(), &[10, 10]);
+    let kfac_loss = full_loss(&model);
+
+    let mut best_sgd = f64::INFINITY;
+    for lr in [0.03, 0.1, 0.3] {
+        let mut model = build();
+        let mut sgd = Sgd::new(SgdConfig { momentum: 0.9, ..SgdConfig::new(lr) });
+        for k in 0..steps {
+            let (x, y) = minibatch(k);
+            let grads = {
+                let tape = Tape::new();
+                let p = Bound::new(&tape, &model);
+                p.grad(OutputLoss::CrossEntropy { labels: y }.value(model.forward(&p, tape.constant(x))))
+            };
+            sgd.step(&mut model, &grads).unwrap();
+        }
+        let l = full_loss(&model);
+        if l.is_finite() {
+            best_sgd = best_sgd.min(l);
+        }
+    }
+    eprintln!(
+        "digits CNN after {steps} steps: initial {initial:.4}, K-FAC {kfac_loss:.4}, best SGD+momentum {best_sgd:.4}"
+    );
     assert!(kfac_loss < best_sgd, "K-FAC {kfac_loss} vs SGD {best_sgd}");
 }
