@@ -33,6 +33,17 @@ use crate::line_search::more_thuente::MoreThuenteConfig;
 use crate::line_search::LineSearch;
 use crate::objective::{Counted, Objective};
 
+/// Where a variable is with respect to its bounds (scipy's `active_mask`: `-1`, `0`, `1`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActiveBound {
+    /// Strictly inside (or unbounded).
+    Free,
+    /// At its lower bound.
+    Lower,
+    /// At its upper bound.
+    Upper,
+}
+
 /// Box constraints `lower <= x <= upper`; an infinite bound is no bound.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Bounds<T> {
@@ -106,6 +117,24 @@ impl<T: Float> Bounds<T> {
                 gi
             };
         }
+    }
+
+    /// Which bound each variable of `x` is at ([`ActiveBound::Lower`] when `x_i <= l_i`, [`ActiveBound::Upper`]
+    /// when `x_i >= u_i`, checked in that order).
+    pub fn active_set(&self, x: &[T]) -> Vec<ActiveBound> {
+        x.iter()
+            .zip(&self.lower)
+            .zip(&self.upper)
+            .map(|((&x, &l), &u)| {
+                if x <= l {
+                    ActiveBound::Lower
+                } else if x >= u {
+                    ActiveBound::Upper
+                } else {
+                    ActiveBound::Free
+                }
+            })
+            .collect()
     }
 
     /// The variables of `x` at a bound.

@@ -43,9 +43,10 @@ use wengert_autodiff::Float;
 
 use super::driver::{self, Context, Method, Point, Step};
 use super::gauss_newton::dense_jacobian;
+use super::lbfgsb::{ActiveBound, Bounds};
 use super::newton::dense_hessian;
 use super::robust_loss::{Loss, RobustLoss};
-use super::{check_nonneg, check_positive, Observer, OptimError, Report, StopReason, Tolerances};
+use super::{check, check_nonneg, check_positive, Observer, OptimError, Report, StopReason, Tolerances};
 use crate::linalg::qr::Qr;
 use crate::linalg::{dot, norm, trust_region, DenseMatrix};
 use crate::objective::{Counted, LeastSquares};
@@ -177,6 +178,9 @@ pub struct LmInfo<T> {
     pub second_order_evaluations: usize,
     /// Trials made with the augmented model `J^T J + S`.
     pub augmented_trials: usize,
+    /// Where each variable ends with respect to its bounds ([`minimize_bounded`]; all [`ActiveBound::Free`]
+    /// without bounds).
+    pub active: Vec<ActiveBound>,
 }
 
 /// Minimises `1/2 ||r(x)||^2` (or the robust cost of [`LmConfig::loss`]) from `x0`.
@@ -190,7 +194,7 @@ pub fn minimize<T: Float, L: LeastSquares<T> + ?Sized>(
     config: &LmConfig<T>,
 ) -> Result<Report<T, LmInfo<T>>, OptimError> {
     config.validate()?;
-    driver::run(problem, x0, &config.tol, Lm::new(config), None)
+    driver::run(problem, x0, &config.tol, Lm::new(config, None), None)
 }
 
 /// [`minimize`], calling `observer` after every accepted step.
@@ -204,7 +208,37 @@ pub fn minimize_observed<T: Float, L: LeastSquares<T> + ?Sized>(
     observer: Observer<'_, T>,
 ) -> Result<Report<T, LmInfo<T>>, OptimError> {
     config.validate()?;
-    driver::run(problem, x0, &config.tol, Lm::new(config), Some(observer))
+    driver::run(problem, x0, &config.tol, Lm::new(config, None), Some(observer))
+}
+
+/// Minimises `1/2 ||r(x)||^2` (or the robust cost) subject to `lower <= x <= upper` from `x0`, projected into the
+/// box (an infeasible start is moved to the nearest feasible point, as L-BFGS-B does).
+///
+/// A projected Levenberg-Marquardt method with the active-set rule of scipy's `least_squares(method='dogbox')`
+/// (Voglis & Lagaris, "A rectangular trust region dogleg approach for unconstrained and bound constrained
+/// nonlinear optimization", 2004): at each trial the variables *held* at a bound (at the lower bound with
+/// `g_i > 0`, at the upper with `g_i < 0`: the descent direction leaves the box) are fixed, the damped subproblem
+/// of the spherical region `||D p|| <= delta` (or the augmented one, [`LsModel::Adaptive`]) is solved over the
+/// free variables, and the trial point is projected into the box; the predicted reduction is that of the
+/// projected step, and the radius is updated from it as `lmder` does. (dogbox itself takes dogleg steps in a
+/// rectangular region.) The
+/// scale-free gradient test reads the projected gradient `x - P(x - g)`; the absolute
+/// [`Tolerances::grad_tol`] still reads the full gradient `J^T r` (default `0`, off). [`LmInfo::active`] says
+/// which bounds are active at the end.
+///
+/// # Errors
+/// As [`minimize`]; [`OptimError::InvalidConfig`] if `bounds` has another length than `x0`.
+pub fn minimize_bounded<T: Float, L: LeastSquares<T> + ?Sized>(
+    problem: &mut L,
+    x0: &[T],
+    bounds: &Bounds<T>,
+    config: &LmConfig<T>,
+) -> Result<Report<T, LmInfo<T>>, OptimError> {
+    config.validate()?;
+    check(bounds.len() == x0.len(), || format!("Bounds: {} variables bounded, x0 has {}", bounds.len(), x0.len()))?;
+    let mut x = x0.to_vec();
+    bounds.project(&mut x);
+    driver::run(problem, &x, &config.tol, Lm::new(config, Some(bounds)), None)
 }
 
 /// [`minimize`], with the [`LmInfo`] apart from the common report (as before every method carried its
@@ -234,6 +268,34 @@ const MISPREDICTION: f64 = 0.1;
 /// Levenberg-Marquardt on a problem with large residuals: only there is the augmented model tried (see
 /// [`LsModel::Adaptive`]).
 const STALL: f64 = 1e-2;
+
+/// The step of the augmented model `J^T J + S` in the region `||D p|| <= delta`: the subproblem in the scaled
+/// variables `D p` by Moré-Sorensen, from the damping estimate `par`. `None` if no finite step is found.
+fn augmented_step<T: Float>(
+    jac: &DenseMatrix<T>,
+    s: &DenseMatrix<T>,
+    d: &[T],
+    g: &[T],
+    delta: T,
+    par: T,
+) -> Option<(T, Vec<T>)> {
+    let mut h = jac.gram();
+    let n = h.rows();
+    for i in 0..n {
+        for j in 0..n {
+            h[(i, j)] = (h[(i, j)] + s[(i, j)]) / (d[i] * d[j]);
+        }
+    }
+    let gs: Vec<T> = g.iter().zip(d).map(|(&a, &b)| a / b).collect();
+    let (lambda, ps) = trust_region::solve(&h, &gs, delta, par)?;
+    Some((lambda, ps.iter().zip(d).map(|(&a, &b)| a / b).collect()))
+}
+
+/// Variable `i` is held at its bound: at the lower bound with `g_i > 0` or at the upper with `g_i < 0` (the
+/// steepest descent direction leaves the box there).
+fn held<T: Float>(b: &Bounds<T>, x: &[T], g: &[T], i: usize) -> bool {
+    x[i] <= b.lower()[i] && g[i] > T::ZERO || x[i] >= b.upper()[i] && g[i] < T::ZERO
+}
 
 /// Column norms `||J_j||`.
 fn column_norms<T: Float>(j: &DenseMatrix<T>) -> Vec<T> {
@@ -342,6 +404,10 @@ fn lmpar<T: Float>(j: &DenseMatrix<T>, r: &[T], d: &[T], delta: T, lambda: T) ->
 /// `lmder` between them.
 struct Lm<'c, T> {
     config: &'c LmConfig<T>,
+    /// Box constraints ([`minimize_bounded`]).
+    bounds: Option<&'c Bounds<T>>,
+    /// The current point (for the active set reported at the end).
+    x: Vec<T>,
     /// The residuals at the current point (unscaled) and the working residuals and Jacobian of the model
     /// (rescaled for a robust loss).
     r: Vec<T>,
@@ -367,9 +433,11 @@ struct Lm<'c, T> {
 }
 
 impl<'c, T: Float> Lm<'c, T> {
-    fn new(config: &'c LmConfig<T>) -> Self {
+    fn new(config: &'c LmConfig<T>, bounds: Option<&'c Bounds<T>>) -> Self {
         Lm {
             config,
+            bounds,
+            x: vec![],
             r: vec![],
             rw: vec![],
             jac: DenseMatrix::zeros(0, 0),
@@ -390,6 +458,7 @@ impl<'c, T: Float> Lm<'c, T> {
                 jacobian_evaluations: 0,
                 second_order_evaluations: 0,
                 augmented_trials: 0,
+                active: vec![],
             },
         }
     }
@@ -441,23 +510,6 @@ impl<'c, T: Float> Lm<'c, T> {
         self.s = s.filter(|s| all_finite(s.as_slice()));
     }
 
-    /// The step of the augmented model `J^T J + S` in the region `||D p|| <= delta`: the subproblem in the scaled
-    /// variables `D p` by Moré-Sorensen. `None` without `S` or if no finite step is found.
-    fn augmented_step(&self, g: &[T]) -> Option<(T, Vec<T>)> {
-        let s = self.s.as_ref()?;
-        let d = &self.diag;
-        let mut h = self.jac.gram();
-        let n = h.rows();
-        for i in 0..n {
-            for j in 0..n {
-                h[(i, j)] = (h[(i, j)] + s[(i, j)]) / (d[i] * d[j]);
-            }
-        }
-        let gs: Vec<T> = g.iter().zip(d).map(|(&a, &b)| a / b).collect();
-        let (lambda, ps) = trust_region::solve(&h, &gs, self.delta, self.par)?;
-        Some((lambda, ps.iter().zip(d).map(|(&a, &b)| a / b).collect()))
-    }
-
     fn scaled_norm(&self, v: &[T]) -> T {
         norm(&v.iter().zip(&self.diag).map(|(&a, &b)| a * b).collect::<Vec<_>>())
     }
@@ -479,11 +531,17 @@ impl<T: Float, L: LeastSquares<T> + ?Sized> Method<T, L> for Lm<'_, T> {
         self.xnorm = self.scaled_norm(x);
         self.delta = if self.xnorm == T::ZERO { self.config.factor } else { self.config.factor * self.xnorm };
         self.second_order(problem, x);
+        self.x = x.to_vec();
         f
     }
 
     /// The scale-free gradient test: the largest cosine between `r` and a column of `J`.
     fn stop(&self, at: &Point<T>) -> Option<StopReason> {
+        // with bounds, the gradient of the bounded problem: the projected gradient x - P(x - g)
+        let mut gp = at.g.clone();
+        if let Some(b) = self.bounds {
+            b.projected_gradient(&at.x, &at.g, &mut gp);
+        }
         let rwnorm = norm(&self.rw);
         let cnorm = &self.cnorm;
         let cosine = if rwnorm == T::ZERO {
@@ -491,7 +549,7 @@ impl<T: Float, L: LeastSquares<T> + ?Sized> Method<T, L> for Lm<'_, T> {
         } else {
             (0..at.g.len())
                 .filter(|&c| cnorm[c] != T::ZERO)
-                .fold(T::ZERO, |s, c| s.max((at.g[c] / cnorm[c] / rwnorm).abs()))
+                .fold(T::ZERO, |s, c| s.max((gp[c] / cnorm[c] / rwnorm).abs()))
         };
         if cosine <= self.config.gtol {
             Some(StopReason::GradientTolerance)
@@ -508,41 +566,92 @@ impl<T: Float, L: LeastSquares<T> + ?Sized> Method<T, L> for Lm<'_, T> {
             (T::from_f64(0.1), T::from_f64(0.25), T::from_f64(0.5), T::from_f64(0.75), T::from_f64(1e-4));
         let fnorm = self.fnorm;
         let f2 = fnorm * fnorm;
+        let n = at.x.len();
+        // With bounds, the variables held at a bound take no part in the step (as scipy's `dogbox`): the
+        // subproblem is solved over the free ones, in the columns of J (and rows and columns of S) they own.
+        let free: Vec<usize> = match self.bounds {
+            None => (0..n).collect(),
+            Some(b) => (0..n).filter(|&i| !held(b, &at.x, &at.g, i)).collect(),
+        };
+        if free.is_empty() {
+            return Step::NoProgress;
+        }
+        let (jf, df, gf, sf);
+        let (jac, diag, g, s) = if self.bounds.is_none() {
+            (&self.jac, &self.diag[..], &at.g[..], self.s.as_ref())
+        } else {
+            jf = DenseMatrix::from_fn(self.jac.rows(), free.len(), |i, c| self.jac[(i, free[c])]);
+            df = free.iter().map(|&i| self.diag[i]).collect::<Vec<_>>();
+            gf = free.iter().map(|&i| at.g[i]).collect::<Vec<_>>();
+            sf = self.s.as_ref().map(|s| DenseMatrix::from_fn(free.len(), free.len(), |a, b| s[(free[a], free[b])]));
+            (&jf, &df[..], &gf[..], sf.as_ref())
+        };
         // the augmented model's step and its predicted relative reduction -(2 g^T p + p^T (J^T J + S) p) / ||r||^2
-        let augmented = self.augmented.then(|| self.augmented_step(&at.g)).flatten().and_then(|(lambda, p)| {
-            let s = self.s.as_ref()?;
-            let jp = self.jac.matvec(&p);
-            let prered = -(T::from_f64(2.0) * dot(&at.g, &p) + dot(&jp, &jp) + dot(&p, &s.matvec(&p))) / f2;
+        let augmented = s.filter(|_| self.augmented).and_then(|s| {
+            let (lambda, p) = augmented_step(jac, s, diag, g, self.delta, self.par)?;
+            let jp = jac.matvec(&p);
+            let prered = -(T::from_f64(2.0) * dot(g, &p) + dot(&jp, &jp) + dot(&p, &s.matvec(&p))) / f2;
             (prered > T::ZERO).then_some((lambda, p, prered))
         });
-        let (lambda, p, augmented_prered) = match augmented {
+        let (lambda, pf, augmented_prered) = match augmented {
             Some((lambda, p, prered)) => {
                 self.info.augmented_trials += 1;
                 (lambda, p, Some(prered))
             }
-            None => match lmpar(&self.jac, &self.rw, &self.diag, self.delta, self.par) {
+            None => match lmpar(jac, &self.rw, diag, self.delta, self.par) {
                 Some((lambda, p)) => (lambda, p, None),
                 None => return Step::NoProgress,
             },
         };
         self.par = lambda;
-        let xn: Vec<T> = at.x.iter().zip(&p).map(|(&a, &b)| a + b).collect();
+        let mut p = vec![T::ZERO; n];
+        for (c, &i) in free.iter().enumerate() {
+            p[i] = pf[c];
+        }
+        let mut xn: Vec<T> = at.x.iter().zip(&p).map(|(&a, &b)| a + b).collect();
+        if let Some(b) = self.bounds {
+            // a free variable that crosses its bound stops there: the step actually taken is the projected one
+            b.project(&mut xn);
+            for i in 0..n {
+                p[i] = xn[i] - at.x[i];
+            }
+        }
         let pnorm = self.scaled_norm(&p);
         if self.first {
             self.delta = self.delta.min(pnorm);
         }
         // the model's prediction, from the current J: ||r + J p||^2 = ||r||^2 - prered ||r||^2 (lmder's form,
-        // which uses g^T p = -(||J p||^2 + lambda ||D p||^2), true of the Gauss-Newton step only)
+        // which uses g^T p = -(||J p||^2 + lambda ||D p||^2), true of the unprojected Gauss-Newton step only)
         let jp = self.jac.matvec(&p);
         let gp = dot(&at.g, &p);
-        let (prered, dirder) = match augmented_prered {
-            Some(prered) => (prered, gp / f2),
-            None => {
+        let (prered, dirder) = match (augmented_prered, self.bounds) {
+            (Some(_), Some(_)) => {
+                let s = self.s.as_ref().expect("an augmented step has S");
+                (-(T::from_f64(2.0) * gp + dot(&jp, &jp) + dot(&p, &s.matvec(&p))) / f2, gp / f2)
+            }
+            (Some(prered), None) => (prered, gp / f2),
+            (None, Some(_)) => (-(T::from_f64(2.0) * gp + dot(&jp, &jp)) / f2, gp / f2),
+            (None, None) => {
                 let t1 = norm(&jp) / fnorm;
                 let t2 = self.par.sqrt() * pnorm / fnorm;
                 (t1 * t1 + t2 * t2 / p5, -(t1 * t1 + t2 * t2))
             }
         };
+        let decrease = prered > T::ZERO; // false for NaN
+        if !decrease {
+            // the projection left no predicted decrease: a smaller region, no evaluation
+            if pnorm == T::ZERO {
+                return Step::NoProgress;
+            }
+            self.delta = p5 * self.delta.min(pnorm);
+            return if self.delta <= self.config.xtol * self.xnorm {
+                Step::Stop(StopReason::StepTolerance)
+            } else if self.delta <= eps * self.xnorm {
+                Step::Stop(StopReason::NoProgress)
+            } else {
+                Step::Rejected
+            };
+        }
         // actual relative reduction of ||r||^2 and its ratio to the predicted one (-1 for a non-finite or
         // much larger residual, as lmder)
         let assess = move |fnorm1: T| {
@@ -606,6 +715,7 @@ impl<T: Float, L: LeastSquares<T> + ?Sized> Method<T, L> for Lm<'_, T> {
                 // a non-finite Jacobian makes g non-finite: the driver stops with NonFinite at `at`
                 let (f, g) = self.set_point(rn, jn);
                 self.second_order(problem, &xn);
+                self.x.clone_from(&xn);
                 // xnorm with the scaling of this iteration; D grows with the new column norms afterwards
                 self.xnorm = self.scaled_norm(&xn);
                 if self.config.damping == Damping::Diagonal {
@@ -638,6 +748,10 @@ impl<T: Float, L: LeastSquares<T> + ?Sized> Method<T, L> for Lm<'_, T> {
     fn info(mut self) -> LmInfo<T> {
         self.info.damping = self.par;
         self.info.radius = self.delta;
+        self.info.active = match self.bounds {
+            Some(b) => b.active_set(&self.x),
+            None => vec![ActiveBound::Free; self.x.len()],
+        };
         self.info
     }
 }
