@@ -28,10 +28,8 @@
 //! assert!(AdaHessian::<f64>::new(AdaHessianConfig { betas: (0.9, 1.0), ..AdaHessianConfig::default() }).is_err());
 //! ```
 
-use rand::rngs::StdRng;
-use rand::SeedableRng;
 use wengert_autodiff::Float;
-use wengert_nn::Module;
+use wengert_nn::{Module, StateDict};
 
 pub use super::evaluate::Probe;
 use super::evaluate::{self, check_loss, Layout};
@@ -57,7 +55,7 @@ pub struct AdaHessianConfig {
     pub hessian_power: f64,
     /// Distribution of the Hutchinson probe.
     pub probe: Probe,
-    /// Seed of the probes' generator.
+    /// Seed of the probes: step `t` draws from a generator seeded with `(seed, t)`.
     pub seed: u64,
 }
 
@@ -104,7 +102,6 @@ struct State<T> {
 /// AdaHessian (see the [module docs](self)).
 pub struct AdaHessian<T: Float> {
     config: AdaHessianConfig,
-    rng: StdRng,
     state: Option<State<T>>,
 }
 
@@ -114,7 +111,7 @@ impl<T: Float> AdaHessian<T> {
     /// Returns `Err(InvalidConfig)` if the config does not [validate](AdaHessianConfig::validate).
     pub fn new(config: AdaHessianConfig) -> Result<Self, OptimError> {
         config.validate()?;
-        Ok(AdaHessian { rng: StdRng::seed_from_u64(config.seed), config, state: None })
+        Ok(AdaHessian { config, state: None })
     }
 
     /// The hyperparameters.
@@ -125,6 +122,38 @@ impl<T: Float> AdaHessian<T> {
     /// Steps taken so far.
     pub fn steps(&self) -> u64 {
         self.state.as_ref().map_or(0, |s| s.step)
+    }
+
+    /// Everything needed to resume bit-exactly: `steps` and the learning rate (exact, in the metadata), the
+    /// parameters' names (`params`), and per parameter `exp_avg.{name}` (`m`) and `exp_hessian_diag_sq.{name}`
+    /// (`v`). The probes of later steps follow from `(seed, step)`.
+    pub fn state_dict(&self) -> StateDict<T> {
+        let Some(s) = &self.state else {
+            return evaluate::state_header("adahessian", 0, self.config.lr, &Layout::empty());
+        };
+        let mut sd = evaluate::state_header("adahessian", s.step, self.config.lr, &s.layout);
+        evaluate::save_flat(&mut sd, "exp_avg", &s.layout, &s.m);
+        evaluate::save_flat(&mut sd, "exp_hessian_diag_sq", &s.layout, &s.v);
+        sd
+    }
+
+    /// Restores what [`AdaHessian::state_dict`] saved (the configuration other than the learning rate stays
+    /// this optimiser's own). On `Err(BadStateDict)` (another algorithm, a missing or malformed entry) nothing
+    /// changed.
+    pub fn load_state_dict(&mut self, sd: &StateDict<T>) -> Result<(), OptimError> {
+        let (step, lr, layout) = evaluate::load_header(sd, "adahessian", "exp_avg")?;
+        let config = AdaHessianConfig { lr, ..self.config.clone() };
+        config.validate().map_err(|e| OptimError::BadStateDict(e.to_string()))?;
+        let state = if step == 0 {
+            None
+        } else {
+            let m = evaluate::load_flat(sd, "adahessian", "exp_avg", &layout)?;
+            let v = evaluate::load_flat(sd, "adahessian", "exp_hessian_diag_sq", &layout)?;
+            Some(State { layout, step, m, v })
+        };
+        self.config = config;
+        self.state = state;
+        Ok(())
     }
 }
 
@@ -156,7 +185,8 @@ impl<T: Float> StochasticOptimizer<T> for AdaHessian<T> {
         check_loss(loss)?;
         let g = hessian.gradient();
         layout.check_gradient(g)?;
-        let mut rng = self.rng.clone();
+        let step = self.state.as_ref().map_or(0, |s| s.step) + 1;
+        let mut rng = evaluate::step_rng(self.config.seed, step);
         let mut d = evaluate::hutchinson_diagonal(&hessian, self.config.probe, &mut rng);
         for i in 0..layout.names.len() {
             spatial_average(&mut d[layout.range(i)], &layout.shapes[i]);
@@ -164,7 +194,6 @@ impl<T: Float> StochasticOptimizer<T> for AdaHessian<T> {
         layout.check_gradient(&d)?;
 
         let n = layout.len();
-        let step = self.state.as_ref().map_or(0, |s| s.step) + 1;
         let (mut m, mut v) = match &self.state {
             Some(s) => (s.m.clone(), s.v.clone()),
             None => (vec![T::ZERO; n], vec![T::ZERO; n]),
@@ -188,7 +217,6 @@ impl<T: Float> StochasticOptimizer<T> for AdaHessian<T> {
         layout.check_update(&w)?;
 
         unflatten_params(model, &w);
-        self.rng = rng;
         self.state = Some(State { layout, step, m, v });
         Ok(StepReport { loss, evaluations: 1, curvature_products: 1 })
     }

@@ -6,9 +6,10 @@
 //! The flat vector is the layout of [`flatten_params`](crate::objective::flatten_params): the trainable (not
 //! frozen) parameters in visiting order, each row-major; [`Layout`] records their names, shapes and offsets.
 
-use rand::Rng;
-use wengert_autodiff::Float;
-use wengert_nn::{Bound, Module};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use wengert_autodiff::{Float, Tensor};
+use wengert_nn::{f64_from_meta, f64_to_meta, Bound, Module, StateDict};
 
 use super::Closure;
 use crate::curvature::{rademacher, LossHessian};
@@ -36,6 +37,11 @@ impl Layout {
             }
         });
         Layout { names, shapes, offsets }
+    }
+
+    /// No parameters (the layout of an optimiser that has not stepped).
+    pub fn empty() -> Self {
+        Layout { names: Vec::new(), shapes: Vec::new(), offsets: vec![0] }
     }
 
     /// Total number of trainable scalars.
@@ -158,4 +164,80 @@ pub(crate) fn hutchinson_diagonal<T: Float, R: Rng + ?Sized>(
     let mut hu = vec![T::ZERO; u.len()];
     hessian.apply(&u, &mut hu);
     u.iter().zip(&hu).map(|(&u, &hu)| u * hu).collect()
+}
+
+/// The generator of step `step`'s probes or sampled labels, derived from `(seed, step)` as K-FAC does: a resumed
+/// run draws what an uninterrupted one would, and a failed step leaves nothing behind.
+pub(crate) fn step_rng(seed: u64, step: u64) -> StdRng {
+    StdRng::seed_from_u64(seed ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
+/// The common part of a state dict: `algorithm`, `steps`, `learning_rate` (exact), and `params`, the trainable
+/// parameters' names in visiting order (one per line).
+pub(crate) fn state_header<T: Float>(algorithm: &str, steps: u64, lr: f64, layout: &Layout) -> StateDict<T> {
+    let mut sd = StateDict::new();
+    sd.metadata.insert("algorithm".into(), algorithm.into());
+    sd.metadata.insert("steps".into(), steps.to_string());
+    sd.metadata.insert("learning_rate".into(), f64_to_meta(lr));
+    sd.metadata.insert("params".into(), layout.names.join("\n"));
+    sd
+}
+
+/// Stores the flat `x` as one tensor per parameter, `{key}.{name}` with the parameter's shape.
+pub(crate) fn save_flat<T: Float>(sd: &mut StateDict<T>, key: &str, layout: &Layout, x: &[T]) {
+    for (i, name) in layout.names.iter().enumerate() {
+        sd.tensors.insert(format!("{key}.{name}"), Tensor::from_vec(x[layout.range(i)].to_vec(), &layout.shapes[i]));
+    }
+}
+
+/// What [`state_header`] saved: `(steps, learning rate, layout)`, the shapes read from the tensors
+/// `{shape_key}.{name}`; `Err(BadStateDict)` naming what is missing or malformed.
+pub(crate) fn load_header<T: Float>(
+    sd: &StateDict<T>,
+    algorithm: &str,
+    shape_key: &str,
+) -> Result<(u64, f64, Layout), OptimError> {
+    let bad = |m: String| OptimError::BadStateDict(format!("{algorithm}: {m}"));
+    if sd.metadata.get("algorithm").map(String::as_str) != Some(algorithm) {
+        return Err(bad(format!("the state dict is for {:?}", sd.metadata.get("algorithm"))));
+    }
+    let steps = sd.metadata.get("steps").and_then(|s| s.parse().ok()).ok_or_else(|| bad("no `steps`".into()))?;
+    let lr = sd
+        .metadata
+        .get("learning_rate")
+        .and_then(|s| f64_from_meta(s))
+        .ok_or_else(|| bad("no exact `learning_rate`".into()))?;
+    let params = sd.metadata.get("params").ok_or_else(|| bad("no `params`".into()))?;
+    let names: Vec<String> = if params.is_empty() { Vec::new() } else { params.lines().map(String::from).collect() };
+    let (mut shapes, mut offsets) = (Vec::new(), vec![0]);
+    for name in &names {
+        let t =
+            sd.tensors.get(&format!("{shape_key}.{name}")).ok_or_else(|| bad(format!("no `{shape_key}.{name}`")))?;
+        shapes.push(t.shape().to_vec());
+        offsets.push(offsets.last().copied().unwrap_or(0) + t.numel());
+    }
+    Ok((steps, lr, Layout { names, shapes, offsets }))
+}
+
+/// The flat vector stored by [`save_flat`] under `key`, each tensor checked against the layout's shape.
+pub(crate) fn load_flat<T: Float>(
+    sd: &StateDict<T>,
+    algorithm: &str,
+    key: &str,
+    layout: &Layout,
+) -> Result<Vec<T>, OptimError> {
+    let mut x = Vec::with_capacity(layout.len());
+    for (name, shape) in layout.names.iter().zip(&layout.shapes) {
+        match sd.tensors.get(&format!("{key}.{name}")) {
+            Some(t) if t.shape() == shape.as_slice() => x.extend_from_slice(t.as_slice()),
+            Some(t) => {
+                return Err(OptimError::BadStateDict(format!(
+                    "{algorithm}: `{key}.{name}` has shape {:?}, the parameter {shape:?}",
+                    t.shape()
+                )))
+            }
+            None => return Err(OptimError::BadStateDict(format!("{algorithm}: no `{key}.{name}`"))),
+        }
+    }
+    Ok(x)
 }

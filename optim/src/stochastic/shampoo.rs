@@ -44,7 +44,7 @@
 //! ```
 
 use wengert_autodiff::{kernels, Float, Tensor};
-use wengert_nn::Module;
+use wengert_nn::{Module, StateDict};
 
 use super::evaluate::{self, check_loss, Layout};
 use super::{Closure, StepReport, StochasticOptimizer};
@@ -201,14 +201,80 @@ impl<T: Float> Shampoo<T> {
         self.info
     }
 
-    fn fresh_state(&self, layout: Layout) -> State<T> {
+    /// Everything needed to resume bit-exactly: `steps` and the learning rate (exact, in the metadata), the
+    /// parameters' names (`params`), and per parameter `exp_avg.{name}` (`m`), `graft_exp_avg_sq.{name}` (the
+    /// graft's `v`), and per factor `k` (0: left, 1: right) `factor{k}.{name}` and `factor{k}_root.{name}`
+    /// (`[d, d]`, or `[d]` for a diagonal factor).
+    pub fn state_dict(&self) -> StateDict<T> {
+        let Some(s) = &self.state else {
+            return evaluate::state_header("shampoo", 0, self.config.lr, &Layout::empty());
+        };
+        let mut sd = evaluate::state_header("shampoo", s.step, self.config.lr, &s.layout);
+        for (i, ts) in s.tensors.iter().enumerate() {
+            let (name, shape) = (&s.layout.names[i], &s.layout.shapes[i]);
+            sd.tensors.insert(format!("exp_avg.{name}"), Tensor::from_vec(ts.m.clone(), shape));
+            sd.tensors.insert(format!("graft_exp_avg_sq.{name}"), Tensor::from_vec(ts.v.clone(), shape));
+            for (k, f) in ts.factors.iter().enumerate() {
+                let shape: &[usize] = if f.diagonal { &[f.dim] } else { &[f.dim, f.dim] };
+                let t = |x: &[f64]| Tensor::from_vec(x.iter().map(|&v| T::from_f64(v)).collect(), shape);
+                sd.tensors.insert(format!("factor{k}.{name}"), t(&f.stat));
+                sd.tensors.insert(format!("factor{k}_root.{name}"), t(&f.root));
+            }
+        }
+        sd
+    }
+
+    /// Restores what [`Shampoo::state_dict`] saved (the configuration other than the learning rate stays this
+    /// optimiser's own). On `Err(BadStateDict)` (another algorithm, a missing entry, a factor whose shape does
+    /// not fit its parameter) nothing changed.
+    pub fn load_state_dict(&mut self, sd: &StateDict<T>) -> Result<(), OptimError> {
+        let bad = |m: String| OptimError::BadStateDict(format!("shampoo: {m}"));
+        let (step, lr, layout) = evaluate::load_header(sd, "shampoo", "exp_avg")?;
+        let config = ShampooConfig { lr, ..self.config.clone() };
+        config.validate().map_err(|e| bad(e.to_string()))?;
+        let m = evaluate::load_flat(sd, "shampoo", "exp_avg", &layout)?;
+        let v = evaluate::load_flat(sd, "shampoo", "graft_exp_avg_sq", &layout)?;
+        let mut state = Self::fresh_state(&config, layout);
+        state.step = step;
+        for (i, ts) in state.tensors.iter_mut().enumerate() {
+            let name = &state.layout.names[i];
+            let range = state.layout.range(i);
+            ts.m = m[range.clone()].to_vec();
+            ts.v = v[range].to_vec();
+            for (k, f) in ts.factors.iter_mut().enumerate() {
+                let get = |key: String| sd.tensors.get(&key).ok_or_else(|| bad(format!("no `{key}`")));
+                let (stat, root) = (get(format!("factor{k}.{name}"))?, get(format!("factor{k}_root.{name}"))?);
+                let (d, diagonal) = match stat.shape() {
+                    [d] => (*d, true),
+                    [d, e] if d == e => (*d, false),
+                    other => return Err(bad(format!("`factor{k}.{name}` has shape {other:?}"))),
+                };
+                if d != f.dim || stat.shape() != root.shape() {
+                    return Err(bad(format!(
+                        "`factor{k}.{name}` has shape {:?} and its root {:?}, the parameter's axis {}",
+                        stat.shape(),
+                        root.shape(),
+                        f.dim
+                    )));
+                }
+                f.diagonal = diagonal;
+                f.stat = stat.as_slice().iter().map(|x| x.to_f64()).collect();
+                f.root = root.as_slice().iter().map(|x| x.to_f64()).collect();
+            }
+        }
+        self.config = config;
+        self.state = (step > 0).then_some(state);
+        Ok(())
+    }
+
+    fn fresh_state(config: &ShampooConfig, layout: Layout) -> State<T> {
         let tensors = layout
             .shapes
             .iter()
             .map(|shape| {
                 let (rows, cols, order) = matrix_view(shape);
                 let n = rows * cols;
-                let max = self.config.max_preconditioner_dim;
+                let max = config.max_preconditioner_dim;
                 let factors = if order == 1 {
                     vec![Factor::new(rows, max)]
                 } else {
@@ -474,7 +540,7 @@ impl<T: Float> StochasticOptimizer<T> for Shampoo<T> {
         let state = match &self.state {
             Some(s) => s,
             None => {
-                fresh = self.fresh_state(Layout::of(&*model));
+                fresh = Self::fresh_state(&self.config, Layout::of(&*model));
                 &fresh
             }
         };
@@ -511,6 +577,9 @@ impl<T: Float> StochasticOptimizer<T> for Shampoo<T> {
                 if refresh {
                     max_iterations = max_iterations.max(refresh_root(f, c.eps, p));
                 }
+                // The state lives in `T` (computed in f64, stored rounded), so a state dict of `T` tensors
+                // holds it exactly.
+                f.stat.iter_mut().chain(f.root.iter_mut()).for_each(|x| *x = T::from_f64(*x).to_f64());
             }
             let m_hat: Vec<f64> = ts.m.iter().map(|m| m.to_f64() / bc1).collect();
             let adam_norm = m_hat

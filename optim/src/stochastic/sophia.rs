@@ -37,9 +37,8 @@
 //! ```
 
 use rand::rngs::StdRng;
-use rand::SeedableRng;
 use wengert_autodiff::{Float, Tape};
-use wengert_nn::{Bound, Module};
+use wengert_nn::{Bound, Module, StateDict};
 
 pub use super::evaluate::Probe;
 use super::evaluate::{self, check_loss, Layout};
@@ -75,7 +74,7 @@ pub struct SophiaConfig {
     pub k: u64,
     /// Which estimator.
     pub estimator: Estimator,
-    /// Seed of the probes' or sampled labels' generator.
+    /// Seed of the probes or sampled labels: step `t` draws from a generator seeded with `(seed, t)`.
     pub seed: u64,
 }
 
@@ -136,7 +135,6 @@ struct State<T> {
 /// Sophia (see the [module docs](self)).
 pub struct Sophia<T: Float> {
     config: SophiaConfig,
-    rng: StdRng,
     state: Option<State<T>>,
     info: SophiaInfo,
 }
@@ -147,7 +145,7 @@ impl<T: Float> Sophia<T> {
     /// Returns `Err(InvalidConfig)` if the config does not [validate](SophiaConfig::validate).
     pub fn new(config: SophiaConfig) -> Result<Self, OptimError> {
         config.validate()?;
-        Ok(Sophia { rng: StdRng::seed_from_u64(config.seed), config, state: None, info: SophiaInfo::default() })
+        Ok(Sophia { config, state: None, info: SophiaInfo::default() })
     }
 
     /// The hyperparameters.
@@ -163,6 +161,38 @@ impl<T: Float> Sophia<T> {
     /// What the last successful step did.
     pub fn info(&self) -> SophiaInfo {
         self.info
+    }
+
+    /// Everything needed to resume bit-exactly: `steps` and the learning rate (exact, in the metadata), the
+    /// parameters' names (`params`), and per parameter `exp_avg.{name}` (`m`) and `hessian.{name}` (`h`). The
+    /// probes or sampled labels of later steps follow from `(seed, step)`.
+    pub fn state_dict(&self) -> StateDict<T> {
+        let Some(s) = &self.state else {
+            return evaluate::state_header("sophia", 0, self.config.lr, &Layout::empty());
+        };
+        let mut sd = evaluate::state_header("sophia", s.step, self.config.lr, &s.layout);
+        evaluate::save_flat(&mut sd, "exp_avg", &s.layout, &s.m);
+        evaluate::save_flat(&mut sd, "hessian", &s.layout, &s.h);
+        sd
+    }
+
+    /// Restores what [`Sophia::state_dict`] saved (the configuration other than the learning rate stays this
+    /// optimiser's own). On `Err(BadStateDict)` (another algorithm, a missing or malformed entry) nothing
+    /// changed.
+    pub fn load_state_dict(&mut self, sd: &StateDict<T>) -> Result<(), OptimError> {
+        let (step, lr, layout) = evaluate::load_header(sd, "sophia", "exp_avg")?;
+        let config = SophiaConfig { lr, ..self.config.clone() };
+        config.validate().map_err(|e| OptimError::BadStateDict(e.to_string()))?;
+        let state = if step == 0 {
+            None
+        } else {
+            let m = evaluate::load_flat(sd, "sophia", "exp_avg", &layout)?;
+            let h = evaluate::load_flat(sd, "sophia", "hessian", &layout)?;
+            Some(State { layout, step, m, h })
+        };
+        self.config = config;
+        self.state = state;
+        Ok(())
     }
 
     /// The current diagonal Hessian estimate `h` (flat, trainable parameters in visiting order), if a step
@@ -198,7 +228,7 @@ impl<T: Float> StochasticOptimizer<T> for Sophia<T> {
         let layout = self.state.as_ref().map_or_else(|| Layout::of(&*model), |s| s.layout.clone());
         let step = self.state.as_ref().map_or(0, |s| s.step) + 1;
         let refresh = (step - 1).is_multiple_of(self.config.k);
-        let mut rng = self.rng.clone();
+        let mut rng = evaluate::step_rng(self.config.seed, step);
         let (loss, g, h_hat, products) = match (refresh, self.config.estimator) {
             (false, _) => {
                 let (loss, g) = evaluate::loss_and_gradient(&*model, closure);
@@ -249,7 +279,6 @@ impl<T: Float> StochasticOptimizer<T> for Sophia<T> {
         layout.check_update(&w)?;
 
         unflatten_params(model, &w);
-        self.rng = rng;
         self.state = Some(State { layout, step, m, h });
         self.info = SophiaInfo {
             hessian_refreshed: h_hat.is_some(),
