@@ -321,17 +321,25 @@ fn damped_kronecker_solve_equals_the_dense_solve() {
     assert!(max_abs_diff(v.as_slice(), &dense) < 1e-10);
 }
 
-/// Conv2d(2 -> 3, kernel 2x3, stride 2, padding 1) with bias and MSE on its output, empirical Fisher. Reference
+/// Conv2d(2 -> 3, kernel 2x3; stride 2, padding 1 and stride 1, padding 2, dilation 2) with bias and MSE on its
+/// output, empirical Fisher. Reference
 /// im2col written independently: the output `s[n, o, t]` is rebuilt as `W̄ ā_t` from the patches (which checks
 /// their order against the convolution itself), then `A = (1/N) Σ_{n,t} ā āᵀ` and
 /// `G = c⁻¹ Σ_{n,t} d dᵀ / |T|` with `d = ∂L/∂s` and `c = 1/M` for the MSE over all `M` output elements.
 #[test]
 fn conv_factors_equal_an_explicit_im2col_computation() {
+    for (st, pad, dil) in [(2, 1, 1), (1, 2, 2)] {
+        conv_factors_case(st, pad, dil);
+    }
+}
+
+fn conv_factors_case(st: usize, pad: usize, dil: usize) {
     let (n, cin, cout, h, w) = (3, 2, 3, 5, 6);
     let (kh, kw) = (2, 3);
-    let args = Conv2dArgs { stride: [2, 2], padding: [1, 1], dilation: [1, 1], groups: 1 };
+    let args = Conv2dArgs { stride: [st, st], padding: [pad, pad], dilation: [dil, dil], groups: 1 };
     let mut conv = Conv2d::<f64>::new(cin, cout, [kh, kw], args, &mut StdRng::seed_from_u64(13));
-    let (oh, ow) = ((h + 2 - kh) / 2 + 1, (w + 2 - kw) / 2 + 1);
+    let out = |i: usize, k: usize| (i + 2 * pad - dil * (k - 1) - 1) / st + 1;
+    let (oh, ow) = (out(h, kh), out(w, kw));
     let x = randn(&[n, cin, h, w], 14);
     let t = randn(&[n, cout, oh, ow], 15);
     let wt = conv.weight.value().clone();
@@ -355,7 +363,12 @@ fn conv_factors_equal_an_explicit_im2col_computation() {
                 for ch in 0..cin {
                     for i in 0..kh {
                         for j in 0..kw {
-                            p.push(pixel(b, ch, (2 * y + i) as isize - 1, (2 * z + j) as isize - 1));
+                            p.push(pixel(
+                                b,
+                                ch,
+                                (st * y + dil * i) as isize - pad as isize,
+                                (st * z + dil * j) as isize - pad as isize,
+                            ));
                         }
                     }
                 }
@@ -628,6 +641,57 @@ fn resume_from_a_state_dict_is_bit_exact() {
     let mut missing = sd;
     missing.tensors.remove("layers.0.weight.g");
     assert!(matches!(resumed.load_state_dict(&missing), Err(OptimError::BadStateDict(_))));
+}
+
+/// Two steps with weight decay and momentum against the formulas: `V_k = (G+√λ/π I)⁻¹ (∇W̄ + ω W̄) (A+π√λ I)⁻¹`
+/// from the gradient on the tape and the layer's factors after step `k` ([`KroneckerFactors::damped_solve`]),
+/// `m_1 = V_1`, `m_2 = μ m_1 + V_2`, `W̄ ← W̄ - η m_k` (no KL clipping).
+#[test]
+fn two_steps_follow_the_preconditioned_momentum_update() {
+    let (n, din, c) = (10, 3, 4);
+    let (lr, mu, wd, lambda) = (0.2, 0.7, 0.05, 0.02);
+    let mut layer = Linear::<f64>::new(din, c, &mut StdRng::seed_from_u64(38));
+    let x = randn(&[n, din], 39);
+    let loss = OutputLoss::CrossEntropy { labels: (0..n).map(|i| (3 * i) % c).collect() };
+    let config = KfacConfig {
+        learning_rate: lr,
+        momentum: mu,
+        weight_decay: wd,
+        damping: lambda,
+        kl_clip: None,
+        ..cfg(FisherEstimator::Sampled)
+    };
+    let mut opt = Kfac::new(config);
+    // W̄ = [W | b] and the gradient in the same layout, at the current parameters
+    let wbar = |l: &Linear<f64>| -> Tensor<f64> {
+        let (w, b) = (l.weight.value(), l.bias.as_ref().unwrap().value());
+        let data =
+            (0..c).flat_map(|o| (0..din).map(move |i| w.get(&[o, i])).chain(std::iter::once(b.get(&[o])))).collect();
+        Tensor::from_vec(data, &[c, din + 1])
+    };
+    let grad_bar = |l: &Linear<f64>| -> Tensor<f64> {
+        let tape = Tape::new();
+        let p = Bound::new(&tape, l);
+        let g = p.grad(loss.value(l.forward(&p, tape.constant(x.clone()))));
+        let (gw, gb) = (g.get(&l.weight).unwrap().clone(), g.get(l.bias.as_ref().unwrap()).unwrap().clone());
+        let (gw, gb) = (&gw, &gb);
+        let data = (0..c)
+            .flat_map(|o| (0..din).map(move |i| gw.get(&[o, i])).chain(std::iter::once(gb.get(&[o]))))
+            .collect::<Vec<_>>();
+        let w = wbar(l);
+        Tensor::from_vec(data.iter().zip(w.as_slice()).map(|(g, w)| g + wd * w).collect(), &[c, din + 1])
+    };
+    let mut m = vec![0.0; c * (din + 1)];
+    for k in 0..2 {
+        let (before, g) = (wbar(&layer), grad_bar(&layer));
+        step(&mut opt, &mut layer, &x, &loss).unwrap();
+        let v = opt.factors("weight").unwrap().damped_solve(lambda, &g).unwrap();
+        for (mi, vi) in m.iter_mut().zip(v.as_slice()) {
+            *mi = if k == 0 { *vi } else { mu * *mi + vi };
+        }
+        let expect: Vec<f64> = before.as_slice().iter().zip(&m).map(|(w, mi)| w - lr * mi).collect();
+        assert!(max_abs_diff(wbar(&layer).as_slice(), &expect) < 1e-12, "step {k}");
+    }
 }
 
 /// With `factor_update_period = 3` the factors change only on steps 0, 3, 6, ... and the steps between make no
