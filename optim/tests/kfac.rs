@@ -9,7 +9,7 @@ use rand::SeedableRng;
 use wengert_autodiff::ops::Conv2dArgs;
 use wengert_autodiff::{functional, Tape, Tensor, Var};
 use wengert_nn::layers::{Conv2d, Flatten, LayerNorm, Linear, Relu, Sequential, Tanh, Unflatten};
-use wengert_nn::{Bound, Module, Parameters};
+use wengert_nn::{checkpoint, Bound, Module, Parameters, StateDict};
 use wengert_optim::curvature::OutputLoss;
 use wengert_optim::first_order::{Optimizer, Sgd, SgdConfig};
 use wengert_optim::linalg::lu::Lu;
@@ -591,8 +591,9 @@ fn a_nan_loss_is_an_error_and_changes_nothing() {
     }
 }
 
-/// Save after 7 steps, load into a fresh optimiser (and a copy of the model), continue both for 8 steps past an
-/// inverse refresh: the parameters agree bit for bit with the uninterrupted run (sampled targets included).
+/// Save after 7 steps (optimiser and model through safetensors files), load into a fresh optimiser and a new model,
+/// continue both for 8 steps past an inverse refresh: the parameters agree bit for bit with the uninterrupted run
+/// (sampled targets included).
 #[test]
 fn resume_from_a_state_dict_is_bit_exact() {
     let (n, din, c) = (10, 4, 3);
@@ -620,13 +621,22 @@ fn resume_from_a_state_dict_is_bit_exact() {
         let (x, l) = batch(k);
         step(&mut opt, &mut model, &x, &l).unwrap();
     }
-    let sd = opt.state_dict();
+    // through a safetensors file, with the model
+    let dir = std::env::temp_dir();
+    let (opt_path, model_path) = (
+        dir.join(format!("wengert_kfac_resume_{}.safetensors", std::process::id())),
+        dir.join(format!("wengert_kfac_resume_model_{}.safetensors", std::process::id())),
+    );
+    checkpoint::save(&opt_path, &opt.state_dict()).unwrap();
+    checkpoint::save_model(&model_path, &model).unwrap();
+    let sd: StateDict<f64> = checkpoint::load(&opt_path).unwrap();
     let mut resumed = Kfac::new(config);
     resumed.load_state_dict(&sd).unwrap();
     assert_eq!(resumed.steps(), 7);
     let mut copy = build();
-    let mut vals = model.named_parameters().into_iter().map(|(_, v)| v);
-    copy.visit_mut("", &mut |_, p| p.set(vals.next().unwrap()));
+    checkpoint::load_model(&model_path, &mut copy).unwrap();
+    std::fs::remove_file(&opt_path).ok();
+    std::fs::remove_file(&model_path).ok();
     for k in 7..15 {
         let (x, l) = batch(k);
         step(&mut opt, &mut model, &x, &l).unwrap();
