@@ -118,7 +118,9 @@ pub enum FisherEstimator {
 pub struct KfacConfig {
     /// `η`, the step size (finite, `> 0`).
     pub learning_rate: f64,
-    /// `λ`, the Tikhonov damping split between the factors as `π √λ` and `√λ / π` (finite, `> 0`).
+    /// `λ`, the Tikhonov damping split between the factors as `π √λ` and `√λ / π` (finite, `> 0`). Factored
+    /// damping adds `√λ (π G + A / π) + λ` to `A ⊗ G`, more than KFAC-Pytorch's `λ` on the eigenvalues of `A ⊗ G`
+    /// whose default it borrows; on the digits MLP `1e-2` trained better than `1e-3` (see the type's docs).
     pub damping: f64,
     /// `ε`, the decay of the factors' moving averages (in `[0, 1)`; `0` keeps only the current minibatch).
     pub ema_decay: f64,
