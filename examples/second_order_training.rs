@@ -18,8 +18,8 @@
 //! | Shampoo, Adam grafting, roots every 10 steps (`stochastic::shampoo`) | `lr` in {3e-3, 1e-3, 1e-2} |
 //! | Sophia-G, Hessian every 10 steps (`stochastic::sophia`) | `(lr, gamma)` in {(3e-3, 0.01), (1e-3, 0.01), (1e-2, 0.05)} |
 //! | AdaHessian (`stochastic::adahessian`) | `lr` in {0.1, 0.03, 0.15} |
-//! | K-FAC, inverses every 20 steps, KL clip 1e-3, momentum 0.9 (`stochastic::kfac`) | `lr` in {0.03, 0.01, 0.1} |
-//! | Hessian-free (engineer A) | **gap**: listed as missing until it is on main (see [`MISSING`]) |
+//! | K-FAC, KFAC-Pytorch's defaults otherwise (`stochastic::kfac`: factors every 10 steps, KL clip 1e-3, momentum 0.9) | `(lr, inverses every T)` in {(0.1, 10), (0.03, 10), (0.1, 100)} |
+//! | Hessian-free, damping adapted by Levenberg-Marquardt, CG on the minibatch's GGN (`stochastic::hessian_free`) | at most {20, 50} CG iterations, initial damping {1, 10}: (20, 1), (50, 1), (20, 10) |
 //!
 //! No weight decay anywhere (the race compares training loss). After every epoch the full training loss and
 //! the test accuracy (the last 360 rows) are evaluated outside the clock; the clock counts only the steps.
@@ -44,17 +44,13 @@ use wengert::nn::{Bound, Module};
 use wengert::optim::curvature::OutputLoss;
 use wengert::optim::first_order::{Adam, AdamConfig, Momentum, MomentumConfig, Optimizer};
 use wengert::optim::stochastic::adahessian::{AdaHessian, AdaHessianConfig};
+use wengert::optim::stochastic::hessian_free::{HessianFree, HessianFreeConfig};
 use wengert::optim::stochastic::kfac::{Kfac, KfacConfig};
 use wengert::optim::stochastic::shampoo::{Shampoo, ShampooConfig};
 use wengert::optim::stochastic::sophia::{Estimator, Sophia, SophiaConfig};
 use wengert::optim::stochastic::{Closure, Evaluation, StepReport, StochasticOptimizer};
 use wengert::optim::OptimError;
 use wengert::prelude::*;
-
-/// Methods of the issue that are not in this race yet, with the reason (a clearly marked gap: they are
-/// added to [`methods`] once they are on main).
-pub const MISSING: &[(&str, &str)] =
-    &[("Hessian-free", "engineer A's stochastic::hessian_free was not on main when this example was written")];
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -249,12 +245,35 @@ fn methods(fast: bool) -> Vec<Method> {
                 .collect(),
         },
     ];
+    let kfac: Vec<(f64, usize)> = vec![(0.1, 10), (0.03, 10), (0.1, 100)];
+    let kfac = if fast { kfac[..1].to_vec() } else { kfac };
     out.push(Method {
         name: "K-FAC",
-        grid: lrs(&[0.03, 0.01, 0.1])
+        grid: kfac
             .into_iter()
-            .map(|lr| {
-                setting(format!("lr = {lr}"), move || Box::new(Kfac::try_new(KfacConfig::new(lr)).expect("valid")))
+            .map(|(lr, t_inv)| {
+                setting(format!("lr = {lr}, inverses every {t_inv}"), move || {
+                    let cfg = KfacConfig { inverse_update_period: t_inv, ..KfacConfig::new(lr) };
+                    Box::new(Kfac::try_new(cfg).expect("valid config"))
+                })
+            })
+            .collect(),
+    });
+    let hf: Vec<(usize, f64)> = vec![(20, 1.0), (50, 1.0), (20, 10.0)];
+    let hf = if fast { hf[..1].to_vec() } else { hf };
+    out.push(Method {
+        name: "Hessian-free",
+        grid: hf
+            .into_iter()
+            .map(|(cg, damping)| {
+                setting(format!("CG <= {cg}, damping {damping}"), move || {
+                    let cfg = HessianFreeConfig {
+                        cg_max_iterations: cg,
+                        initial_damping: damping,
+                        ..HessianFreeConfig::default()
+                    };
+                    Box::new(HessianFree::try_new(cfg).expect("valid config"))
+                })
             })
             .collect(),
     });
@@ -407,9 +426,6 @@ fn table(results: &[MethodResult], target: f64) -> String {
             r.final_accuracy(),
             1e3 * r.seconds()
         );
-    }
-    for (name, why) in MISSING {
-        t += &format!("| {name} | — | — | — | — | — ({why}) |\n");
     }
     t
 }
