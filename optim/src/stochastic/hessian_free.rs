@@ -12,6 +12,15 @@ use crate::OptimError;
 /// Settings of [`HessianFree`]. Defaults follow Martens 2010 ("Deep learning via Hessian-free optimization",
 /// ICML) and, for the line search, Martens & Sutskever 2012 ("Training deep and recurrent networks with
 /// Hessian-free optimization").
+///
+/// **Small minibatches.** Martens' defaults assume large batches. With minibatches of 32 (the digits MLP of the
+/// race, 64-128-10 ReLU, f32) `rho` is measured on the batch the step was fitted to, is optimistic, and the LM
+/// rule drives `lambda` to its floor: the full training loss then jumps between epochs (0.10, 0.38, 0.42, 0.54
+/// after epochs 2-5 with the defaults and `cg_max_iterations = 10`). A damping floor fixes it: with
+/// `initial_damping = min_damping = 0.1` and `cg_max_iterations = 3` (or 5) the full training loss was 0.054
+/// (0.069) after 3 epochs and 0.058 (0.041) after 5, against Adam's (lr 3e-3) 0.17 and 0.13, at about 6x
+/// (10x) Adam's time per epoch (measured 04:09 UTC on the shared 2-core machine; time ratios are rough).
+/// Without the line search, small batches diverged.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HessianFreeConfig {
     /// Multiplier of the accepted step `theta <- theta + lr alpha d`. Default 1 (HF takes the CG step as is).
@@ -292,13 +301,10 @@ impl HessianFree {
                 break;
             }
         }
-        let (chosen_iteration, d) = (cg.kept[best].0, cg.kept[best].1.clone());
+        let (chosen_iteration, d, phi) = (cg.kept[best].0, cg.kept[best].1.clone(), cg.kept[best].2);
         let gd = dot(&g, &d);
-        let mut gdv = vec![T::ZERO; n];
-        let dt: Vec<T> = d.iter().map(|&x| T::from_f64(x)).collect();
-        ggn.apply(&dt, &mut gdv);
-        let dgd: f64 = d.iter().zip(&gdv).map(|(a, b)| a * b.to_f64()).sum();
-        let q = gd + 0.5 * dgd;
+        // the undamped model from CG's damped one: q(d) = phi(d) - lambda/2 ||d||^2
+        let q = phi - 0.5 * lambda * dot(&d, &d);
         let rho = if q < 0.0 && f_best.is_finite() { (f_best - f0) / q } else { f64::NEG_INFINITY };
 
         // line search on the loss
@@ -345,7 +351,7 @@ impl HessianFree {
             alpha,
             loss_after: f_new,
         });
-        Ok(StepReport { loss: T::from_f64(f0), evaluations, curvature_products: cg.iterations + 1 })
+        Ok(StepReport { loss: T::from_f64(f0), evaluations, curvature_products: cg.products })
     }
 }
 
@@ -367,10 +373,13 @@ impl<T: Float> StochasticOptimizer<T> for HessianFree {
 }
 
 struct CgResult {
-    /// `(iteration, iterate)` kept for backtracking; never empty, the last entry is the last iterate.
-    kept: Vec<(usize, Vec<f64>)>,
+    /// `(iteration, iterate, phi(iterate))` kept for backtracking; never empty, the last entry is the last
+    /// iterate.
+    kept: Vec<(usize, Vec<f64>, f64)>,
     last: Vec<f64>,
     iterations: usize,
+    /// Damped GGN products computed (the iterations, plus one for a warm start).
+    products: usize,
 }
 
 /// CG on `(G + lambda I) x = -g` from `x0` with Martens' progress termination, keeping iterates at
@@ -399,10 +408,17 @@ fn martens_cg<T: Float>(
     };
     let gnorm = dot(g, g).sqrt();
     let mut x = x0;
-    let mut ax = vec![0.0; n];
-    apply(&x, &mut ax)?;
+    let mut products = 0;
+    let mut r = g.to_vec();
     // r = A x + g (gradient of phi), p = -r
-    let mut r: Vec<f64> = ax.iter().zip(g).map(|(a, b)| a + b).collect();
+    if x.iter().any(|&v| v != 0.0) {
+        let mut ax = vec![0.0; n];
+        apply(&x, &mut ax)?;
+        products += 1;
+        for (ri, a) in r.iter_mut().zip(&ax) {
+            *ri += a;
+        }
+    }
     // a warm start that is worse than zero is dropped (phi(x0) > 0 = phi(0))
     let phi =
         |x: &[f64], r: &[f64]| 0.5 * x.iter().zip(r.iter().zip(g)).map(|(xi, (ri, gi))| xi * (ri + gi)).sum::<f64>();
@@ -442,7 +458,7 @@ fn martens_cg<T: Float>(
         let phi_i = phi(&x, &r);
         phis.push(phi_i);
         if i == next_keep {
-            kept.push((i, x.clone()));
+            kept.push((i, x.clone(), phi_i));
             while (gamma_pow.ceil() as usize) <= i {
                 gamma_pow *= cfg.backtrack_gamma;
             }
@@ -453,8 +469,8 @@ fn martens_cg<T: Float>(
             break;
         }
     }
-    if kept.last().map(|(i, _)| *i) != Some(iterations) {
-        kept.push((iterations, x.clone()));
+    if kept.last().map(|k| k.0) != Some(iterations) {
+        kept.push((iterations, x.clone(), *phis.last().expect("phi(x0) is recorded")));
     }
-    Ok(CgResult { kept, last: x, iterations })
+    Ok(CgResult { kept, last: x, iterations, products: products + iterations })
 }
