@@ -10,7 +10,7 @@ use second_order_training::{run, Options};
 #[test]
 fn every_method_of_the_race_trains_the_digits_mlp() {
     let out = std::env::temp_dir().join(format!("wengert_second_order_training_{}", std::process::id()));
-    let s = run(&Options { fast: true, out: out.clone(), seed: 0 });
+    let s = run(&Options { fast: true, out: out.clone(), seed: 0, only: None });
     assert_eq!(s.epochs, 2);
     let names: Vec<&str> = s.methods.iter().map(|m| m.name).collect();
     assert_eq!(
@@ -31,7 +31,7 @@ fn every_method_of_the_race_trains_the_digits_mlp() {
         // Two epochs are enough for far better than chance (0.1) on the held-out rows.
         assert!(r.final_accuracy() > 0.75, "{}: test accuracy {}", m.name, r.final_accuracy());
         assert!(c.seconds.windows(2).all(|w| w[1] >= w[0]), "{}: the clock goes forward", m.name);
-        assert_eq!(r.steps, 2 * 1437usize.div_ceil(32), "{}: every minibatch stepped", m.name);
+        assert_eq!(r.steps, 2 * 1437usize.div_ceil(r.batch_size), "{}: every minibatch stepped", m.name);
         assert!(r.evaluations >= r.steps, "{}: at least one closure call per step", m.name);
     }
     let by_name = |n: &str| s.methods.iter().find(|m| m.name == n).unwrap().best();
