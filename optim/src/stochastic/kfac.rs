@@ -273,7 +273,16 @@ struct LayerState<T: Float> {
 }
 
 /// K-FAC: the minibatch optimiser that preconditions each `Linear` / `Conv2d` layer's gradient with the
-/// inverse of a Kronecker-factored Fisher block; see the [module docs](self) for the formulas.
+/// inverse of a Kronecker-factored Fisher block (Martens & Grosse 2015). Per layer, with `W̄ = [W | b]`:
+///
+/// ```text
+/// A ← EMA of E[ā āᵀ],  G ← EMA of c⁻¹ Σ_n d_n d_nᵀ        (every factor_update_period steps)
+/// V = (G + √λ/π I)⁻¹ (∇W̄ + ω W̄) (A + π √λ I)⁻¹        (inverses every inverse_update_period steps)
+/// ν = min(1, sqrt(κ / (η² Σ_layers ⟨V, ∇W̄⟩))),  m ← μ m + ν V,  W̄ ← W̄ - η m
+/// ```
+///
+/// and SGD with momentum (`V = ∇θ + ω θ`) for every other parameter; the [module docs](self) give the details
+/// (KFC for convolutions, `π`, `c`, the estimators).
 ///
 /// ```
 /// use rand::{rngs::StdRng, SeedableRng};
