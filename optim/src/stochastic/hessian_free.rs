@@ -1,7 +1,7 @@
 //! Hessian-free optimisation (Martens 2010): truncated conjugate gradient on damped Gauss-Newton products.
 
 use wengert_autodiff::{Float, Tape, Tensor};
-use wengert_nn::Module;
+use wengert_nn::{f64_from_meta, f64_to_meta, Module, StateDict};
 
 use super::{Closure, StepReport, StochasticOptimizer};
 use crate::curvature::{bind_flat, Ggn, ModelJacobian};
@@ -194,6 +194,7 @@ pub struct HessianFreeInfo {
 /// ```
 pub struct HessianFree {
     cfg: HessianFreeConfig,
+    steps: u64,
     damping: f64,
     previous: Option<Vec<f64>>,
     info: Option<HessianFreeInfo>,
@@ -212,7 +213,7 @@ impl HessianFree {
     /// A new optimiser, or `Err(InvalidConfig)`.
     pub fn try_new(cfg: HessianFreeConfig) -> Result<Self, OptimError> {
         cfg.validate()?;
-        Ok(HessianFree { damping: cfg.initial_damping, cfg, previous: None, info: None })
+        Ok(HessianFree { damping: cfg.initial_damping, cfg, steps: 0, previous: None, info: None })
     }
 
     /// The config.
@@ -228,6 +229,59 @@ impl HessianFree {
     /// What the last successful step did.
     pub fn last_info(&self) -> Option<&HessianFreeInfo> {
         self.info.as_ref()
+    }
+
+    /// Steps taken so far.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// Everything needed to resume bit-exactly, in the metadata (exact `f64` bits, so the same for `f32` and
+    /// `f64` models): `algorithm = "hessian_free"`, `steps`, `learning_rate`, `damping`, and `previous`, the last
+    /// CG iterate of the previous step (the warm start), one `f64` per line (empty before the first step).
+    pub fn state_dict<T: Float>(&self) -> StateDict<T> {
+        let mut sd = StateDict::new();
+        sd.metadata.insert("algorithm".into(), "hessian_free".into());
+        sd.metadata.insert("steps".into(), self.steps.to_string());
+        sd.metadata.insert("learning_rate".into(), f64_to_meta(self.cfg.learning_rate));
+        sd.metadata.insert("damping".into(), f64_to_meta(self.damping));
+        let previous = self.previous.as_deref().unwrap_or(&[]);
+        sd.metadata.insert("previous".into(), previous.iter().map(|&x| f64_to_meta(x)).collect::<Vec<_>>().join("\n"));
+        sd
+    }
+
+    /// Restores what [`HessianFree::state_dict`] saved (the configuration other than the learning rate stays
+    /// this optimiser's own). On `Err(BadStateDict)` (another algorithm, a missing or malformed entry, a
+    /// learning rate or damping out of range) nothing changed.
+    pub fn load_state_dict<T: Float>(&mut self, sd: &StateDict<T>) -> Result<(), OptimError> {
+        let bad = |m: &str| OptimError::BadStateDict(format!("hessian_free: {m}"));
+        if sd.metadata.get("algorithm").map(String::as_str) != Some("hessian_free") {
+            return Err(bad(&format!("the state dict is for {:?}", sd.metadata.get("algorithm"))));
+        }
+        let meta = |k: &str| sd.metadata.get(k).ok_or_else(|| bad(&format!("no `{k}`")));
+        let steps: u64 = meta("steps")?.parse().map_err(|_| bad("malformed `steps`"))?;
+        let exact = |k: &str| meta(k).and_then(|s| f64_from_meta(s).ok_or_else(|| bad(&format!("malformed `{k}`"))));
+        let (lr, damping) = (exact("learning_rate")?, exact("damping")?);
+        let previous = meta("previous")?;
+        let previous: Vec<f64> = if previous.is_empty() {
+            Vec::new()
+        } else {
+            previous
+                .lines()
+                .map(|l| f64_from_meta(l).ok_or_else(|| bad("malformed `previous`")))
+                .collect::<Result<_, _>>()?
+        };
+        let cfg = HessianFreeConfig { learning_rate: lr, ..self.cfg.clone() };
+        cfg.validate().map_err(|e| bad(&e.to_string()))?;
+        if !(damping >= cfg.min_damping && damping <= cfg.max_damping) {
+            return Err(bad(&format!("damping {damping} outside [{}, {}]", cfg.min_damping, cfg.max_damping)));
+        }
+        self.cfg = cfg;
+        self.steps = steps;
+        self.damping = damping;
+        self.previous = if previous.is_empty() { None } else { Some(previous) };
+        self.info = None;
+        Ok(())
     }
 
     /// The Levenberg-Marquardt rule of Martens 2010 (4.1): `lambda * damping_increase` if `rho < rho_low`
@@ -341,6 +395,7 @@ impl HessianFree {
         }
         let next_damping = Self::adapt_damping(&self.cfg, lambda, rho);
         self.damping = next_damping;
+        self.steps += 1;
         self.previous = Some(cg.last);
         self.info = Some(HessianFreeInfo {
             damping: lambda,
