@@ -9,8 +9,8 @@
 //! | [`clip`] | gradient clipping by global norm and by value |
 //! | [`line_search`] | Armijo backtracking, strong Wolfe |
 //! | [`second_order`] | Newton, Newton-CG, trust region, BFGS, L-BFGS, nonlinear CG, Gauss-Newton, Levenberg-Marquardt |
-//! | [`curvature`] | [`curvature::OutputLoss`] (cross-entropy, NLL, MSE, BCE on a model's outputs, `H_L` in closed form, labels sampled from the model) |
-//! | [`stochastic`] | minibatch second-order optimisers stepped with a closure ([`stochastic::StochasticOptimizer`]) |
+//! | [`curvature`] | a model's curvature as matrix-free operators: [`curvature::OutputLoss`] (cross-entropy, NLL, MSE, BCE with `H_L` in closed form, labels sampled from the model), Gauss-Newton `J^T H_L J`, true and empirical Fisher, the loss Hessian; Hutchinson trace/diagonal, Lanczos eigenpairs, stochastic Lanczos quadrature, sharpness and `2 / lambda_max` |
+//! | [`stochastic`] | minibatch second-order optimisers stepped with a closure ([`stochastic::StochasticOptimizer`]): Hessian-free, K-FAC, Shampoo, Sophia, AdaHessian |
 //! | [`linalg`] | matrix-free operators, CG / PCG, Jacobi, Gauss-Seidel, LU, QR, Cholesky |
 //! | [`error`] | [`OptimError`], the one error type of the crate (first- and second-order) |
 //! | [`objective`] | objectives with exact gradients / Hessian-vector products / Jacobian products from the tape: closures, `nn` models, least squares |

@@ -667,3 +667,36 @@ fn the_lecture_quadratic_is_stable_below_two_over_lambda_max() {
     assert!(below[199] < 1e-12 * below[0], "alpha = 0.48 < 2/lambda_max converges: {}", below[199]);
     assert!(above[199] > 1e3 * above[0], "alpha = 0.51 > 2/lambda_max diverges: {}", above[199]);
 }
+
+/// One body, two precisions: the GGN and Hessian operators of the same MLP in f32 agree with f64 to f32
+/// rounding (relative 1e-4 on G v and H v), and Lanczos's lambda_max too.
+#[test]
+fn f32_operators_agree_with_f64() {
+    let pr = mlp_problem(11);
+    let mut m32 = Mlp::<f32>::new(&[3, 4, 3], Activation::Tanh, &mut StdRng::seed_from_u64(11));
+    let theta: Vec<f32> = flatten_params(&pr.model).iter().map(|&v| v as f32).collect();
+    wengert_optim::objective::unflatten_params(&mut m32, &theta);
+    let x32 = Tensor::from_vec(pr.x.as_slice().iter().map(|&v| v as f32).collect(), pr.x.shape());
+    let mut c32 = wengert_optim::stochastic::closure(|m: &dyn Module<f32>, p| Evaluation {
+        outputs: m.forward(p, p.tape().constant(x32.clone())),
+        loss: OutputLoss::CrossEntropy { labels: pr.labels.clone() },
+    });
+    let n = theta.len();
+    let v: Vec<f64> = randn(&[n], 12).into_vec();
+    let v32: Vec<f32> = v.iter().map(|&a| a as f32).collect();
+    let rel = |a: &[f32], b: &[f64]| {
+        let d: f64 = a.iter().zip(b).map(|(x, y)| (f64::from(*x) - y).powi(2)).sum::<f64>().sqrt();
+        d / b.iter().map(|y| y * y).sum::<f64>().sqrt()
+    };
+    let (mut y32, mut y64) = (vec![0.0f32; n], vec![0.0f64; n]);
+    Ggn::new(&m32, &mut c32).apply(&v32, &mut y32);
+    Ggn::new(&pr.model, ce_closure!(pr)).apply(&v, &mut y64);
+    assert!(rel(&y32, &y64) < 1e-4, "GGN f32 vs f64: {}", rel(&y32, &y64));
+    LossHessian::new(&m32, &mut c32).apply(&v32, &mut y32);
+    LossHessian::new(&pr.model, ce_closure!(pr)).apply(&v, &mut y64);
+    assert!(rel(&y32, &y64) < 1e-4, "Hessian f32 vs f64: {}", rel(&y32, &y64));
+    let cfg = LanczosConfig { max_iterations: n, tol: 0.0, seed: 0 };
+    let l32 = top_eigenpairs(&LossHessian::new(&m32, &mut c32), 1, &cfg).unwrap().values[0];
+    let l64 = top_eigenpairs(&LossHessian::new(&pr.model, ce_closure!(pr)), 1, &cfg).unwrap().values[0];
+    assert!((l32 - l64).abs() < 1e-4 * l64.abs(), "lambda_max f32 {l32} vs f64 {l64}");
+}

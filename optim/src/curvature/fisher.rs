@@ -46,6 +46,9 @@ pub struct Fisher<T: Float> {
 
 impl<T: Float> Fisher<T> {
     /// The empirical Fisher at the model's current parameters.
+    ///
+    /// # Panics
+    /// If the closure panics (outputs whose shape does not fit the loss's labels or targets).
     pub fn empirical(model: &dyn Module<T>, closure: &mut Closure<'_, T>) -> Self {
         let jac = ModelJacobian::new(model, closure);
         let g = jac.loss().gradient(jac.outputs());
@@ -55,7 +58,7 @@ impl<T: Float> Fisher<T> {
     /// The Monte-Carlo estimate of the true Fisher with `samples` draws of the targets from the model.
     ///
     /// # Panics
-    /// If `samples` is zero.
+    /// If `samples` is zero, or the closure panics.
     #[track_caller]
     pub fn monte_carlo<R: Rng + ?Sized>(
         model: &dyn Module<T>,

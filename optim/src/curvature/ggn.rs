@@ -47,6 +47,9 @@ pub struct Ggn<T: Float> {
 
 impl<T: Float> Ggn<T> {
     /// Records the closure's forward pass at the model's current parameters.
+    ///
+    /// # Panics
+    /// If the closure panics (outputs whose shape does not fit the loss's labels or targets).
     pub fn new(model: &dyn Module<T>, closure: &mut Closure<'_, T>) -> Self {
         Ggn { jac: ModelJacobian::new(model, closure) }
     }

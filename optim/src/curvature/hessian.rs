@@ -23,6 +23,9 @@ pub struct LossHessian<T: Float> {
 
 impl<T: Float> LossHessian<T> {
     /// Records the loss and its gradient at the model's current parameters.
+    ///
+    /// # Panics
+    /// If the closure panics (outputs whose shape does not fit the loss's labels or targets).
     pub fn new(model: &dyn Module<T>, closure: &mut Closure<'_, T>) -> Self {
         let theta = flatten_params(model);
         let cell = RefCell::new(closure);

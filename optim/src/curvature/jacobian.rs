@@ -58,6 +58,9 @@ impl<T: Float> ModelJacobian<T> {
     ///
     /// # Panics
     /// If the closure panics (e.g. shapes that do not fit).
+    ///
+    /// A model whose forward pass is random (dropout in training mode) is recorded with one draw: switch it to
+    /// evaluation mode first for the curvature of the deterministic network.
     pub fn new(model: &dyn Module<T>, closure: &mut Closure<'_, T>) -> Self {
         let theta = flatten_params(model);
         let cell = RefCell::new(closure);

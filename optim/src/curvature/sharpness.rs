@@ -41,7 +41,10 @@ pub fn sharpness<T: Float>(op: &dyn LinOp<T>, cfg: &LanczosConfig) -> Result<Sha
 }
 
 /// [`sharpness`] of the Hessian of a model's loss on the batch the closure evaluates ([`LossHessian`]) at the
-/// model's current parameters.
+/// model's current parameters. `Err(NonFiniteStart)` if the loss or its gradient is not finite.
+///
+/// # Panics
+/// If the closure panics.
 pub fn loss_sharpness<T: Float>(
     model: &dyn Module<T>,
     closure: &mut Closure<'_, T>,
