@@ -1,22 +1,25 @@
-//! # The race: first- and second-order optimisers training the digits MLP (issue 12)
+//! # The race: first- and second-order optimisers training the digits MLP and CNN (issue 12)
 //!
 //! ```text
-//! cargo run --release --example second_order_training               # the full race (all grids, 20 epochs)
+//! cargo run --release --example second_order_training               # the full race (all grids, 20 epochs, both nets)
 //! cargo run --release --example second_order_training -- --fast    # 2 epochs, one setting per method (CI)
-//! cargo run --release --example second_order_training -- --out DIR  # where the plot goes (default target/second_order_training)
+//! cargo run --release --example second_order_training -- --net mlp # one network (mlp or cnn)
 //! cargo run --release --example second_order_training -- --only Shampoo  # Adam and the methods named so
+//! cargo run --release --example second_order_training -- --out DIR  # where the plots go (default target/second_order_training)
 //! ```
 //!
-//! Trains the 64-128-10 ReLU MLP of `examples/mlp_digits.rs` on the 1437 bundled training digits (features
-//! scaled by 1/16; minibatches of 32, 128 or 256 for Hessian-free (see [`HF_GRID`]), reshuffled every epoch
-//! with the same seed for every method; the same initial weights for every method) with every optimiser below, each stepped through the one
-//! [`StochasticOptimizer`] interface with a closure that records the forward pass on the current minibatch:
+//! Trains two networks on the 1437 bundled training digits (features scaled by 1/16): the 64-128-10 ReLU MLP
+//! of `examples/mlp_digits.rs` and the CNN of `examples/quickstart.rs` without batch norm and dropout
+//! ([`Net`]). Minibatches of 32 (128 or 256 for Hessian-free, see [`HF_GRID`]) are reshuffled every epoch with
+//! the same seed for every method, and every method starts from the same weights. Every optimiser is stepped
+//! through the one [`StochasticOptimizer`] interface with a closure that records the forward pass on the
+//! current minibatch:
 //!
 //! | method | grid (full mode; the first value is the `--fast` one) |
 //! |---|---|
 //! | Adam (`first_order::Adam`) | `lr` in {3e-3, 1e-3, 1e-2} |
 //! | SGD + heavy-ball momentum 0.9 (`first_order::Momentum`) | `lr` in {0.1, 0.03, 0.3} |
-//! | Shampoo, Adam grafting, roots every 10 steps (`stochastic::shampoo`) | `lr` in {3e-3, 1e-3, 1e-2} |
+//! | Shampoo, Adam grafting, roots every 10 steps, diagonal factors above 256 (`stochastic::shampoo`) | `lr` in {3e-3, 1e-3, 1e-2} |
 //! | Sophia-G, Hessian every 10 steps (`stochastic::sophia`) | `(lr, gamma)` in {(3e-3, 0.01), (1e-3, 0.01), (1e-2, 0.05)} |
 //! | AdaHessian (`stochastic::adahessian`) | `lr` in {0.1, 0.03, 0.15} |
 //! | K-FAC, KFAC-Pytorch's defaults otherwise (`stochastic::kfac`: factors every 10 steps, KL clip 1e-3, momentum 0.9) | `(lr, inverses every T)` in {(0.1, 10), (0.03, 10), (0.1, 100)} |
@@ -24,9 +27,10 @@
 //!
 //! No weight decay anywhere (the race compares training loss). After every epoch the full training loss and
 //! the test accuracy (the last 360 rows) are evaluated outside the clock; the clock counts only the steps.
-//! For each method the setting with the lowest final training loss is kept. The output is a markdown table
-//! (method, best setting, final training loss, test accuracy, wall time, time to reach Adam's best final
-//! training loss) and `race.svg` with training loss and test accuracy against epochs and against wall time.
+//! For each method the setting with the lowest final training loss is kept. The output, per network, is a
+//! markdown table (method, best setting, final training loss, test accuracy, wall time, time to reach Adam's
+//! best final training loss) and `race_mlp.svg` / `race_cnn.svg` with training loss and test accuracy against
+//! epochs and against wall time.
 //!
 //! The timings are only meaningful on a quiet machine (the lead times the full race, see the README).
 
@@ -36,9 +40,10 @@ use std::time::Instant;
 use plotters::prelude::*;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use wengert::autodiff::ops::{Conv2dArgs, Pool2dArgs};
 use wengert::nn::data::{DataLoader, Dataset, TensorDataset};
-use wengert::nn::datasets::digits_split;
-use wengert::nn::layers::{Activation, Mlp};
+use wengert::nn::datasets::{digits_split, DigitsSplit};
+use wengert::nn::layers::{Activation, Conv2d, Flatten, Linear, MaxPool2d, Mlp, Relu, Sequential, Unflatten};
 use wengert::nn::loss::{cross_entropy, Reduction};
 use wengert::nn::metrics::accuracy;
 use wengert::nn::{Bound, Module};
@@ -60,12 +65,58 @@ use wengert::prelude::*;
 /// rest, so Hessian-free gets the larger minibatches Martens uses it with.
 pub const HF_GRID: &[(usize, usize, f64)] = &[(256, 20, 10.0), (256, 50, 1.0), (128, 50, 1.0)];
 
+/// Which network the race trains.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Net {
+    /// The 64-128-10 ReLU MLP of `examples/mlp_digits.rs`.
+    Mlp,
+    /// The CNN of `examples/quickstart.rs` without its batch norm and dropout: `Unflatten` to `[N, 1, 8, 8]`,
+    /// `Conv2d(1, 16, 3, padding 1)`, ReLU, `Conv2d(16, 32, 3, padding 1)`, ReLU, `MaxPool2d(2)`, `Flatten`,
+    /// `Linear(512, 10)`. (An optimiser may evaluate the closure several times in a step and needs the same
+    /// function each time: dropout's masks and batch statistics would change it.)
+    Cnn,
+}
+
+impl Net {
+    /// The network, initialised from `seed` (the same for every method).
+    pub fn build(self, seed: u64) -> Box<dyn Module<f32>> {
+        let rng = &mut StdRng::seed_from_u64(seed);
+        match self {
+            Net::Mlp => Box::new(Mlp::<f32>::new(&[64, 128, 10], Activation::Relu, rng)),
+            Net::Cnn => {
+                let same = Conv2dArgs::new().padding(1);
+                Box::new(
+                    Sequential::new()
+                        .push(Unflatten::new(1, &[1, 8, 8]))
+                        .push(Conv2d::new(1, 16, [3, 3], same, rng))
+                        .push(Relu)
+                        .push(Conv2d::new(16, 32, [3, 3], same, rng))
+                        .push(Relu)
+                        .push(MaxPool2d::with_args(Pool2dArgs::new(2)))
+                        .push(Flatten::new())
+                        .push(Linear::new(32 * 4 * 4, 10, rng)),
+                )
+            }
+        }
+    }
+
+    /// The name in the output.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Net::Mlp => "64-128-10 ReLU MLP",
+            Net::Cnn => "CNN (conv 16, conv 32, max pool, linear; quickstart's without batch norm and dropout)",
+        }
+    }
+}
+
 /// What to run.
 #[derive(Clone, Debug)]
 pub struct Options {
+    /// The networks to race, one table and one plot each (`--net mlp|cnn`; default both).
+    pub nets: Vec<Net>,
     /// Two epochs and one setting per method, same code path (CI).
     pub fast: bool,
-    /// Output directory for `race.svg`.
+    /// Output directory for `race_mlp.svg` and `race_cnn.svg`.
     pub out: PathBuf,
     /// Seed of the initialisation and of the minibatch order.
     pub seed: u64,
@@ -79,7 +130,13 @@ impl Options {
     pub fn from_args() -> Self {
         let args: Vec<String> = std::env::args().skip(1).collect();
         let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
+        let nets = match value("--net").as_deref() {
+            Some("mlp") => vec![Net::Mlp],
+            Some("cnn") => vec![Net::Cnn],
+            _ => vec![Net::Mlp, Net::Cnn],
+        };
         Options {
+            nets,
             fast: args.iter().any(|a| a == "--fast") || std::env::var("WENGERT_FAST").is_ok_and(|v| v == "1"),
             out: value("--out").map_or_else(|| PathBuf::from("target/second_order_training"), PathBuf::from),
             seed: value("--seed").and_then(|s| s.parse().ok()).unwrap_or(0),
@@ -162,6 +219,8 @@ impl MethodResult {
 /// What the race found.
 #[derive(Clone, Debug)]
 pub struct Summary {
+    /// The network.
+    pub net: Net,
     /// One entry per method, in the order of the table.
     pub methods: Vec<MethodResult>,
     /// Adam's best final training loss: the target of the last column.
@@ -260,7 +319,12 @@ fn methods(fast: bool) -> Vec<Method> {
                 .into_iter()
                 .map(|lr| {
                     setting(format!("lr = {lr:e}, roots every 10"), move || {
-                        let cfg = ShampooConfig { lr, precondition_interval: 10, ..ShampooConfig::default() };
+                        let cfg = ShampooConfig {
+                            lr,
+                            precondition_interval: 10,
+                            max_preconditioner_dim: 256,
+                            ..ShampooConfig::default()
+                        };
                         Box::new(Shampoo::new(cfg).expect("valid config"))
                     })
                 })
@@ -336,7 +400,7 @@ fn methods(fast: bool) -> Vec<Method> {
 }
 
 /// Mean training loss and accuracy of `model` on a whole dataset (no gradient).
-fn evaluate(model: &Mlp<f32>, data: &TensorDataset<f32>) -> (f64, f64) {
+fn evaluate(model: &dyn Module<f32>, data: &TensorDataset<f32>) -> (f64, f64) {
     let tape = Tape::new();
     let p = Bound::new(&tape, model);
     let logits = model.forward(&p, tape.constant(data.features().clone()));
@@ -345,23 +409,18 @@ fn evaluate(model: &Mlp<f32>, data: &TensorDataset<f32>) -> (f64, f64) {
     (f64::from(loss), accuracy(&logits.value(), labels))
 }
 
-fn train(
-    setting: &Setting,
-    train_set: &TensorDataset<f32>,
-    test: &TensorDataset<f32>,
-    epochs: usize,
-    seed: u64,
-) -> Run {
-    let mut model = Mlp::<f32>::new(&[64, 128, 10], Activation::Relu, &mut StdRng::seed_from_u64(seed));
+fn train(net: Net, setting: &Setting, data: &DigitsSplit<f32>, epochs: usize, seed: u64) -> Run {
+    let (train_set, test) = (&data.train, &data.test);
+    let mut model = net.build(seed);
     let mut opt = (setting.make)();
     let loader = DataLoader::new(setting.batch_size).shuffle(seed);
     let mut curve = Curve::default();
-    let record = |curve: &mut Curve, model: &Mlp<f32>, seconds: f64| {
+    let record = |curve: &mut Curve, model: &dyn Module<f32>, seconds: f64| {
         curve.seconds.push(seconds);
         curve.train_loss.push(evaluate(model, train_set).0);
         curve.test_accuracy.push(evaluate(model, test).1);
     };
-    record(&mut curve, &model, 0.0);
+    record(&mut curve, &*model, 0.0);
     let (mut seconds, mut steps, mut evaluations, mut curvature_products, mut error) = (0.0, 0, 0, 0, None);
     'epochs: for epoch in 0..epochs {
         for idx in loader.batch_indices(train_set.len(), epoch as u64) {
@@ -369,7 +428,7 @@ fn train(
             let labels = batch.labels().to_vec();
             let x = batch.x;
             let start = Instant::now();
-            let step = opt.step(&mut model, &mut |m: &dyn Module<f32>, p: &Bound<'_, f32>| Evaluation {
+            let step = opt.step(&mut *model, &mut |m: &dyn Module<f32>, p: &Bound<'_, f32>| Evaluation {
                 outputs: m.forward(p, p.tape().constant(x.clone())),
                 loss: OutputLoss::CrossEntropy { labels: labels.clone() },
             });
@@ -386,7 +445,7 @@ fn train(
                 }
             }
         }
-        record(&mut curve, &model, seconds);
+        record(&mut curve, &*model, seconds);
     }
     Run {
         setting: setting.name.clone(),
@@ -399,29 +458,34 @@ fn train(
     }
 }
 
-/// Runs the race; prints the table and writes `race.svg` into `opts.out`.
+/// Runs the race on every network of `opts.nets`: prints a table per network and writes `race_{mlp,cnn}.svg`
+/// into `opts.out`.
 ///
 /// # Panics
-/// If the output directory cannot be created or the plot cannot be written.
-pub fn run(opts: &Options) -> Summary {
+/// If the output directory cannot be created or a plot cannot be written.
+pub fn run(opts: &Options) -> Vec<Summary> {
+    opts.nets.iter().map(|&net| race(net, opts)).collect()
+}
+
+fn race(net: Net, opts: &Options) -> Summary {
     let split = digits_split::<f32>();
     let epochs = if opts.fast { 2 } else { 20 };
     println!(
-        "training a 64-128-10 ReLU MLP on {} digits (test {}), {epochs} epochs, batch 32",
+        "training the {} on {} digits (test {}), {epochs} epochs",
+        net.describe(),
         split.train.len(),
         split.test.len()
     );
+    let chosen = |m: &Method| m.name == "Adam" || opts.only.as_ref().is_none_or(|o| m.name.starts_with(o.as_str()));
     let mut results = Vec::new();
-    for method in
-        methods(opts.fast).into_iter().filter(|m| opts.only.as_ref().is_none_or(|o| m.name.starts_with(o.as_str())))
-    {
+    for method in methods(opts.fast).into_iter().filter(chosen) {
         let runs: Vec<Run> = method
             .grid
             .iter()
             .map(|setting| {
-                let run = train(setting, &split.train, &split.test, epochs, opts.seed);
+                let run = train(net, setting, &split, epochs, opts.seed);
                 println!(
-                    "  {:<22} {:<32} train loss {:.4}  test accuracy {:.4}  {:.1} ms{}",
+                    "  {:<22} {:<34} train loss {:.4}  test accuracy {:.4}  {:.1} ms{}",
                     method.name,
                     run.setting,
                     run.final_loss(),
@@ -444,10 +508,13 @@ pub fn run(opts: &Options) -> Summary {
     let table = table(&results, adam_best_loss);
     println!("\n{table}");
     std::fs::create_dir_all(&opts.out).expect("create the output directory");
-    let svg = opts.out.join("race.svg");
+    let svg = opts.out.join(match net {
+        Net::Mlp => "race_mlp.svg",
+        Net::Cnn => "race_cnn.svg",
+    });
     plot(&svg, &results).expect("write the plot");
-    println!("plot: {}", svg.display());
-    Summary { methods: results, adam_best_loss, epochs, table }
+    println!("plot: {}\n", svg.display());
+    Summary { net, methods: results, adam_best_loss, epochs, table }
 }
 
 fn table(results: &[MethodResult], target: f64) -> String {

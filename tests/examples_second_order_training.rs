@@ -5,12 +5,34 @@
 #[path = "../examples/second_order_training.rs"]
 mod second_order_training;
 
-use second_order_training::{run, Options};
+use second_order_training::{run, Net, Options, Summary};
+
+fn race(net: Net) -> (Summary, std::path::PathBuf) {
+    let out = std::env::temp_dir().join(format!("wengert_second_order_training_{net:?}_{}", std::process::id()));
+    let mut s = run(&Options { nets: vec![net], fast: true, out: out.clone(), seed: 0, only: None });
+    assert_eq!(s.len(), 1);
+    (s.remove(0), out)
+}
 
 #[test]
 fn every_method_of_the_race_trains_the_digits_mlp() {
-    let out = std::env::temp_dir().join(format!("wengert_second_order_training_{}", std::process::id()));
-    let s = run(&Options { fast: true, out: out.clone(), seed: 0, only: None });
+    let (s, out) = race(Net::Mlp);
+    check(&s);
+    let svg = std::fs::read_to_string(out.join("race_mlp.svg")).expect("the plot is written");
+    assert!(svg.contains("test accuracy against seconds of steps") && svg.contains("AdaHessian"));
+    std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
+fn every_method_of_the_race_trains_the_digits_cnn() {
+    let (s, out) = race(Net::Cnn);
+    check(&s);
+    assert!(out.join("race_cnn.svg").exists());
+    std::fs::remove_dir_all(&out).ok();
+}
+
+/// What both races must show.
+fn check(s: &Summary) {
     assert_eq!(s.epochs, 2);
     let names: Vec<&str> = s.methods.iter().map(|m| m.name).collect();
     assert_eq!(
@@ -46,7 +68,4 @@ fn every_method_of_the_race_trains_the_digits_mlp() {
     for name in &names {
         assert!(s.table.contains(&format!("| {name} |")), "no row for {name} in\n{}", s.table);
     }
-    let svg = std::fs::read_to_string(out.join("race.svg")).expect("the plot is written");
-    assert!(svg.contains("test accuracy against seconds of steps") && svg.contains("AdaHessian"));
-    std::fs::remove_dir_all(&out).ok();
 }
