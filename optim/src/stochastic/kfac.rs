@@ -30,7 +30,7 @@
 //!
 //! ## The step
 //!
-//! Every `factor_update_period` steps (default: every step) the minibatch statistics enter exponential moving
+//! Every `factor_update_period` steps (default 10) the minibatch statistics enter exponential moving
 //! averages `A ← ε A + (1-ε) Â` (normalised by the accumulated weight, so the first estimate is `Â` itself;
 //! kfac-jax's `WeightedMovingAverage`). Every
 //! `inverse_update_period` steps the damped inverses are recomputed with factored Tikhonov damping
@@ -87,7 +87,7 @@ use crate::OptimError;
 pub enum FisherEstimator {
     /// The true Fisher: one target per example drawn from the model's predictive distribution
     /// ([`OutputLoss::sample`]), `g` the gradient of the loss on those targets (M&G 2015 §5; kfac-jax's default
-    /// `fisher_gradients`). One extra reverse sweep per step.
+    /// `fisher_gradients`). One extra reverse sweep per factor update.
     #[default]
     Sampled,
     /// The empirical Fisher: `g` the gradient of the training loss itself (the data's targets). No extra sweep;
@@ -96,7 +96,7 @@ pub enum FisherEstimator {
     /// The exact generalised Gauss-Newton factor: with the loss Hessian on example `n`'s outputs `N H_L = B Bᵀ`
     /// (from [`OutputLoss::hessian_vec`], `B` its pivot-free Cholesky factor), `G = E[Σ_k g_k g_kᵀ]` with `g_k`
     /// the reverse sweep of column `k` of `B` (kfac-jax's `ggn_exact`): the Gauss-Newton factor without sampling noise;
-    /// costs `C` Hessian products and `C` reverse sweeps per step for `C` outputs per example.
+    /// costs `C` Hessian products and `C` reverse sweeps per factor update for `C` outputs per example.
     ExactGgn,
 }
 
@@ -119,7 +119,7 @@ pub struct KfacConfig {
     /// `η`, the step size (finite, `> 0`).
     pub learning_rate: f64,
     /// `λ`, the Tikhonov damping split between the factors as `π √λ` and `√λ / π` (finite, `> 0`). Factored
-    /// damping adds `√λ (π G + A / π) + λ` to `A ⊗ G`, more than KFAC-Pytorch's `λ` on the eigenvalues of `A ⊗ G`
+    /// damping adds `√λ (A/π ⊗ I + π I ⊗ G) + λ I` to `A ⊗ G`, more than KFAC-Pytorch's `λ` on the eigenvalues of `A ⊗ G`
     /// whose default it borrows; on the digits MLP `1e-2` trained better than `1e-3` (see the type's docs).
     pub damping: f64,
     /// `ε`, the decay of the factors' moving averages (in `[0, 1)`; `0` keeps only the current minibatch).
@@ -467,8 +467,9 @@ impl<T: Float> Kfac<T> {
 
 impl<T: Float> StochasticOptimizer<T> for Kfac<T> {
     /// One K-FAC step (see the [module docs](self)): one closure evaluation, one reverse sweep for the gradient
-    /// and one for the sampled output gradients (none with [`FisherEstimator::Empirical`], `C` with
-    /// [`FisherEstimator::ExactGgn`]; counted in [`StepReport::curvature_products`]).
+    /// and, on the steps that re-estimate the factors, one for the sampled output gradients (none with
+    /// [`FisherEstimator::Empirical`], `C` with [`FisherEstimator::ExactGgn`], plus `C` Hessian products; counted
+    /// in [`StepReport::curvature_products`]).
     ///
     /// # Errors
     /// [`OptimError::NonFiniteStart`] for a non-finite loss, [`OptimError::NonFinite`] for a non-finite gradient,
