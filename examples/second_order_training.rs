@@ -20,7 +20,7 @@
 //! | Adam (`first_order::Adam`) | `lr` in {3e-3, 1e-3, 1e-2} |
 //! | SGD + heavy-ball momentum 0.9 (`first_order::Momentum`) | `lr` in {0.1, 0.03, 0.3} |
 //! | Shampoo, Adam grafting, roots every 10 steps, diagonal factors above 256 (`stochastic::shampoo`) | `lr` in {3e-3, 1e-3, 1e-2} |
-//! | Sophia-G, Hessian every 10 steps (`stochastic::sophia`) | `(lr, gamma)` in {(3e-3, 0.01), (1e-3, 0.01), (1e-2, 0.05)} |
+//! | Sophia-G and Sophia-H (Gaussian probes), Hessian every 10 steps (`stochastic::sophia`) | `(lr, gamma)` in {(3e-3, 0.01), (1e-3, 0.01), (1e-2, 0.05)} |
 //! | AdaHessian (`stochastic::adahessian`) | `lr` in {0.1, 0.03, 0.15} |
 //! | K-FAC, KFAC-Pytorch's defaults otherwise (`stochastic::kfac`: factors every 10 steps, KL clip 1e-3, momentum 0.9) | `(lr, inverses every T)` in {(0.1, 10), (0.03, 10), (0.1, 100)} |
 //! | Hessian-free, damping adapted by Levenberg-Marquardt, CG on the minibatch's GGN (`stochastic::hessian_free`) | `(batch, most CG iterations, initial damping)` in {(256, 20, 10), (256, 50, 1), (128, 50, 1)} |
@@ -53,7 +53,7 @@ use wengert::optim::stochastic::adahessian::{AdaHessian, AdaHessianConfig};
 use wengert::optim::stochastic::hessian_free::{HessianFree, HessianFreeConfig};
 use wengert::optim::stochastic::kfac::{Kfac, KfacConfig};
 use wengert::optim::stochastic::shampoo::{Shampoo, ShampooConfig};
-use wengert::optim::stochastic::sophia::{Estimator, Sophia, SophiaConfig};
+use wengert::optim::stochastic::sophia::{Estimator, Probe, Sophia, SophiaConfig};
 use wengert::optim::stochastic::{Closure, Evaluation, StepReport, StochasticOptimizer};
 use wengert::optim::OptimError;
 use wengert::prelude::*;
@@ -367,24 +367,22 @@ fn methods(fast: bool) -> Vec<Method> {
     });
     let sophia: Vec<(f64, f64)> = vec![(3e-3, 0.01), (1e-3, 0.01), (1e-2, 0.05)];
     let sophia = if fast { sophia[..1].to_vec() } else { sophia };
-    out.push(Method {
-        name: "Sophia-G",
-        grid: sophia
-            .into_iter()
-            .map(|(lr, gamma)| {
-                setting(format!("lr = {lr:e}, gamma = {gamma}"), move || {
-                    let cfg = SophiaConfig {
-                        lr,
-                        gamma,
-                        weight_decay: 0.0,
-                        estimator: Estimator::GaussNewtonBartlett,
-                        ..SophiaConfig::default()
-                    };
-                    Box::new(Sophia::new(cfg).expect("valid config"))
+    for (name, estimator) in
+        [("Sophia-G", Estimator::GaussNewtonBartlett), ("Sophia-H", Estimator::Hutchinson(Probe::Gaussian))]
+    {
+        out.push(Method {
+            name,
+            grid: sophia
+                .iter()
+                .map(|&(lr, gamma)| {
+                    setting(format!("lr = {lr:e}, gamma = {gamma}"), move || {
+                        let cfg = SophiaConfig { lr, gamma, weight_decay: 0.0, estimator, ..SophiaConfig::default() };
+                        Box::new(Sophia::new(cfg).expect("valid config"))
+                    })
                 })
-            })
-            .collect(),
-    });
+                .collect(),
+        });
+    }
     out.push(Method {
         name: "AdaHessian",
         grid: lrs(&[0.1, 0.03, 0.15])

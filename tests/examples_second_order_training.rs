@@ -37,7 +37,16 @@ fn check(s: &Summary) {
     let names: Vec<&str> = s.methods.iter().map(|m| m.name).collect();
     assert_eq!(
         names,
-        ["Adam", "SGD + momentum 0.9", "Shampoo (Adam graft)", "K-FAC", "Hessian-free", "Sophia-G", "AdaHessian"]
+        [
+            "Adam",
+            "SGD + momentum 0.9",
+            "Shampoo (Adam graft)",
+            "K-FAC",
+            "Hessian-free",
+            "Sophia-G",
+            "Sophia-H",
+            "AdaHessian"
+        ]
     );
     for m in &s.methods {
         assert_eq!(m.runs.len(), 1, "{}: one setting in fast mode", m.name);
@@ -57,10 +66,11 @@ fn check(s: &Summary) {
         assert!(r.evaluations >= r.steps, "{}: at least one closure call per step", m.name);
     }
     let by_name = |n: &str| s.methods.iter().find(|m| m.name == n).unwrap().best();
-    // The Hessian-based methods report their curvature products: AdaHessian one per step, Sophia one
-    // Gauss-Newton-Bartlett estimate (no Hessian product) every 10 steps, the first-order ones none.
+    // The Hessian-based methods report their curvature products: AdaHessian one per step, Sophia-H one every
+    // 10 steps, Sophia-G none (its Gauss-Newton-Bartlett estimate is a second gradient), first-order ones none.
     assert_eq!(by_name("AdaHessian").curvature_products, by_name("AdaHessian").steps);
     assert_eq!(by_name("Sophia-G").curvature_products, 0);
+    assert_eq!(by_name("Sophia-H").curvature_products, by_name("Sophia-H").steps.div_ceil(10));
     assert_eq!(by_name("Adam").curvature_products, 0);
     // Adam reaches its own best loss; the table has a row per method.
     assert_eq!(s.adam_best_loss, by_name("Adam").final_loss());
