@@ -6,11 +6,11 @@
 //! | [`LeastSquares`] | residuals `r(x)`, products `J v` and `J^T u`, the second-order term `S v = sum_i w_i grad^2 r_i v` | [`TapeLeastSquares`] (closure returning residuals) |
 //! | [`Counted`] | any objective, counting its evaluations | wraps the above; the methods use it for their reports |
 //!
-//! Hessian-vector products are exact: the gradient is recorded on the tape in create-graph mode
-//! ([`Tape::grad_graph`]) once per point, and each product `H v` is one tangent sweep over `f` and its
-//! gradient graph ([`Tape::jvp`], forward over reverse), after which the tape is truncated back to the mark.
-//! `J v` uses the double-vjp trick: `g(u) = J^T u` is recorded with `u` a tape variable, and `J v = d/du <g(u), v>`
-//! (a tangent sweep over the residuals, `Tape::jvp`, would do it in forward mode).
+//! Hessian-vector products are exact and all go through the tape's one Hessian operator,
+//! [`HessianOperator`]: `f` and its gradient graph are recorded once per point, each product `H v` is one
+//! tangent sweep over both (forward over reverse), after which the tape is truncated back to the mark (it is a
+//! [`LinOp`] here). Jacobian products go through the tape's one linearisation primitive, [`Linearization`]:
+//! `J v` is one tangent sweep over the recorded residuals (forward mode), `J^T u` one backward sweep.
 //!
 //! ```
 //! use wengert_optim::objective::{Objective, TapeObjective};
@@ -34,6 +34,7 @@
 use std::cell::Cell;
 use std::marker::PhantomData;
 
+use wengert_autodiff::functional::{HessianOperator, Linearization};
 use wengert_autodiff::{Float, Tape, Tensor, Var};
 use wengert_nn::{Bound, Parameters};
 
@@ -144,48 +145,35 @@ fn read_grad<T: Float>(g: Option<Var<'_, T>>, out: &mut [T]) {
     }
 }
 
-/// `H v` on a tape holding the recorded gradient `grads` of the inputs `xs`, with `v` split across them:
-/// forward over reverse, the tangent of the gradient along `v` by one tangent sweep ([`Tape::jvp`]).
-fn tape_hvp<T: Float>(tape: &Tape<T>, xs: &[Var<'_, T>], grads: &[Option<Var<'_, T>>], v: &[T], out: &mut [T]) {
-    let mark = tape.len();
-    let mut off = 0;
-    let tangents: Vec<_> = xs
-        .iter()
-        .map(|x| {
-            let k = x.numel();
-            off += k;
-            tape.constant(Tensor::from_vec(v[off - k..off].to_vec(), x.shape().as_slice()))
-        })
-        .collect();
-    let outs: Vec<_> = grads.iter().flatten().copied().collect();
-    let hv = tape.jvp(&outs, xs, &tangents, false).expect("tangents have the shapes of the inputs");
-    let (mut off, mut k_out) = (0, 0);
-    for (x, g) in xs.iter().zip(grads) {
-        let k = x.numel();
-        // An input off the gradient's path has a zero row in H.
-        let hvi = g.and_then(|_| hv.get(k_out));
-        k_out += usize::from(g.is_some());
-        read_grad(hvi, &mut out[off..off + k]);
-        off += k;
-    }
-    tape.truncate(mark);
-}
-
-/// The Hessian of a function recorded on a tape, as an operator.
-struct TapeHessian<'a, 't, T: Float> {
-    tape: &'t Tape<T>,
-    xs: &'a [Var<'t, T>],
-    grads: &'a [Option<Var<'t, T>>],
-    n: usize,
-}
-
-impl<T: Float> LinOp<T> for TapeHessian<'_, '_, T> {
+/// The tape's one Hessian operator ([`HessianOperator`]: `f` and its gradient recorded once, each `H v` one
+/// tangent sweep, forward over reverse) as a [`LinOp`] over flat vectors. Every Hessian product of this crate's
+/// objectives goes through it.
+impl<T: Float> LinOp<T> for HessianOperator<T> {
     fn dim(&self) -> usize {
-        self.n
+        HessianOperator::dim(self)
     }
     fn apply(&self, v: &[T], y: &mut [T]) {
-        tape_hvp(self.tape, self.xs, self.grads, v, y)
+        let hv = HessianOperator::apply(self, &Tensor::from_vec(v.to_vec(), self.shape()));
+        y.copy_from_slice(hv.as_slice());
     }
+}
+
+/// Binds the trainable parameters of `model` to slices of one flat vector `theta` (the layout of
+/// [`flatten_params`]); frozen parameters are recorded as constants.
+fn bind_flat<'t, T: Float, M: Parameters<T> + ?Sized>(model: &M, theta: Var<'t, T>) -> Bound<'t, T> {
+    let tape = theta.tape();
+    let mut vars = Vec::new();
+    let mut off = 0;
+    model.visit("", &mut |_, p| {
+        if p.is_frozen() {
+            vars.push(tape.constant(p.value().clone()));
+        } else {
+            let k = p.numel();
+            vars.push(theta.slice(0, off..off + k).reshape(p.shape()));
+            off += k;
+        }
+    });
+    Bound::with_vars(tape, model, &vars)
 }
 
 /// An [`Objective`] from a closure `x -> f(x)` over a flat tape vector `x` of shape `[n]`; all derivatives
@@ -222,14 +210,9 @@ impl<T: Float, F: for<'t> Fn(Var<'t, T>) -> Var<'t, T>> Objective<T> for TapeObj
         y.item()
     }
     fn with_hessian<R>(&mut self, x: &[T], g: &mut [T], body: impl FnOnce(&[T], &dyn LinOp<T>) -> R) -> (T, R) {
-        let tape = Tape::new();
-        let xv = tape.var(vector(x));
-        let y = (self.f)(xv);
-        let grads = [tape.grad_graph(y, &[xv]).get(0)];
-        read_grad(grads[0], g);
-        let xs = [xv];
-        let h = TapeHessian { tape: &tape, xs: &xs, grads: &grads, n: x.len() };
-        (y.item(), body(g, &h))
+        let h = HessianOperator::new(|x| (self.f)(x), &vector(x));
+        g.copy_from_slice(h.gradient().as_slice());
+        (h.value(), body(g, &h))
     }
 }
 
@@ -319,20 +302,13 @@ impl<T: Float, M: Parameters<T>, F: for<'t> Fn(&Bound<'t, T>, &M) -> Var<'t, T>>
             y.item()
         })
     }
+    /// The loss is recorded over one flat vector of the trainable parameters ([`HessianOperator`]).
     fn with_hessian<R>(&mut self, x: &[T], g: &mut [T], body: impl FnOnce(&[T], &dyn LinOp<T>) -> R) -> (T, R) {
-        let tape = Tape::new();
-        let n = x.len();
-        self.record(&tape, x, |y, vars| {
-            let gr = tape.grad_graph(y, vars);
-            let grads: Vec<_> = (0..vars.len()).map(|i| gr.get(i)).collect();
-            let mut off = 0;
-            for (v, gv) in vars.iter().zip(&grads) {
-                read_grad(*gv, &mut g[off..off + v.numel()]);
-                off += v.numel();
-            }
-            let h = TapeHessian { tape: &tape, xs: vars, grads: &grads, n };
-            (y.item(), body(g, &h))
-        })
+        unflatten_params(self.model, x);
+        let (model, loss) = (&*self.model, &self.loss);
+        let h = HessianOperator::new(|theta| loss(&bind_flat(model, theta), model), &vector(x));
+        g.copy_from_slice(h.gradient().as_slice());
+        (h.value(), body(g, &h))
     }
 }
 
@@ -412,7 +388,8 @@ impl<T: Float, L: LeastSquares<T> + ?Sized> LeastSquares<T> for Counted<'_, L> {
 /// How [`TapeLeastSquares`] computes `J v`.
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
 pub enum JvMode {
-    /// Exact, by the double-vjp trick on the tape (the default).
+    /// Exact, by forward mode: one tangent sweep over the recorded residuals ([`Linearization::jvp`]; the
+    /// default).
     #[default]
     Exact,
     /// Forward difference `(r(x + h v) - r(x)) / h`, `h = step (1 + ||x||) / ||v||`: only if asked for.
@@ -423,8 +400,9 @@ pub enum JvMode {
 }
 
 /// A [`LeastSquares`] problem from a closure `x -> r(x)` over a flat tape vector of shape `[n]`; the residuals
-/// may have any shape (they are flattened). `J^T u` is one reverse sweep; `J v` is exact by default
-/// ([`JvMode::Exact`]).
+/// may have any shape (they are flattened). At each point the residuals are recorded once as a
+/// [`Linearization`]: `J^T u` is one reverse sweep, `J v` one forward (tangent) sweep ([`JvMode::Exact`], the
+/// default); `S v` ([`LeastSquares::with_residual_hessian`]) is a [`HessianOperator`] product.
 pub struct TapeLeastSquares<T, F> {
     f: F,
     mode: JvMode,
@@ -444,34 +422,26 @@ impl<T: Float, F: for<'t> Fn(Var<'t, T>) -> Var<'t, T>> TapeLeastSquares<T, F> {
     }
 }
 
-struct TapeJacobian<'a, 't, T: Float, F> {
-    tape: &'t Tape<T>,
-    x: Var<'t, T>,
-    r: Var<'t, T>,
-    u: Var<'t, T>,
-    jtu_graph: Option<Var<'t, T>>,
+/// `J` of a [`TapeLeastSquares`] at one point: the tape's [`Linearization`] (the residuals recorded once; `J v`
+/// one tangent sweep, `J^T u` one backward sweep).
+struct TapeJacobian<'a, T: Float, F> {
+    lin: &'a Linearization<T>,
     f: &'a F,
     x0: &'a [T],
     r0: &'a [T],
     mode: JvMode,
 }
 
-impl<T: Float, F: for<'t> Fn(Var<'t, T>) -> Var<'t, T>> Jacobian<T> for TapeJacobian<'_, '_, T, F> {
+impl<T: Float, F: for<'t> Fn(Var<'t, T>) -> Var<'t, T>> Jacobian<T> for TapeJacobian<'_, T, F> {
     fn rows(&self) -> usize {
-        self.r.numel()
+        self.lin.output_numel()
     }
     fn cols(&self) -> usize {
-        self.x.numel()
+        self.lin.input_numel()
     }
     fn jv(&self, v: &[T], out: &mut [T]) {
         match self.mode {
-            JvMode::Exact => {
-                let Some(g) = self.jtu_graph else { return out.fill(T::ZERO) };
-                let mark = self.tape.len();
-                let s = (g * self.tape.constant(vector(v))).sum();
-                read_grad(self.tape.grad(s, &[self.u]).get(0), out);
-                self.tape.truncate(mark);
-            }
+            JvMode::Exact => out.copy_from_slice(self.lin.jvp(&vector(v)).as_slice()),
             JvMode::ForwardDifference { step } => {
                 let vn = crate::linalg::norm(v);
                 if vn == T::ZERO {
@@ -488,11 +458,8 @@ impl<T: Float, F: for<'t> Fn(Var<'t, T>) -> Var<'t, T>> Jacobian<T> for TapeJaco
         }
     }
     fn jtu(&self, u: &[T], out: &mut [T]) {
-        let mark = self.tape.len();
-        let uc = self.tape.constant(Tensor::from_vec(u.to_vec(), self.r.shape().as_slice()));
-        let g = self.tape.vjp(self.r, &[self.x], uc, false).unwrap_or_else(|e| panic!("{e}"));
-        read_grad(g.get(0), out);
-        self.tape.truncate(mark);
+        let u = Tensor::from_vec(u.to_vec(), self.lin.output_shape());
+        out.copy_from_slice(self.lin.vjp(&u).as_slice());
     }
 }
 
@@ -502,30 +469,22 @@ impl<T: Float, F: for<'t> Fn(Var<'t, T>) -> Var<'t, T>> LeastSquares<T> for Tape
         (self.f)(tape.constant(vector(x))).value().into_vec()
     }
     fn with_jacobian<R>(&mut self, x: &[T], body: impl FnOnce(&[T], &dyn Jacobian<T>) -> R) -> R {
-        let tape = Tape::new();
-        let xv = tape.var(vector(x));
-        let r = (self.f)(xv);
-        let r0 = r.value().into_vec();
-        let (u, jtu_graph) = match self.mode {
-            JvMode::Exact => {
-                let u = tape.var(Tensor::zeros(r.shape().as_slice()));
-                let g = tape.vjp(r, &[xv], u, true).unwrap_or_else(|e| panic!("{e}"));
-                (u, g.get(0))
-            }
-            JvMode::ForwardDifference { .. } => (tape.constant(Tensor::scalar(T::ZERO)), None),
-        };
-        let j = TapeJacobian { tape: &tape, x: xv, r, u, jtu_graph, f: &self.f, x0: x, r0: &r0, mode: self.mode };
+        let lin = Linearization::new(|x| (self.f)(x), &vector(x));
+        let r0 = lin.value().into_vec();
+        let j = TapeJacobian { lin: &lin, f: &self.f, x0: x, r0: &r0, mode: self.mode };
         body(&r0, &j)
     }
-    /// Exact: `S v` is the HVP of `sum_i w_i r_i(x)` (`w` held constant), forward over reverse.
+    /// Exact: `S v` is the HVP of `sum_i w_i r_i(x)` (`w` held constant), by [`HessianOperator`].
     fn with_residual_hessian<R>(&mut self, x: &[T], w: &[T], body: impl FnOnce(&dyn LinOp<T>) -> R) -> Option<R> {
-        let tape = Tape::new();
-        let xv = tape.var(vector(x));
-        let r = (self.f)(xv);
-        let s = (r * tape.constant(Tensor::from_vec(w.to_vec(), r.shape().as_slice()))).sum();
-        let grads = [tape.grad_graph(s, &[xv]).get(0)];
-        let xs = [xv];
-        Some(body(&TapeHessian { tape: &tape, xs: &xs, grads: &grads, n: x.len() }))
+        let f = &self.f;
+        let h = HessianOperator::new(
+            |x| {
+                let r = f(x);
+                (r * x.constant_like(Tensor::from_vec(w.to_vec(), r.shape().as_slice()))).sum()
+            },
+            &vector(x),
+        );
+        Some(body(&h))
     }
 }
 
