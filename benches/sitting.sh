@@ -19,7 +19,7 @@ LOG="$OUT/raw.txt"
 
 echo "building the benches (not timed)..."
 cargo bench --no-run --bench hvp_ratio --bench mlp_step --bench matmul --bench tape_overhead \
-    --bench adam_step --bench second_order --bench conv_step >"$OUT/build.txt" 2>&1
+    --bench adam_step --bench second_order --bench conv_step --bench scaling >"$OUT/build.txt" 2>&1
 
 {
     echo "# sitting $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD)"
@@ -53,6 +53,9 @@ for round in $(seq "$ROUNDS"); do
     peer "$ANCHORS/scipy_second_order.py"
     ours conv_step
     peer "$ANCHORS/torch_conv_step.py" 2 64
+    # issue 13: ranks are the only parallelism (one GEMM thread per rank)
+    echo "## ours scaling $(cut -d' ' -f1 /proc/loadavg)" | tee -a "$LOG"
+    MATMUL_NUM_THREADS=1 RAYON_NUM_THREADS=1 WENGERT_ASSIST=0 cargo bench --bench scaling 2>&1 | grep -v '^\s*$' | tee -a "$LOG"
 done
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$LOG"
 
@@ -84,6 +87,8 @@ row('tanh MLP grad (ms) vs PyTorch', g, tg)
 row('HVP from scratch (ms) vs JAX jit', h, jh, '<= 0.8x')
 row('HVP from scratch (ms) vs PyTorch rev-rev', h, trr)
 row('HVP from scratch / our grad', h, g, '<= 1.5x')
+for mode in ['fwd_over_rev', 'rev_over_fwd']:
+    row(f'HVP {mode} from scratch / our grad', ours.get(f'hvp_ratio/hvp_{mode}_tanh_mlp_b128_f32', []), g)
 row('further HVP, cached graph / our grad', hc, g)
 row('MLP step, Adam (ms) vs JAX jit', ours.get('mlp_step/relu_784_256_256_10_b128_f32_adam', []), peer(r'jax-jit mlp step: ([\d.]+) ms'), '<= 0.8x')
 row('MLP step, Adam (ms) vs PyTorch', ours.get('mlp_step/relu_784_256_256_10_b128_f32_adam', []), peer(r'torch mlp step: ([\d.]+) ms'))
@@ -100,6 +105,11 @@ for ours_id, pat in [('digits_logreg_trust_ncg', r'logreg.*trust-ncg'), ('digits
                      ('digits_logreg_lbfgs', r'logreg.*L-BFGS-B'), ('rosenbrock_1000d_lbfgs', r'1000.*L-BFGS-B')]:
     row(f'{ours_id} (ms) vs scipy', ours.get(f'second_order/{ours_id}', []),
         peer(r'(?m)^.*' + pat + r'.* ([\d.]+) ms\s*$'), '<= 0.25x')
+for work in ['dp_step', 'sharded_trust_ncg']:
+    one, two = ours.get(f'scaling/{work}/1_rank', []), ours.get(f'scaling/{work}/2_threads', [])
+    eff = [a / (2 * b) for a, b in zip(one, two)]
+    rows.append((f'{work}: parallel efficiency 1 -> 2 thread ranks', fmt(one) + ' ms', fmt(two) + ' ms',
+                 f'{mean(eff):.0%}' if eff else 'n/a', '>= 85%'))
 print('\n'.join(head))
 w = max(len(r[0]) for r in rows)
 print(f"{'workload':{w}}  {'ours (each round)':24}  {'peer (each round)':24}  ratio   target")
