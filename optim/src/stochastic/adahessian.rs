@@ -3,7 +3,7 @@
 //! squared Hutchinson estimate of the Hessian diagonal.
 //!
 //! Every step evaluates the closure once, recording the loss and its gradient graph
-//! ([`LossHessian`](crate::curvature::LossHessian), the tape's `HessianOperator`), and takes one exact Hessian-vector
+//! ([`LossHessian`], the tape's `HessianOperator`), and takes one exact Hessian-vector
 //! product with a Rademacher probe `u`:
 //!
 //! ```text
@@ -19,7 +19,7 @@
 //! window, which lowers the variance of the estimate and keeps the direction of a filter. The paper averages
 //! the signed `D` as written here; the authors' code averages `|D|` (the same for a block of one). Weight
 //! decay is decoupled, as in the authors' code (`p - lr (m̂ / denom + wd p)`). Defaults are those of the
-//! authors' PyTorch implementation (`amirgholami/adahessian`, also `torch_optimizer.Adahessian`).
+//! authors' PyTorch implementation (`amirgholami/adahessian`).
 //!
 //! ```
 //! use wengert_optim::stochastic::adahessian::{AdaHessian, AdaHessianConfig};

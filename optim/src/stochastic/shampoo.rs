@@ -31,10 +31,12 @@
 //! factor instead (`diag(G Gᵀ)`, the row sums of squares, and its elementwise root): memory and time stay
 //! linear in that dimension (Meta's `LargeDimMethod.DIAGONAL`).
 //!
-//! Defaults: `lr = 1e-3`, `betas = (0.9, 1.0)`, `eps = 1e-12`, `graft_beta2 = 0.999`, `graft_eps = 1e-8`,
-//! decoupled `weight_decay = 0`, `precondition_interval = 1`, `max_preconditioner_dim = 1024`, as Meta's
-//! `DistributedShampoo` with Adam grafting (its README's AdamW replacement, `epsilon = 1e-12`). An
-//! eigendecomposition costs `O(d^3)`: for layers of a few hundred units an interval of 10 to 100 is usual.
+//! Defaults: `lr = 1e-3`, `beta1 = 0.9`, `eps = 1e-12`, `graft_beta2 = 0.999`, `graft_eps = 1e-8`, decoupled
+//! `weight_decay = 0`, `precondition_interval = 1`, `max_preconditioner_dim = 1024`, as Meta's
+//! `DistributedShampoo` with Adam grafting (its README's AdamW replacement); `beta2 = 1` sums the statistics as
+//! the paper and the Google reference do (Meta's README example uses 0.999). An eigendecomposition costs
+//! `O(d^3)`: for layers of a few hundred units an interval of 10 to 100 is usual (the race in
+//! `examples/second_order_training.rs` uses 10).
 //!
 //! ```
 //! use wengert_optim::stochastic::shampoo::{Shampoo, ShampooConfig};
