@@ -125,12 +125,16 @@ fn curve_fit_levenberg_marquardt_recovers_every_model_from_both_starts() {
         let gn = s.get(model, true, Method::GaussNewton);
         assert!(!gn.recovered && (gn.residual_norm.is_nan() || gn.residual_norm >= 1.0), "{model:?}: {gn:?}");
     }
-    // every method that recovers a model reaches the same least-squares fit
+    // every method that recovers a model reaches the same least-squares fit, parameter by parameter with its sign
+    // (the Gaussian is even in its width s = p[2] alone), to the accuracy the stopping rules give (grad_tol 1e-8,
+    // step_tol 1e-12: measured worst 7e-10 relative)
     for model in Model::ALL {
         let lm = &s.get(model, false, Method::LevenbergMarquardt).params;
         for f in s.fits.iter().filter(|f| f.model == model && f.recovered) {
-            for (a, b) in f.params.iter().zip(lm) {
-                assert!((a.abs() - b.abs()).abs() < 1e-5, "{model:?} {:?}: {:?} vs {lm:?}", f.method, f.params);
+            for (i, (a, b)) in f.params.iter().zip(lm).enumerate() {
+                let (a, b) = if model == Model::GaussianPeak && i == 2 { (a.abs(), b.abs()) } else { (*a, *b) };
+                let rel = (a - b).abs() / b.abs().max(1.0);
+                assert!(rel < 1e-8, "{model:?} {:?}: {:?} vs {lm:?} ({rel:e})", f.method, f.params);
             }
         }
     }

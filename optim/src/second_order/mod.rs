@@ -21,6 +21,15 @@
 //! The loop they share (start check, budgets, non-finite guard, tolerances, observer, report) is written once,
 //! in [`driver`]; each method file holds only its step. Every config is checked (`validate`) before the run.
 //!
+//! **How hyperparameters are typed.** The rule of the crate: a setting is `T` when the method compares it with,
+//! or combines it into, the numbers of a problem over `[T]` that the method owns end to end (every tolerance,
+//! radius, damping and shift here, in `Config<T>` types as scipy's solvers take them in the problem's
+//! precision); it is `f64` when the method updates parameters it does not own, in place, step by step (the
+//! first-order optimisers, `stochastic`, `curvature`: learning rates, betas, damping as PyTorch takes them,
+//! converted to the parameters' type at each step). Moving one family to the other's rule would change the
+//! public types used across the workspace (benches, `dist`, examples) and is left for a release that may break
+//! them.
+//!
 //! **Full batch is the design point.** These methods assume the same deterministic `f` at every evaluation:
 //! line searches compare values and quasi-Newton pairs compare gradients across points. With minibatches
 //! (a different `f` per call) the comparisons are between different functions; it may run, but the
