@@ -265,6 +265,36 @@ fn sophia_h_three_steps_match_hand_computation_with_refresh_every_two() {
 }
 
 #[test]
+fn sophia_h_gaussian_probes_estimate_the_diagonal_without_bias() {
+    // With H diagonal, u ⊙ H u = u² diag(H): after one step h = (1 - beta2) u² diag(H), so r = u² per entry.
+    // Gaussian probes: E[r] = 1, Var[r] = 2 (Rademacher probes would give r = 1 exactly).
+    let (n, d) = (4, 3);
+    let xs = data(n, d, 80);
+    let ys = data(n, d, 81);
+    let (x, y) = (Tensor::from_vec(xs.clone(), &[n, d]), Tensor::from_vec(ys.clone(), &[n, d]));
+    let w0 = vec![0.5, -1.0, 2.0];
+    let (_, hd) = scale_grad_hess(&xs, &ys, &w0, n);
+    let seeds = 400;
+    let mut r = Vec::new();
+    for seed in 0..seeds {
+        let cfg = SophiaConfig { seed, estimator: Estimator::Hutchinson(Probe::Gaussian), ..SophiaConfig::default() };
+        let mut opt = Sophia::new(cfg.clone()).unwrap();
+        let mut model = Scale { w: Param::new(Tensor::from_vec(w0.clone(), &[d])) };
+        opt.step(&mut model, &mut mse(&x, &y)).unwrap();
+        let h = opt.hessian_diagonal().unwrap();
+        r.extend((0..d).map(|j| h[j] / ((1.0 - cfg.betas.1) * hd[j])));
+    }
+    let k = r.len() as f64;
+    let mean = r.iter().sum::<f64>() / k;
+    let var = r.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (k - 1.0);
+    // r ~ chi-square(1): the mean has standard error sqrt(2 / k); the sample variance about
+    // sqrt((mu4 - sigma^4) / k) = sqrt((60 - 4) / k), taken as sqrt(96 / k) for margin (heavy tail).
+    assert!((mean - 1.0).abs() < 4.5 * (2.0 / k).sqrt(), "mean of u² = {mean}");
+    assert!((var - 2.0).abs() < 4.5 * (96.0 / k).sqrt(), "variance of u² = {var}");
+    assert!(r.iter().all(|&v| v >= 0.0));
+}
+
+#[test]
 fn sophia_g_step_matches_the_gauss_newton_bartlett_estimate_for_the_sampled_labels() {
     // Logistic regression with two classes on a batch of B = 2: the sampled labels are one of four pairs;
     // the step must be the hand computation for one of them, and the labels follow the model's softmax.

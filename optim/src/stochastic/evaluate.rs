@@ -139,16 +139,9 @@ impl Probe {
     pub(crate) fn draw<T: Float, R: Rng + ?Sized>(self, n: usize, rng: &mut R) -> Vec<T> {
         match self {
             Probe::Rademacher => rademacher(n, rng),
-            Probe::Gaussian => (0..n).map(|_| T::from_f64(standard_normal(rng))).collect(),
+            Probe::Gaussian => Tensor::randn(&[n], T::ZERO, T::ONE, rng).into_vec(),
         }
     }
-}
-
-/// One draw from `N(0, 1)` by the Box-Muller transform (`u1` in `(0, 1]`, so the logarithm is finite).
-fn standard_normal<R: Rng + ?Sized>(rng: &mut R) -> f64 {
-    let u1 = 1.0 - rng.random::<f64>();
-    let u2 = rng.random::<f64>();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
 /// Hutchinson's estimate `u ⊙ (H u)` of the Hessian diagonal from one probe `u` (flat layout), as AdaHessian
