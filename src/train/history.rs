@@ -31,7 +31,33 @@ pub struct ValRecord {
     pub metric: f64,
 }
 
-/// The curves of a run: training loss per step, validation loss and metric per validation.
+/// The sharpness of the training loss at the end of an epoch ([`SharpnessLog`](super::SharpnessLog)).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SharpnessRecord {
+    /// Number of optimiser steps taken before it was measured.
+    pub iteration: u64,
+    /// Epoch at whose end it was measured, 0-based.
+    pub epoch: u64,
+    /// `lambda_max`, the largest eigenvalue of the loss's Hessian.
+    pub lambda_max: f64,
+    /// The learning rate of the epoch's last step: stable on the local quadratic model while
+    /// `lr < 2 / lambda_max`.
+    pub lr: f64,
+}
+
+impl SharpnessRecord {
+    /// `2 / lambda_max`, the largest stable learning rate (infinite if `lambda_max <= 0`).
+    pub fn max_stable_learning_rate(&self) -> f64 {
+        if self.lambda_max > 0.0 {
+            2.0 / self.lambda_max
+        } else {
+            f64::INFINITY
+        }
+    }
+}
+
+/// The curves of a run: training loss per step, validation loss and metric per validation, sharpness per
+/// epoch when asked for.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct History {
     /// Name of the validation metric (`"accuracy"`).
@@ -40,6 +66,8 @@ pub struct History {
     pub steps: Vec<StepRecord>,
     /// One record per validation.
     pub validations: Vec<ValRecord>,
+    /// One record per epoch with [`TrainConfig::sharpness`](super::TrainConfig::sharpness) set.
+    pub sharpness: Vec<SharpnessRecord>,
 }
 
 impl History {
@@ -75,8 +103,25 @@ impl History {
         s
     }
 
+    /// The sharpness records as CSV: `iteration,epoch,lambda_max,max_stable_lr,lr`.
+    pub fn sharpness_csv(&self) -> String {
+        let mut s = String::from("iteration,epoch,lambda_max,max_stable_lr,lr\n");
+        for r in &self.sharpness {
+            let _ = writeln!(
+                s,
+                "{},{},{:?},{:?},{:?}",
+                r.iteration,
+                r.epoch,
+                r.lambda_max,
+                r.max_stable_learning_rate(),
+                r.lr
+            );
+        }
+        s
+    }
+
     /// Writes `train.csv` ([`History::steps_csv`]) and `val.csv` ([`History::validations_csv`]) into `dir`,
-    /// creating it if needed.
+    /// creating it if needed, and `sharpness.csv` ([`History::sharpness_csv`]) when there are records.
     ///
     /// # Errors
     /// Any I/O error.
@@ -84,6 +129,9 @@ impl History {
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir)?;
         std::fs::write(dir.join("train.csv"), self.steps_csv())?;
+        if !self.sharpness.is_empty() {
+            std::fs::write(dir.join("sharpness.csv"), self.sharpness_csv())?;
+        }
         std::fs::write(dir.join("val.csv"), self.validations_csv())
     }
 }

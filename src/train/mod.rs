@@ -5,7 +5,7 @@
 //! |---|---|
 //! | [`Trainer`], [`TrainConfig`], [`TrainReport`], [`BestModel`], [`TrainError`] | epochs of minibatches, validation every `n` iterations, early stopping, best checkpoint, learning-rate schedule, a training state saved every `n` steps and on Ctrl-C and resumed bit-exactly |
 //! | [`Ema`] | the exponential moving average `v <- beta v + (1 - beta) s` (bias-corrected) of the lecture |
-//! | [`History`], [`StepRecord`], [`ValRecord`] | per-step loss and per-validation loss / metric; CSV out |
+//! | [`History`], [`StepRecord`], [`ValRecord`], [`SharpnessRecord`] | per-step loss, per-validation loss / metric, per-epoch sharpness ([`SharpnessLog`]); CSV out |
 //! | [`plot_history`], [`plot_panels`], [`Panel`], [`Series`] | line plots with `plotters`, written as SVG |
 //! | [`progress_bar`] | an `indicatif` bar drawn only when stderr is a terminal |
 //!
@@ -22,10 +22,10 @@ mod progress;
 mod state;
 mod trainer;
 
-pub use config::TrainConfig;
+pub use config::{SharpnessLog, TrainConfig};
 pub use ema::Ema;
 pub use error::TrainError;
-pub use history::{History, StepRecord, ValRecord};
+pub use history::{History, SharpnessRecord, StepRecord, ValRecord};
 pub use plot::{plot_history, plot_panels, Panel, Series};
 pub use progress::progress_bar;
 pub use trainer::{BestModel, TrainReport, Trainer};

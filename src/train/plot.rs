@@ -118,7 +118,8 @@ pub fn plot_panels(path: impl AsRef<Path>, panels: &[Panel]) -> Result<(), Train
 }
 
 /// The training curves of `history` as SVG: left, the minibatch loss, its EMA-smoothed curve and the
-/// validation loss against iterations; right, the validation metric against iterations.
+/// validation loss against iterations; then the validation metric against iterations; and, when the history
+/// has sharpness records, `lambda_max` beside `2 / lr` (the edge of stability).
 ///
 /// # Errors
 /// [`TrainError::Plot`] if the file cannot be written.
@@ -143,7 +144,19 @@ pub fn plot_history(path: impl AsRef<Path>, history: &History) -> Result<(), Tra
             history.validations.iter().map(|v| (it(v.iteration), v.metric)).collect(),
         )],
     };
-    plot_panels(path, &[loss, metric])
+    if history.sharpness.is_empty() {
+        return plot_panels(path, &[loss, metric]);
+    }
+    let sharpness = Panel {
+        title: "sharpness".into(),
+        x_label: "iteration".into(),
+        y_label: "lambda_max".into(),
+        series: vec![
+            Series::new("lambda_max", history.sharpness.iter().map(|s| (it(s.iteration), s.lambda_max)).collect()),
+            Series::new("2 / lr", history.sharpness.iter().map(|s| (it(s.iteration), 2.0 / s.lr)).collect()),
+        ],
+    };
+    plot_panels(path, &[loss, metric, sharpness])
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! | `model.*` | the parameters ([`wengert_nn::checkpoint::state_dict`]) |
 //! | `optim.*` | the optimiser's [`state_dict`](wengert_optim::first_order::Optimizer::state_dict): buffers, step counts, learning rates |
 //! | `best.*` | the best parameters so far, when there is a validation set |
-//! | `train.*` metadata | epoch, batches done in it (the data loader's position: its order is a function of seed and epoch), iteration (the schedule's counter), EMA, early-stopping counter, history, and the seed / batch size / data size it was made with |
+//! | `train.*` metadata | epoch, batches done in it (the data loader's position: its order is a function of seed and epoch), iteration (the schedule's counter), EMA, early-stopping counter, history (steps, validations, sharpness), and the seed / batch size / data size it was made with |
 //!
 //! Floats are stored exactly (`f64_to_meta`).
 
@@ -17,7 +17,7 @@ use wengert_nn::{checkpoint, f64_from_meta, f64_to_meta, Parameters, StateDict};
 use wengert_optim::first_order::Optimizer;
 
 use super::trainer::BestModel;
-use super::{Ema, History, StepRecord, TrainConfig, TrainError, ValRecord};
+use super::{Ema, History, SharpnessRecord, StepRecord, TrainConfig, TrainError, ValRecord};
 
 /// Format version of the `train.*` keys.
 const VERSION: &str = "1";
@@ -118,6 +118,13 @@ pub(crate) fn save<T: Float, M: Parameters<T> + ?Sized>(
         .map(|v| format!("{} {} {}", v.iteration, v.epoch, floats(&[v.loss, v.metric])))
         .collect();
     m.insert("train.validations".into(), vals.join(";"));
+    let sharp: Vec<String> = st
+        .history
+        .sharpness
+        .iter()
+        .map(|s| format!("{} {} {}", s.iteration, s.epoch, floats(&[s.lambda_max, s.lr])))
+        .collect();
+    m.insert("train.sharpness".into(), sharp.join(";"));
     if let Some(b) = &st.best {
         m.insert("train.best".into(), format!("{} {} {}", b.iteration, b.epoch, floats(&[b.val_loss, b.val_metric])));
         put(&mut sd, "best.", b.state.clone());
@@ -186,6 +193,13 @@ pub(crate) fn load<T: Float, M: Parameters<T> + ?Sized>(
         .into_iter()
         .map(|(iteration, epoch, f)| ValRecord { iteration, epoch, loss: f[0], metric: f[1] })
         .collect();
+    // (states written before sharpness was logged have no such key)
+    if sd.metadata.contains_key("train.sharpness") {
+        history.sharpness = records("sharpness", 2)?
+            .into_iter()
+            .map(|(iteration, epoch, f)| SharpnessRecord { iteration, epoch, lambda_max: f[0], lr: f[1] })
+            .collect();
+    }
     let best = match sd.metadata.get("train.best") {
         None => None,
         Some(_) => {

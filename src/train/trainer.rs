@@ -5,21 +5,25 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use wengert_autodiff::functional::HessianOperator;
 use wengert_autodiff::{Float, Tape, Tensor, Var};
 use wengert_dist::data_parallel::{broadcast_parameters, check_same_model, shard, GradientReducer};
 use wengert_dist::{all_reduce_sum, Communicator, DistError, SingleProcess};
 use wengert_nn::checkpoint::{self, CheckpointError};
+use wengert_nn::data::Dataset;
 use wengert_nn::data::{Batch, DataLoader, TensorDataset, Transform};
 use wengert_nn::loss::{cross_entropy, Reduction};
 use wengert_nn::metrics::accuracy;
 use wengert_nn::{Bound, Grads, Module, StateDict};
+use wengert_optim::curvature::{bind_flat, sharpness};
 use wengert_optim::first_order::Optimizer;
+use wengert_optim::objective::flatten_params;
 use wengert_optim::schedule::Schedule;
 
 use super::interrupt::Listening;
 use super::progress::progress_bar;
 use super::state::{self, LoopState, Progress};
-use super::{Ema, History, StepRecord, TrainConfig, TrainError, ValRecord};
+use super::{Ema, History, SharpnessLog, SharpnessRecord, StepRecord, TrainConfig, TrainError, ValRecord};
 
 /// A loss of the model output for one batch; must be the batch *mean* so batches combine by weighted average.
 type LossFn<'a, T> = Box<dyn for<'t> Fn(Var<'t, T>, &Batch<T>) -> Var<'t, T> + 'a>;
@@ -406,13 +410,22 @@ impl<'a, T: Float> Trainer<'a, T> {
                 }
             }
             bar.finish_and_clear();
+            if let Some(log) = &cfg.sharpness {
+                let lambda_max = self.sharpness(model, train, log)?;
+                let lr = st.history.steps.last().map_or(opt.learning_rate().to_f64(), |s| s.lr);
+                let iteration = st.progress.iteration;
+                st.history.sharpness.push(SharpnessRecord { iteration, epoch, lambda_max, lr });
+            }
             if cfg.log_epochs && root {
                 let v = st.history.validations.last().filter(|v| v.epoch == epoch);
                 let val_part = v.map_or(String::new(), |v| {
                     format!("  val loss {:.4}  val {} {:.4}", v.loss, self.metric_name, v.metric)
                 });
+                let sharp = st.history.sharpness.last().filter(|s| s.epoch == epoch);
+                let sharp_part = sharp
+                    .map_or(String::new(), |s| format!("  sharpness {:.4} (2/lr {:.4})", s.lambda_max, 2.0 / s.lr));
                 println!(
-                    "epoch {:>3}/{}  loss (EMA) {:.4}{val_part}  [{:.1}s]",
+                    "epoch {:>3}/{}  loss (EMA) {:.4}{val_part}{sharp_part}  [{:.1}s]",
                     epoch + 1,
                     cfg.epochs,
                     st.ema.value().unwrap_or(f64::NAN),
@@ -467,6 +480,31 @@ impl<'a, T: Float> Trainer<'a, T> {
             *since_best += 1;
         }
         Ok(cfg.patience.is_some_and(|p| *since_best >= p))
+    }
+
+    /// `lambda_max` of the Hessian of the training loss on the rows [`SharpnessLog`] names, in evaluation
+    /// mode (every rank computes the same number from the same rows and parameters: no communication).
+    fn sharpness<M: Module<T>>(
+        &self,
+        model: &mut M,
+        train: &TensorDataset<T>,
+        log: &SharpnessLog,
+    ) -> Result<f64, TrainError> {
+        let rows: Vec<usize> = (0..log.rows.min(train.len())).collect();
+        let batch = train.batch(&rows);
+        model.set_training(false);
+        let model = &*model;
+        let theta = flatten_params(model);
+        let hessian = guarded(|| {
+            HessianOperator::new(
+                |th| {
+                    let out = model.forward(&bind_flat(model, th), th.tape().constant(batch.x.clone()));
+                    (self.loss)(out, &batch)
+                },
+                &Tensor::from_vec(theta.clone(), &[theta.len()]),
+            )
+        })?;
+        Ok(sharpness(&hessian, &log.lanczos)?.lambda_max)
     }
 
     /// [`Trainer::evaluate`] over the ranks: each evaluates its [`shard`] of `data`, the row-weighted sums
