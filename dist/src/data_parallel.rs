@@ -156,7 +156,8 @@ impl GradientReducer {
     /// Replaces every trainable parameter's gradient in `grads` by the gradient of the global batch's mean
     /// loss, `sum_k n_k g_k / sum_k n_k`, where rank `k` computed `g_k`, the gradient of its shard's mean
     /// loss over `n_k = local_rows` rows. A parameter without a gradient on a rank counts as zeros there;
-    /// afterwards every trainable parameter has one.
+    /// afterwards every trainable parameter has one. The reduced buckets are written back into `grads` in
+    /// place; on a one-rank communicator the gradients are left exactly as they are.
     ///
     /// # Errors
     /// A communication error; `grads` are then unspecified.
@@ -170,20 +171,30 @@ impl GradientReducer {
         grads: &mut Grads<T>,
         local_rows: usize,
     ) -> Result<()> {
-        let weight = T::from_usize(local_rows);
         let mut params = Vec::new();
         model.visit("", &mut |_, p| {
             if !p.is_frozen() {
                 params.push(p.clone());
             }
         });
-        // The row count travels in the last bucket, so the mean needs no extra message.
-        let total: usize = params.iter().map(|p| p.numel()).sum();
+        if comm.size() == 1 {
+            // one rank: the mean over ranks is this rank's gradient, exactly (no `n g / n` rounding)
+            for p in &params {
+                if grads.get(p).is_none() {
+                    grads.insert(p, Tensor::zeros(p.shape()));
+                }
+            }
+            return Ok(());
+        }
+        let weight = T::from_usize(local_rows);
+        // The row count travels at the head of the first bucket, so the mean needs no extra message and every
+        // bucket is divided and written back into `grads` as soon as it is reduced: one buffer, no copies.
+        let total: usize = params.iter().map(|p| p.numel()).sum::<usize>() + 1;
         let cap = self.bucket_elems.max(1);
-        let mut bucket: Vec<T> = Vec::with_capacity(cap.min(total + 1));
+        let mut bucket: Vec<T> = Vec::with_capacity(cap.min(total));
+        bucket.push(weight);
         let mut members: Vec<usize> = Vec::new();
-        let mut rows = T::ZERO;
-        let mut reduced: Vec<(usize, Vec<T>)> = Vec::new();
+        let mut rows: Option<T> = None;
         for (i, p) in params.iter().enumerate() {
             match grads.get(p) {
                 Some(g) => {
@@ -193,32 +204,25 @@ impl GradientReducer {
                 None => bucket.resize(bucket.len() + p.numel(), T::ZERO),
             }
             members.push(i);
-            let last = i + 1 == params.len();
-            if last {
-                bucket.push(weight);
-            }
-            if bucket.len() >= cap || last {
+            if bucket.len() >= cap || i + 1 == params.len() {
                 all_reduce_sum(comm, &mut bucket)?;
-                if last {
-                    rows = bucket.pop().expect("the row count is the bucket's last element");
-                }
                 let mut off = 0;
+                let n = *rows.get_or_insert_with(|| {
+                    off = 1;
+                    bucket[0]
+                });
                 for &m in &members {
-                    let k = params[m].numel();
-                    reduced.push((m, bucket[off..off + k].to_vec()));
-                    off += k;
+                    let p = &params[m];
+                    let sums = &bucket[off..off + p.numel()];
+                    match grads.get_mut(p) {
+                        Some(g) => g.data_mut().iter_mut().zip(sums).for_each(|(g, &s)| *g = s / n),
+                        None => grads.insert(p, Tensor::from_vec(sums.iter().map(|&s| s / n).collect(), p.shape())),
+                    }
+                    off += p.numel();
                 }
                 bucket.clear();
                 members.clear();
             }
-        }
-        if params.is_empty() {
-            return Ok(());
-        }
-        for (m, v) in reduced {
-            let p = &params[m];
-            let mean: Vec<T> = v.into_iter().map(|x| x / rows).collect();
-            grads.insert(p, Tensor::from_vec(mean, p.shape()));
         }
         Ok(())
     }
