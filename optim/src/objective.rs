@@ -159,9 +159,19 @@ impl<T: Float> LinOp<T> for HessianOperator<T> {
 }
 
 /// Binds the trainable parameters of `model` to slices of one flat vector `theta` (the layout of
-/// [`flatten_params`]); frozen parameters are recorded as constants.
-fn bind_flat<'t, T: Float, M: Parameters<T> + ?Sized>(model: &M, theta: Var<'t, T>) -> Bound<'t, T> {
+/// [`flatten_params`], in visiting order); frozen parameters are recorded as constants.
+///
+/// # Panics
+/// If `theta` does not have one entry per trainable parameter.
+#[track_caller]
+pub fn bind_flat<'t, T: Float, M: Parameters<T> + ?Sized>(model: &M, theta: Var<'t, T>) -> Bound<'t, T> {
     let tape = theta.tape();
+    let n = model.num_trainable();
+    assert!(
+        theta.shape().as_slice() == [n],
+        "bind_flat: theta has shape {:?}, the model {n} trainable parameters",
+        theta.shape().as_slice()
+    );
     let mut vars = Vec::new();
     let mut off = 0;
     model.visit("", &mut |_, p| {

@@ -4,40 +4,14 @@
 use std::cell::RefCell;
 
 use wengert_autodiff::functional::Linearization;
-use wengert_autodiff::{Float, Tensor, Var};
-use wengert_nn::{Bound, Module};
+use wengert_autodiff::{Float, Tensor};
+use wengert_nn::Module;
 
 use super::OutputLoss;
 use crate::objective::flatten_params;
 use crate::stochastic::Closure;
 
-/// Binds the parameters of `model` to a flat vector `theta` of its trainable parameters (in visiting order,
-/// the layout of [`flatten_params`]); frozen parameters are recorded as constants.
-///
-/// # Panics
-/// If `theta` does not have one entry per trainable parameter.
-#[track_caller]
-pub fn bind_flat<'t, T: Float>(model: &dyn Module<T>, theta: Var<'t, T>) -> Bound<'t, T> {
-    let tape = theta.tape();
-    let n = model.num_trainable();
-    assert!(
-        theta.shape().as_slice() == [n],
-        "bind_flat: theta has shape {:?}, the model {n} trainable parameters",
-        theta.shape().as_slice()
-    );
-    let mut vars = Vec::new();
-    let mut off = 0;
-    model.visit("", &mut |_, p| {
-        if p.is_frozen() {
-            vars.push(tape.constant(p.value().clone()));
-        } else {
-            let k = p.numel();
-            vars.push(theta.slice(0, off..off + k).reshape(p.shape()));
-            off += k;
-        }
-    });
-    Bound::with_vars(tape, model, &vars)
-}
+pub use crate::objective::bind_flat;
 
 /// The Jacobian `J` (`m x n`: `m` outputs, `n` trainable parameters) of a model's outputs on the batch a
 /// [`Closure`] evaluates, at the model's current parameters.
