@@ -8,7 +8,7 @@ use wengert_optim::curvature::LanczosConfig;
 /// of the Hessian of the training loss with respect to the trainable parameters, on the first `rows` rows
 /// of the training set (in dataset order, the same rows every epoch), with the model in evaluation mode
 /// (dropout off, batch norm on its running statistics), by Lanczos
-/// ([`wengert_optim::curvature::sharpness`]). Gradient descent with learning rate `lr` is stable on the
+/// ([`wengert_optim::curvature::sharpness()`]). Gradient descent with learning rate `lr` is stable on the
 /// local quadratic model only while `lambda_max < 2 / lr` (the lecture: `alpha = 0.48` converges on a
 /// quadratic with `lambda_max = 4`, `0.51` diverges); training with a fixed `lr` tends to drive
 /// `lambda_max` up to `2 / lr`, the "edge of stability" (Cohen et al. 2021).

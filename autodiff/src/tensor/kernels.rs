@@ -698,7 +698,7 @@ pub fn slice<T: Float>(x: &Tensor<T>, axis: usize, start: usize, end: usize) -> 
     Ok(Tensor::from_parts(out, shape))
 }
 
-/// `x` placed at `start` along `axis` inside zeros of length `len` (the adjoint of [`slice`]).
+/// `x` placed at `start` along `axis` inside zeros of length `len` (the adjoint of [`slice()`]).
 pub fn pad<T: Float>(x: &Tensor<T>, axis: usize, start: usize, len: usize) -> Result<Tensor<T>> {
     let (outer, w, inner) = outer_axis_inner("pad", x.shape(), axis)?;
     if start.checked_add(w).is_none_or(|end| end > len) {
