@@ -53,9 +53,9 @@ for round in $(seq "$ROUNDS"); do
     peer "$ANCHORS/scipy_second_order.py"
     ours conv_step
     peer "$ANCHORS/torch_conv_step.py" 2 64
-    # issue 13: ranks are the only parallelism (one GEMM thread per rank)
+    # issue 13: ranks are the only parallelism (the bench turns intra-op parallelism off in every rank)
     echo "## ours scaling $(cut -d' ' -f1 /proc/loadavg)" | tee -a "$LOG"
-    MATMUL_NUM_THREADS=1 RAYON_NUM_THREADS=1 WENGERT_ASSIST=0 cargo bench --bench scaling 2>&1 | grep -v '^\s*$' | tee -a "$LOG"
+    cargo bench --bench scaling 2>&1 | grep -v '^\s*$' | tee -a "$LOG"
 done
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$LOG"
 

@@ -25,8 +25,9 @@
 //! ```
 //! (`--allow-run-as-root` is needed when running as root, `--oversubscribe` for more ranks than cores.)
 //!
-//! `--time` times [`ScalingStep`] instead (the scaling benchmark's compute-bound step): on 1 process and on
-//! `--ranks` thread ranks, or under `mpirun -np N` on N MPI processes; see `benches/README.md`.
+//! `--time` times the scaling benchmark's workloads instead, [`ScalingStep`] (a compute-bound data-parallel
+//! step) and [`ScalingSolve`] (a sharded trust-region solve): on 1 process and on `--ranks` thread ranks, or
+//! under `mpirun -np N` on N MPI processes; see `benches/README.md`.
 //!
 //! Expected output: test accuracy about 0.95 after 10 epochs, the same on every rank count; trust region
 //! stops on the gradient tolerance in 9 iterations; the MLP within 1e-12 of one process.
@@ -44,7 +45,7 @@ use wengert::nn::loss::{cross_entropy, Reduction};
 use wengert::nn::metrics::accuracy;
 use wengert::nn::{Bound, Module, Parameters};
 use wengert::optim::first_order::{Adam, AdamConfig};
-use wengert::optim::objective::{flatten_params, TapeObjective};
+use wengert::optim::objective::{flatten_params, Objective, TapeObjective};
 use wengert::optim::second_order::trust_ncg::{self, TrustNcgInfo};
 use wengert::optim::second_order::{Report, StopReason};
 use wengert::rand::{rngs::StdRng, SeedableRng};
@@ -192,10 +193,14 @@ impl ScalingStep {
 
     /// One data-parallel SGD step.
     pub fn step(&mut self, comm: &dyn Communicator) {
-        let tape = Tape::new();
-        let p = Bound::new(&tape, &self.model);
-        let logits = self.model.forward(&p, tape.constant(self.x.clone()));
-        let mut g = p.grad(cross_entropy(logits, &self.labels, Reduction::Mean));
+        // The tape ends before the update: while it lives it shares the parameters' storage, and writing
+        // them would copy every parameter first (copy-on-write).
+        let mut g = {
+            let tape = Tape::new();
+            let p = Bound::new(&tape, &self.model);
+            let logits = self.model.forward(&p, tape.constant(self.x.clone()));
+            p.grad(cross_entropy(logits, &self.labels, Reduction::Mean))
+        };
         GradientReducer::default().all_reduce_mean(comm, &self.model, &mut g, self.rows).expect("all-reduce");
         self.model.visit_mut("", &mut |_, param| {
             let g = g.get(param).expect("every parameter has a gradient");
@@ -210,9 +215,11 @@ impl ScalingStep {
 }
 
 /// Seconds per [`ScalingStep`] on `comm`: the median of `reps` timings of `steps` steps each, after one
-/// warm-up step; every rank times, rank 0's figure is the one to report. Checks first that two steps on
-/// `comm` give one process's parameters (to 1e-5, f32 sums in another order).
+/// warm-up step; every rank times, rank 0's figure is the one to report. Each rank computes on its own
+/// thread only (intra-op parallelism off), so one rank uses one core. Checks first that two steps on `comm`
+/// give one process's parameters (to 1e-5, f32 sums in another order).
 pub fn time_scaling(comm: &dyn Communicator, steps: usize, reps: usize) -> f64 {
+    wengert::autodiff::set_intra_op_parallel(false);
     let mut check = ScalingStep::new(comm);
     let mut reference = ScalingStep::new(&SingleProcess);
     for _ in 0..2 {
@@ -232,6 +239,73 @@ pub fn time_scaling(comm: &dyn Communicator, steps: usize, reps: usize) -> f64 {
             }
             comm.barrier().expect("barrier");
             t.elapsed().as_secs_f64() / steps as f64
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[reps / 2]
+}
+
+/// The sharded second-order workload that `benches/scaling.rs` times on thread ranks and `--time` times on
+/// MPI ranks: trust-region Newton-CG on a multinomial logistic regression over 20,000 synthetic rows of 64
+/// features, 10 classes (L2 1e-3), f64; each rank holds 20,000 / r rows.
+pub struct ScalingSolve {
+    x: Tensor<f64>,
+    labels: Vec<usize>,
+    regularise: bool,
+}
+
+impl ScalingSolve {
+    /// Rows of the whole data set.
+    pub const ROWS: usize = 20_000;
+
+    /// This rank's shard (the same synthetic data on every rank, cut by [`shard`]).
+    pub fn new(comm: &dyn Communicator) -> Self {
+        use wengert::rand::Rng;
+        let mut rng = StdRng::seed_from_u64(2);
+        let x = Tensor::<f64>::randn(&[Self::ROWS, 64], 0.0, 1.0, &mut rng);
+        let labels: Vec<usize> = (0..Self::ROWS).map(|_| rng.random_range(0..10)).collect();
+        let (x, labels) = rows(&x, &labels, shard(Self::ROWS, comm));
+        ScalingSolve { x, labels, regularise: comm.rank() == 0 }
+    }
+
+    /// This rank's part of the objective: its rows' share of the mean cross-entropy, plus the L2 term on
+    /// rank 0.
+    pub fn objective(&self) -> TapeObjective<f64, impl for<'t> Fn(Var<'t, f64>) -> Var<'t, f64> + '_> {
+        TapeObjective::new(move |w: Var<'_, f64>| {
+            let logits = w.tape().constant(self.x.clone()).matmul(w.reshape(&[64, 10]));
+            let l = cross_entropy(logits, &self.labels, Reduction::Sum) * (1.0 / Self::ROWS as f64);
+            if self.regularise {
+                l + (w * w).sum() * 5e-4
+            } else {
+                l
+            }
+        })
+    }
+
+    /// The solution from zero (with a sharded objective every rank gets the same).
+    pub fn solve<O: Objective<f64>>(objective: &mut O) -> Vec<f64> {
+        trust_ncg::minimize(objective, &[0.0; 640], &trust_ncg::TrustNcgConfig::default()).expect("finite start").x
+    }
+}
+
+/// Seconds per sharded solve ([`ScalingSolve`]) on `comm`: the median of `reps` timings after one warm-up
+/// solve, one core per rank as in [`time_scaling`]. Checks first that the solution equals one process's
+/// (to 1e-12).
+pub fn time_scaling_solve(comm: &dyn Communicator, reps: usize) -> f64 {
+    wengert::autodiff::set_intra_op_parallel(false);
+    let single: &dyn Communicator = &SingleProcess;
+    let reference = ScalingSolve::solve(&mut ShardedObjective::new(ScalingSolve::new(single).objective(), single));
+    let mine = ScalingSolve::new(comm);
+    let mut objective = ShardedObjective::new(mine.objective(), comm);
+    let worst = max_diff(&ScalingSolve::solve(&mut objective), &reference);
+    assert!(worst < 1e-12, "{} ranks differ from one process by {worst}", comm.size());
+    let mut times: Vec<f64> = (0..reps)
+        .map(|_| {
+            comm.barrier().expect("barrier");
+            let t = std::time::Instant::now();
+            ScalingSolve::solve(&mut objective);
+            comm.barrier().expect("barrier");
+            t.elapsed().as_secs_f64()
         })
         .collect();
     times.sort_by(f64::total_cmp);
@@ -289,8 +363,10 @@ fn main() {
     if let Some(comm) = wengert::dist::MpiComm::init() {
         if time {
             let t = time_scaling(&comm, 5, 5);
+            let s = time_scaling_solve(&comm, 21);
             if is_root(&comm) {
                 println!("MPI, {} processes: {:.2} ms per data-parallel step (ScalingStep)", comm.size(), t * 1e3);
+                println!("MPI, {} processes: {:.2} ms per sharded solve (ScalingSolve)", comm.size(), s * 1e3);
             }
             return;
         }
@@ -315,6 +391,10 @@ fn main() {
         println!("1 process: {:.2} ms per step (ScalingStep)", t * 1e3);
         let t = ThreadComm::run(ranks, |comm| time_scaling(&comm, 5, 5))[0];
         println!("{ranks} thread ranks: {:.2} ms per step (ScalingStep)", t * 1e3);
+        let s = time_scaling_solve(&SingleProcess, 21);
+        println!("1 process: {:.2} ms per sharded solve (ScalingSolve)", s * 1e3);
+        let s = ThreadComm::run(ranks, |comm| time_scaling_solve(&comm, 21))[0];
+        println!("{ranks} thread ranks: {:.2} ms per sharded solve (ScalingSolve)", s * 1e3);
         return;
     }
     println!("threads, {ranks} ranks (run under mpirun with --features mpi for processes)");

@@ -67,5 +67,7 @@ pub use float::Float;
 pub use op::{InputGrads, Op};
 pub use ops::{concat, stack, try_concat, try_stack};
 pub use tape::{Gradients, Tape};
-pub use tensor::{kernels, release_cached_buffers, set_assist_thread, Shape, Tensor};
+pub use tensor::{
+    intra_op_parallel, kernels, release_cached_buffers, set_assist_thread, set_intra_op_parallel, Shape, Tensor,
+};
 pub use var::Var;

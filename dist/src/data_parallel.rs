@@ -137,12 +137,15 @@ pub fn broadcast_parameters<T: Float, M: Parameters<T> + ?Sized, C: Communicator
     Ok(())
 }
 
-/// Averages gradients over ranks in a few large messages (buckets) rather than one per parameter: the
-/// per-message latency of an all-reduce is paid once per bucket.
+/// Averages gradients over ranks in a few large messages rather than one per parameter: a gradient of at
+/// least [`GradientReducer::IN_PLACE_MIN`] elements is its own message, reduced in place in its tensor (no
+/// copy); smaller ones (biases, norms) are copied into buckets of up to `bucket_elems`, one message each, so
+/// the per-message latency is paid per bucket. (PyTorch's DDP copies every gradient into 25 MiB buckets
+/// unless `gradient_as_bucket_view`; here a large gradient is its own bucket view.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GradientReducer {
-    /// Most elements in one message. Default `1 << 22` (32 MiB of `f64`, 16 MiB of `f32`; PyTorch DDP's
-    /// default bucket is 25 MiB).
+    /// Most elements in one bucket of small gradients. Default `1 << 22` (32 MiB of `f64`, 16 MiB of `f32`;
+    /// PyTorch DDP's default bucket is 25 MiB).
     pub bucket_elems: usize,
 }
 
@@ -153,11 +156,17 @@ impl Default for GradientReducer {
 }
 
 impl GradientReducer {
+    /// Gradients with at least this many elements (256 KiB of `f32`) are reduced in place, one message
+    /// each: at 10 GB/s such a message takes ~25 µs to move against a few µs of latency, while copying it
+    /// into a bucket and back would cost two more passes over its memory.
+    pub const IN_PLACE_MIN: usize = 1 << 16;
+
     /// Replaces every trainable parameter's gradient in `grads` by the gradient of the global batch's mean
     /// loss, `sum_k n_k g_k / sum_k n_k`, where rank `k` computed `g_k`, the gradient of its shard's mean
-    /// loss over `n_k = local_rows` rows. A parameter without a gradient on a rank counts as zeros there;
-    /// afterwards every trainable parameter has one. The reduced buckets are written back into `grads` in
-    /// place; on a one-rank communicator the gradients are left exactly as they are.
+    /// loss over `n_k = local_rows` rows (if no rank has a row, the mean is zero). A parameter without a
+    /// gradient on a rank counts as zeros there; afterwards every trainable parameter has one. Each rank first
+    /// scales its gradients by `n_k / sum_k n_k` (the row counts are summed in one small message), so the
+    /// sums over ranks are the means; on a one-rank communicator the gradients are left exactly as they are.
     ///
     /// # Errors
     /// A communication error; `grads` are then unspecified.
@@ -186,38 +195,36 @@ impl GradientReducer {
             }
             return Ok(());
         }
-        let weight = T::from_usize(local_rows);
-        // The row count travels at the head of the first bucket, so the mean needs no extra message and every
-        // bucket is divided and written back into `grads` as soon as it is reduced: one buffer, no copies.
-        let total: usize = params.iter().map(|p| p.numel()).sum::<usize>() + 1;
+        let mut rows = [local_rows as f64];
+        comm.all_reduce_sum_f64(&mut rows)?;
+        let weight = T::from_f64(if rows[0] > 0.0 { local_rows as f64 / rows[0] } else { 0.0 });
+        let scale = |g: &mut [T]| g.iter_mut().for_each(|v| *v *= weight);
         let cap = self.bucket_elems.max(1);
-        let mut bucket: Vec<T> = Vec::with_capacity(cap.min(total));
-        bucket.push(weight);
+        let mut bucket: Vec<T> = Vec::new();
         let mut members: Vec<usize> = Vec::new();
-        let mut rows: Option<T> = None;
         for (i, p) in params.iter().enumerate() {
-            match grads.get(p) {
-                Some(g) => {
-                    assert_eq!(g.shape(), p.shape(), "all_reduce_mean: gradient shape vs parameter shape");
-                    bucket.extend(g.as_slice().iter().map(|&v| v * weight));
-                }
-                None => bucket.resize(bucket.len() + p.numel(), T::ZERO),
+            if grads.get(p).is_none() {
+                grads.insert(p, Tensor::zeros(p.shape()));
             }
-            members.push(i);
-            if bucket.len() >= cap || i + 1 == params.len() {
+            let g = grads.get_mut(p).expect("inserted above");
+            assert_eq!(g.shape(), p.shape(), "all_reduce_mean: gradient shape vs parameter shape");
+            if p.numel() >= Self::IN_PLACE_MIN {
+                let data = g.data_mut();
+                scale(data);
+                all_reduce_sum(comm, data)?;
+            } else {
+                bucket.extend(g.as_slice().iter().map(|&v| v * weight));
+                members.push(i);
+            }
+            // Every rank sees the same sizes in the same order, so every rank flushes at the same points.
+            let next_small = params[i + 1..].iter().find(|q| q.numel() < Self::IN_PLACE_MIN);
+            if !bucket.is_empty() && next_small.is_none_or(|q| bucket.len() + q.numel() > cap) {
                 all_reduce_sum(comm, &mut bucket)?;
                 let mut off = 0;
-                let n = *rows.get_or_insert_with(|| {
-                    off = 1;
-                    bucket[0]
-                });
                 for &m in &members {
                     let p = &params[m];
-                    let sums = &bucket[off..off + p.numel()];
-                    match grads.get_mut(p) {
-                        Some(g) => g.data_mut().iter_mut().zip(sums).for_each(|(g, &s)| *g = s / n),
-                        None => grads.insert(p, Tensor::from_vec(sums.iter().map(|&s| s / n).collect(), p.shape())),
-                    }
+                    let g = grads.get_mut(p).expect("inserted above");
+                    g.data_mut().copy_from_slice(&bucket[off..off + p.numel()]);
                     off += p.numel();
                 }
                 bucket.clear();

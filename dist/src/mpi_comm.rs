@@ -1,5 +1,7 @@
 //! [`MpiComm`]: the ranks `mpirun` started, over `MPI_COMM_WORLD` (cargo feature `mpi`).
 
+use std::cell::Cell;
+
 use mpi::collective::SystemOperation;
 use mpi::environment::Universe;
 use mpi::topology::SimpleCommunicator;
@@ -14,12 +16,20 @@ use crate::{check_root, Communicator, DistError, Result};
 /// non-zero exit status instead of leaving the other ranks blocked in a collective. MPI errors themselves
 /// abort the job (MPI's default `MPI_ERRORS_ARE_FATAL`).
 ///
+/// When the ranks on this machine (those sharing its memory, `MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)`)
+/// are at least as many as its cores, `init` turns intra-op parallelism off on the calling thread
+/// ([`wengert_autodiff::set_intra_op_parallel`]`(false)`): every core already runs a rank, as PyTorch's
+/// launcher sets `OMP_NUM_THREADS=1` in each of its processes. Turn it back on after `init` to override.
+///
 /// Each all-reduce first checks, in one small extra all-reduce, that every rank passed the same length: a
 /// mismatch is a [`DistError::LengthMismatch`] on every rank rather than memory corruption.
 pub struct MpiComm {
     world: SimpleCommunicator,
     rank: usize,
     size: usize,
+    /// The send buffers of the all-reduces, kept between calls.
+    scratch_f64: Cell<Vec<f64>>,
+    scratch_f32: Cell<Vec<f32>>,
     // Finalises MPI when dropped: keep it last so `world` is dropped before it.
     _universe: Universe,
 }
@@ -30,13 +40,24 @@ impl MpiComm {
         let universe = mpi::initialize()?;
         let world = universe.world();
         let (rank, size) = (world.rank() as usize, world.size() as usize);
+        let on_this_machine = world.split_shared(world.rank()).size() as usize;
+        if on_this_machine >= std::thread::available_parallelism().map_or(1, |c| c.get()) {
+            wengert_autodiff::set_intra_op_parallel(false);
+        }
         let default_hook = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             default_hook(info);
             eprintln!("rank {rank}: panicked; aborting the MPI job");
             SimpleCommunicator::world().abort(101);
         }));
-        Some(MpiComm { world, rank, size, _universe: universe })
+        Some(MpiComm {
+            world,
+            rank,
+            size,
+            scratch_f64: Cell::default(),
+            scratch_f32: Cell::default(),
+            _universe: universe,
+        })
     }
 
     /// Checks that every rank passed `len` (max and min over ranks in one all-reduce).
@@ -55,11 +76,17 @@ impl MpiComm {
 }
 
 macro_rules! reduce_and_broadcast {
-    ($reduce:ident, $bcast:ident, $t:ty) => {
+    ($reduce:ident, $bcast:ident, $t:ty, $scratch:ident) => {
         fn $reduce(&self, buf: &mut [$t]) -> Result<()> {
             self.check_len("all_reduce", buf.len())?;
-            let send = buf.to_vec();
+            // MPI_Allreduce needs a send buffer apart from the receive buffer (the bindings have no
+            // MPI_IN_PLACE): a copy into scratch memory kept between calls, so a large reduction costs a copy
+            // but no fresh pages.
+            let mut send = self.$scratch.take();
+            send.clear();
+            send.extend_from_slice(buf);
             self.world.all_reduce_into(&send[..], buf, SystemOperation::sum());
+            self.$scratch.set(send);
             Ok(())
         }
         fn $bcast(&self, buf: &mut [$t], root: usize) -> Result<()> {
@@ -78,8 +105,8 @@ impl Communicator for MpiComm {
     fn size(&self) -> usize {
         self.size
     }
-    reduce_and_broadcast!(all_reduce_sum_f64, broadcast_f64, f64);
-    reduce_and_broadcast!(all_reduce_sum_f32, broadcast_f32, f32);
+    reduce_and_broadcast!(all_reduce_sum_f64, broadcast_f64, f64, scratch_f64);
+    reduce_and_broadcast!(all_reduce_sum_f32, broadcast_f32, f32, scratch_f32);
     fn broadcast_bytes(&self, buf: &mut Vec<u8>, root: usize) -> Result<()> {
         check_root(root, self.size)?;
         let root_proc = self.world.process_at_rank(root as i32);

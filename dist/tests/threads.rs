@@ -15,7 +15,7 @@ use wengert_dist::{all_reduce_sum, broadcast, Communicator, DistError, SinglePro
 use wengert_nn::datasets::digits_split;
 use wengert_nn::layers::{Activation, Mlp};
 use wengert_nn::loss::{cross_entropy, Reduction};
-use wengert_nn::{checkpoint, Bound, Module, Param};
+use wengert_nn::{checkpoint, Bound, Module, Param, Parameters};
 use wengert_optim::first_order::{Adam, AdamConfig, Optimizer};
 use wengert_optim::objective::{flatten_params, TapeLeastSquares, TapeObjective};
 use wengert_optim::second_order::{levenberg_marquardt, trust_ncg, Iteration};
@@ -66,6 +66,74 @@ fn the_reduction_order_is_fixed_so_results_are_bit_identical() {
         .collect();
     let expect = (0.0 + 0.1 + 1e16) + -1e16;
     assert!(runs.iter().flatten().all(|&v| v == expect), "{runs:?}");
+}
+
+#[test]
+fn a_long_reduction_sums_every_element_in_rank_order() {
+    // Longer than a block and not a multiple of the ranks: each rank sums its own uneven chunk, in blocks.
+    let n = 3 * 2048 + 7;
+    let value = |rank: usize, i: usize| [0.1 * i as f64, 1e16, -1e16][rank] + (rank * i) as f64;
+    let out = ThreadComm::run(3, |comm| {
+        let mut x: Vec<f64> = (0..n).map(|i| value(comm.rank(), i)).collect();
+        all_reduce_sum(&comm, &mut x).unwrap();
+        let mut x32: Vec<f32> = (0..n).map(|i| value(comm.rank(), i) as f32).collect();
+        all_reduce_sum(&comm, &mut x32).unwrap();
+        (x, x32)
+    });
+    for (x, x32) in &out {
+        for i in 0..n {
+            assert_eq!(x[i], (value(0, i) + value(1, i)) + value(2, i), "element {i}");
+            assert_eq!(x32[i], (value(0, i) as f32 + value(1, i) as f32) + value(2, i) as f32, "element {i}");
+        }
+    }
+}
+
+#[test]
+fn ranks_that_fill_the_machine_compute_on_their_own_threads() {
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    assert!(ThreadComm::run(cores, |_| !wengert_autodiff::intra_op_parallel()).iter().all(|&serial| serial));
+    if cores > 1 {
+        // fewer ranks than cores: the kernels may still use the spare cores
+        assert!(ThreadComm::run(1, |_| wengert_autodiff::intra_op_parallel())[0]);
+    }
+    // the switch is per thread: the caller's is untouched
+    assert!(wengert_autodiff::intra_op_parallel());
+}
+
+#[test]
+fn reduced_gradients_are_the_global_batch_mean_for_large_and_small_parameters() {
+    // 300 x 256 weights (76,800 elements) are reduced in place; the bias and the 256 x 10 layer go through
+    // buckets (several, with 300-element buckets); the shards are uneven (17, 17, 16 rows).
+    const { assert!(300 * 256 >= GradientReducer::IN_PLACE_MIN && 256 * 10 < GradientReducer::IN_PLACE_MIN) };
+    let mut rng = StdRng::seed_from_u64(5);
+    let x = Tensor::<f64>::randn(&[50, 300], 0.0, 1.0, &mut rng);
+    let labels: Vec<usize> = (0..50).map(|i| (i * 7) % 10).collect();
+    let model = Mlp::<f64>::new(&[300, 256, 10], Activation::Tanh, &mut rng);
+    let grads_of = |r: std::ops::Range<usize>| {
+        let (xb, yb) = rows(&x, &labels, r);
+        let tape = Tape::new();
+        let p = Bound::new(&tape, &model);
+        p.grad(cross_entropy(model.forward(&p, tape.constant(xb)), &yb, Reduction::Mean))
+    };
+    let flat = |g: &wengert_nn::Grads<f64>| {
+        let mut out = Vec::new();
+        model.visit("", &mut |_, p| out.extend_from_slice(g.get(p).unwrap().as_slice()));
+        out
+    };
+    let whole = flat(&grads_of(0..50));
+    for bucket_elems in [300, 1 << 22] {
+        let reduced = ThreadComm::run(3, |comm| {
+            let mine = shard(50, &comm);
+            let mut g = grads_of(mine.clone());
+            GradientReducer { bucket_elems }.all_reduce_mean(&comm, &model, &mut g, mine.len()).unwrap();
+            flat(&g)
+        });
+        for r in &reduced {
+            assert_eq!(r, &reduced[0], "every rank gets the same gradients");
+            let worst = r.iter().zip(&whole).map(|(a, b)| (a - b).abs() / (1e-3 + b.abs())).fold(0.0, f64::max);
+            assert!(worst < 1e-13, "buckets of {bucket_elems}: {worst:e} from one process");
+        }
+    }
 }
 
 #[test]

@@ -144,7 +144,8 @@ fn serve(me: &'static Assistant) {
 /// # Panics
 /// If `a` or `b` panics (after both have finished).
 pub(super) fn join(a: impl FnOnce(), b: impl FnOnce() + Send) {
-    let Some(me) = assistant().filter(|_| ENABLED.load(Ordering::Relaxed)) else {
+    let Some(me) = assistant().filter(|_| ENABLED.load(Ordering::Relaxed) && super::parallel::intra_op_parallel())
+    else {
         a();
         b();
         return;

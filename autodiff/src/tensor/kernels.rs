@@ -13,7 +13,7 @@ use std::mem::MaybeUninit;
 use rayon::prelude::*;
 use smallvec::SmallVec;
 
-use super::{broadcast_shapes, numel, packed, pool, strides_of, thin, vmath, Shape, Tensor};
+use super::{broadcast_shapes, numel, packed, parallel, pool, strides_of, thin, vmath, Shape, Tensor};
 use crate::error::{arg_err, shape_err, AutodiffError, Result};
 use crate::Float;
 
@@ -23,11 +23,11 @@ const CHUNK: usize = 1 << 13;
 
 /// A vector of `n` elements written by `fill(start, chunk)`, which must write every element
 /// of `chunk` (the elements `start..start + chunk.len()`). Chunks go to rayon's pool when
-/// `n >= PAR_THRESHOLD`. The buffer is never zeroed first: every element is written once.
+/// `n >= PAR_THRESHOLD` (and intra-op parallelism is on: [`parallel::split`]). The buffer is never zeroed first: every element is written once.
 fn filled<T: Float>(n: usize, fill: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync + Send) -> Vec<T> {
     let mut out = pool::take(n);
     let spare = &mut out.spare_capacity_mut()[..n];
-    if n >= PAR_THRESHOLD {
+    if parallel::split(n, PAR_THRESHOLD) {
         spare.par_chunks_mut(CHUNK).enumerate().for_each(|(i, c)| fill(i * CHUNK, c));
     } else {
         fill(0, spare);
@@ -130,7 +130,7 @@ pub fn add_assign<T: Float>(acc: &mut Tensor<T>, x: &Tensor<T>) {
     assert_eq!(acc.shape(), x.shape(), "add_assign: shapes differ");
     let src = x.as_slice();
     let dst = acc.data_mut();
-    if dst.len() >= PAR_THRESHOLD {
+    if parallel::split(dst.len(), PAR_THRESHOLD) {
         dst.par_chunks_mut(CHUNK).zip(src.par_chunks(CHUNK)).for_each(|(d, s)| {
             d.iter_mut().zip(s).for_each(|(d, &s)| *d += s);
         });
@@ -200,7 +200,7 @@ fn for_each_row<'o, T: 'o>(
 fn filled_rows<T: Float>(n: usize, last: usize, fill: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync + Send) -> Vec<T> {
     let mut out = pool::take(n);
     let spare = &mut out.spare_capacity_mut()[..n];
-    if n >= PAR_THRESHOLD {
+    if parallel::split(n, PAR_THRESHOLD) {
         let rows_per_chunk = CHUNK.div_ceil(last);
         spare.par_chunks_mut(rows_per_chunk * last).enumerate().for_each(|(i, c)| fill(i * rows_per_chunk, c));
     } else {
@@ -335,7 +335,7 @@ pub fn reduce<T: Float>(x: &Tensor<T>, axes: &[usize], init: T, f: impl Fn(T, T)
         // Each row's fold is a latency chain, but the rows are independent: out-of-order execution
         // overlaps them (grouping 8 rows by hand measured slower).
         let body = |(o, row): (&mut T, &[T])| *o = row.iter().fold(init, |acc, &v| f(acc, v));
-        if s.len() >= PAR_THRESHOLD {
+        if parallel::split(s.len(), PAR_THRESHOLD) {
             out.par_iter_mut().zip(s.par_chunks(r)).for_each(body);
         } else {
             out.iter_mut().zip(s.chunks(r)).for_each(body);
@@ -362,7 +362,7 @@ pub fn reduce<T: Float>(x: &Tensor<T>, axes: &[usize], init: T, f: impl Fn(T, T)
                 }
             }
         };
-        if s.len() >= PAR_THRESHOLD && outer > 1 {
+        if parallel::split(s.len(), PAR_THRESHOLD) && outer > 1 {
             out.par_chunks_mut(inner).zip(s.par_chunks(r * inner)).for_each(body);
         } else {
             out.chunks_mut(inner).zip(s.chunks(r * inner)).for_each(body);
@@ -466,7 +466,7 @@ pub fn matmul<T: Float>(a: &Tensor<T>, b: &Tensor<T>, ta: bool, tb: bool) -> Res
     };
     let spare = &mut out.spare_capacity_mut()[..batch * m * n];
     if m * n == 0 {
-    } else if batch > 1 && m * n * k < 1 << 18 {
+    } else if batch > 1 && m * n * k < 1 << 18 && parallel::split(batch, 2) {
         // Small products: one whole gemm per rayon task (each stays on its thread: below
         // `packed::PAR_FLOPS` and matrixmultiply's own threshold, so no two pools share the cores).
         spare.par_chunks_mut(m * n).enumerate().for_each(|(i, c)| run(i, c));

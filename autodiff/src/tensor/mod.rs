@@ -11,6 +11,7 @@ mod display;
 pub mod kernels;
 mod lanes;
 mod packed;
+pub mod parallel;
 mod pool;
 mod shape;
 mod thin;
@@ -19,6 +20,7 @@ mod vmath;
 use std::sync::Arc;
 
 pub use assist::set_assist_thread;
+pub use parallel::{intra_op_parallel, set_intra_op_parallel};
 pub use pool::release_cached_buffers;
 pub use shape::{broadcast_shapes, normalize_axes, normalize_axis, numel, strides_of, Shape};
 

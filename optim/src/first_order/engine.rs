@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Debug;
 
 use rayon::prelude::*;
+use wengert_autodiff::tensor::parallel::split;
 use wengert_autodiff::{Float, Tensor};
 use wengert_nn::{f64_from_meta, f64_to_meta, Grads, Param, Parameters, StateDict};
 
@@ -452,7 +453,7 @@ fn update_is_finite<T: Float, A: Algorithm<T>>(alg: &A, c: &A::Coeffs, w: &[T], 
         alg.update(c, &mut ws, &g[start..end], &mut refs);
         !any_non_finite(&ws) && !bs.iter().any(|b| any_non_finite(b))
     };
-    if w.len() >= PAR_MIN {
+    if split(w.len(), PAR_MIN) {
         (0..w.len()).into_par_iter().step_by(CHUNK).all(chunk_ok)
     } else {
         (0..w.len()).step_by(CHUNK).all(chunk_ok)
@@ -517,7 +518,7 @@ fn any_non_finite<T: Float>(x: &[T]) -> bool {
 
 /// `true` if no element is NaN or infinite (parallel for large tensors).
 fn all_finite<T: Float>(x: &[T]) -> bool {
-    if x.len() >= PAR_MIN {
+    if split(x.len(), PAR_MIN) {
         !x.par_chunks(CHUNK).any(any_non_finite)
     } else {
         !any_non_finite(x)
@@ -529,7 +530,7 @@ type Task<'a, T> = (&'a mut [T], &'a [T], Vec<&'a mut [T]>);
 
 /// Runs `alg.update` over `w`, in parallel chunks when `w` is large.
 fn run_update<T: Float, A: Algorithm<T>>(alg: &A, c: &A::Coeffs, w: &mut [T], g: &[T], bufs: &mut [Vec<T>]) {
-    if w.len() < PAR_MIN {
+    if !split(w.len(), PAR_MIN) {
         let mut b: Vec<&mut [T]> = bufs.iter_mut().map(|b| b.as_mut_slice()).collect();
         alg.update(c, w, g, &mut b);
         return;

@@ -8,6 +8,7 @@
 use rayon::prelude::*;
 
 use super::Geom;
+use crate::tensor::parallel;
 use crate::Float;
 
 /// Below this many multiply-adds a whole kernel runs on the caller's thread.
@@ -135,7 +136,7 @@ fn per_sample<T: Float>(
     if per == 0 {
         return;
     }
-    if macs >= PAR_MACS {
+    if parallel::split(macs, PAR_MACS) {
         out.par_chunks_mut(per).enumerate().for_each_init(|| vec![T::ZERO; scratch], |col, (n, o)| f(n, o, col));
     } else {
         let mut col = vec![T::ZERO; scratch];
@@ -217,7 +218,7 @@ pub(crate) fn weight_grad<T: Float>(x: &[T], gy: &[T], geo: &Geom) -> Vec<T> {
         dw
     };
     let ranges: Vec<_> = (0..geo.n).step_by(part).map(|s| s..(s + part).min(geo.n)).collect();
-    let parts: Vec<Vec<T>> = if geo.macs() >= PAR_MACS && ranges.len() > 1 {
+    let parts: Vec<Vec<T>> = if parallel::split(geo.macs(), PAR_MACS) && ranges.len() > 1 {
         ranges.into_par_iter().map(accumulate).collect()
     } else {
         ranges.into_iter().map(accumulate).collect()

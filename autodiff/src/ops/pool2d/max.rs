@@ -9,6 +9,7 @@ use crate::error::or_panic;
 use rayon::prelude::*;
 
 use super::Pool2dArgs;
+use crate::tensor::parallel;
 use crate::{Float, Result, Var};
 
 /// Planes of at least this many output elements go to rayon's pool.
@@ -41,7 +42,7 @@ fn argmax<T: Float>(x: &[T], [h, w]: [usize; 2], [oh, ow]: [usize; 2], a: &Pool2
             }
         }
     };
-    if idx.len() >= PAR_OUTPUTS {
+    if parallel::split(idx.len(), PAR_OUTPUTS) {
         idx.par_chunks_mut(oh * ow).zip(x.par_chunks(h * w)).for_each(|(o, p)| fill(p, o));
     } else {
         idx.chunks_mut(oh * ow).zip(x.chunks(h * w)).for_each(|(o, p)| fill(p, o));
