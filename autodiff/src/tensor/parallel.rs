@@ -25,13 +25,13 @@ thread_local! {
 /// the calling thread (`false`). Per thread; see the [module docs](self) for when to turn it off.
 ///
 /// ```
-/// use wengert_autodiff::{intra_op_parallel, set_intra_op_parallel, Tensor};
-/// let x = Tensor::<f64>::ones(&[1 << 16]);
+/// use wengert_autodiff::{intra_op_parallel, kernels, set_intra_op_parallel, Tensor};
+/// let x = Tensor::<f64>::from_vec((0..1 << 16).map(|i| (i as f64).sin()).collect(), &[1 << 16]);
 /// set_intra_op_parallel(false);
 /// assert!(!intra_op_parallel());
-/// let serial = x.exp();
+/// let serial = kernels::exp(&x);
 /// set_intra_op_parallel(true);
-/// assert_eq!(serial.as_slice(), x.exp().as_slice()); // the same, bit for bit
+/// assert_eq!(serial.as_slice(), kernels::exp(&x).as_slice()); // the same, bit for bit
 /// ```
 pub fn set_intra_op_parallel(enabled: bool) {
     ENABLED.set(enabled);
