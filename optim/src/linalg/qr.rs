@@ -57,13 +57,14 @@ impl<T: Float> Qr<T> {
         DenseMatrix::from_fn(n, n, |i, j| if j >= i { self.r[(i, j)] } else { T::ZERO })
     }
 
-    /// The least-squares solution of `A x ~= b`.
+    /// `Q^T b` (length `m`). Its first `n` entries are the coordinates of the projection of `b` onto the range
+    /// of `A` in the basis `Q_1`, the other `m - n` those of the least-squares residual:
+    /// `||b||^2 = ||(Q^T b)_{1..n}||^2 + min_x ||A x - b||^2`.
     ///
     /// # Errors
-    /// [`LinalgError::DimensionMismatch`] on a wrong `b` length; [`LinalgError::Singular`] if `R` has a zero
-    /// diagonal entry (rank-deficient `A`).
-    pub fn solve_least_squares(&self, b: &[T]) -> Result<Vec<T>, LinalgError> {
-        let (m, n) = (self.r.rows(), self.r.cols());
+    /// [`LinalgError::DimensionMismatch`] on a wrong `b` length.
+    pub fn apply_qt(&self, b: &[T]) -> Result<Vec<T>, LinalgError> {
+        let m = self.r.rows();
         check_len(m, b.len())?;
         let mut qtb = b.to_vec();
         for (k, (v, &beta)) in self.vs.iter().zip(&self.betas).enumerate() {
@@ -72,6 +73,17 @@ impl<T: Float> Qr<T> {
                 qtb[i] -= s * v[i - k];
             }
         }
+        Ok(qtb)
+    }
+
+    /// The least-squares solution of `A x ~= b`.
+    ///
+    /// # Errors
+    /// [`LinalgError::DimensionMismatch`] on a wrong `b` length; [`LinalgError::Singular`] if `R` has a zero
+    /// diagonal entry (rank-deficient `A`).
+    pub fn solve_least_squares(&self, b: &[T]) -> Result<Vec<T>, LinalgError> {
+        let (m, n) = (self.r.rows(), self.r.cols());
+        let qtb = self.apply_qt(b)?;
         let scale = (0..n).fold(T::ZERO, |s, i| s.max(self.r[(i, i)].abs()));
         let mut x = qtb[..n].to_vec();
         for i in (0..n).rev() {
