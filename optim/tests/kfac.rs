@@ -653,6 +653,97 @@ fn resume_from_a_state_dict_is_bit_exact() {
     assert!(matches!(resumed.load_state_dict(&missing), Err(OptimError::BadStateDict(_))));
 }
 
+/// With the adaptive step on a linear least-squares problem the quadratic model is exact: for one `Linear`
+/// layer with a single output, MSE and [`FisherEstimator::ExactGgn`], `L(θ + δ) - L(θ) = ∇ᵀδ + ½ δᵀ H δ` for any
+/// `δ`, and `M(δ)` adds `½ λ |δ|²`, so the reduction ratio the damping rule measures every step must be
+/// `ρ = 1 - ½ λ |δ|² / M(δ)` (steps with and without the momentum term), and `ρ > 3/4` divides `λ` by `1/0.95`.
+#[test]
+fn adaptive_step_reduction_ratio_matches_the_exact_quadratic_model() {
+    let (n, din) = (12, 3);
+    let mut layer = Linear::<f64>::new(din, 1, &mut StdRng::seed_from_u64(60));
+    let (x, t) = (randn(&[n, din], 61), randn(&[n, 1], 62));
+    let loss = OutputLoss::Mse { targets: t };
+    let config = KfacConfig {
+        adaptive_step: true,
+        adaptive_damping: true,
+        damping_adaptation_interval: 1,
+        learning_rate: 1.0,
+        damping: 1e-2,
+        ..cfg(FisherEstimator::ExactGgn)
+    };
+    let mut opt = Kfac::new(config);
+    let params = |l: &Linear<f64>| [l.weight.value().to_vec(), l.bias.as_ref().unwrap().value().to_vec()].concat();
+    let value = |l: &Linear<f64>| {
+        let tape = Tape::new();
+        let p = Bound::new(&tape, l);
+        loss.value(l.forward(&p, tape.constant(x.clone()))).item()
+    };
+    for k in 0..4 {
+        let (before, l0, lambda) = (params(&layer), value(&layer), opt.damping());
+        let report = step(&mut opt, &mut layer, &x, &loss).unwrap();
+        assert_eq!(report.evaluations, 2, "the rule evaluates the loss after the step");
+        let info = opt.info().clone();
+        let (alpha, mu) = info.coefficients.unwrap();
+        assert!(alpha > 0.0, "step {k}: α = {alpha}");
+        assert_eq!(mu == 0.0, k == 0, "step {k}: momentum only once there is a previous update");
+        let delta: Vec<f64> = params(&layer).iter().zip(&before).map(|(a, b)| a - b).collect();
+        let m = info.model_change.unwrap();
+        let expect = 1.0 - 0.5 * lambda * delta.iter().map(|d| d * d).sum::<f64>() / m;
+        let rho = info.reduction_ratio.unwrap();
+        // (The last steps change the loss by little, so its rounding shows at 1e-8.)
+        assert!(m < 0.0 && (rho - expect).abs() < 1e-6, "step {k}: ρ = {rho}, expected {expect}");
+        assert!((rho - 1.0).abs() > 1e-4, "step {k}: the damping term is visible in ρ");
+        assert!(((value(&layer) - l0) / m - rho).abs() < 1e-12);
+        assert_eq!(opt.damping(), lambda * 0.95, "step {k}: ρ = {rho} > 3/4 lowers λ");
+    }
+}
+
+/// With the adaptive step and damping, a run resumed from a state dict (which carries the adapted `λ`) continues
+/// exactly as the uninterrupted one.
+#[test]
+fn adaptive_step_and_damping_resume_bit_exactly() {
+    let (n, din, c) = (10, 4, 3);
+    let build = || {
+        let mut rng = StdRng::seed_from_u64(63);
+        Sequential::new().push(Linear::<f64>::new(din, 6, &mut rng)).push(Tanh).push(Linear::new(6, c, &mut rng))
+    };
+    let config = KfacConfig {
+        adaptive_step: true,
+        adaptive_damping: true,
+        damping_adaptation_interval: 2,
+        learning_rate: 1.0,
+        damping: 0.1,
+        factor_update_period: 2,
+        inverse_update_period: 3,
+        seed: 4,
+        ..KfacConfig::default()
+    };
+    let batch = |k: u64| {
+        (randn(&[n, din], 200 + k), OutputLoss::CrossEntropy { labels: (0..n).map(|i| (i + k as usize) % c).collect() })
+    };
+    let mut model = build();
+    let mut opt = Kfac::new(config.clone());
+    for k in 0..5 {
+        let (x, l) = batch(k);
+        step(&mut opt, &mut model, &x, &l).unwrap();
+    }
+    assert_ne!(opt.damping(), 0.1, "λ has been adapted");
+    let mut resumed = Kfac::new(config);
+    resumed.load_state_dict(&opt.state_dict()).unwrap();
+    assert_eq!(resumed.damping(), opt.damping());
+    let mut copy = build();
+    checkpoint::load_state_dict(&mut copy, &checkpoint::state_dict(&model)).unwrap();
+    for k in 5..12 {
+        let (x, l) = batch(k);
+        step(&mut opt, &mut model, &x, &l).unwrap();
+        step(&mut resumed, &mut copy, &x, &l).unwrap();
+        assert_eq!(opt.info(), resumed.info(), "step {k}");
+    }
+    for ((name, a), (_, b)) in model.named_parameters().iter().zip(&copy.named_parameters()) {
+        assert_eq!(a.to_vec(), b.to_vec(), "{name}");
+    }
+}
+
 /// Two steps with weight decay and momentum against the formulas: `V_k = (G+√λ/π I)⁻¹ (∇W̄ + ω W̄) (A+π√λ I)⁻¹`
 /// from the gradient on the tape and the layer's factors after step `k` ([`KroneckerFactors::damped_solve`]),
 /// `m_1 = V_1`, `m_2 = μ m_1 + V_2`, `W̄ ← W̄ - η m_k` (no KL clipping).
@@ -738,6 +829,10 @@ fn configs_validate() {
         KfacConfig { kl_clip: Some(-1.0), ..KfacConfig::default() },
         KfacConfig { momentum: 1.0, ..KfacConfig::default() },
         KfacConfig { weight_decay: -1e-3, ..KfacConfig::default() },
+        KfacConfig { adaptive_damping: true, ..KfacConfig::default() },
+        KfacConfig { adaptive_step: true, damping_adaptation_interval: 0, ..KfacConfig::default() },
+        KfacConfig { adaptive_step: true, damping_adaptation_decay: 1.0, ..KfacConfig::default() },
+        KfacConfig { adaptive_step: true, min_damping: 0.0, ..KfacConfig::default() },
     ];
     for c in bad {
         assert!(matches!(Kfac::<f64>::try_new(c.clone()), Err(OptimError::InvalidConfig(_))), "{c:?}");
