@@ -180,40 +180,76 @@ impl GradientReducer {
         grads: &mut Grads<T>,
         local_rows: usize,
     ) -> Result<()> {
+        if comm.size() == 1 {
+            // one rank: the mean over ranks is this rank's gradient, exactly (no `n g / n` rounding)
+            return self.reduce(comm, model, grads, None);
+        }
+        let mut rows = [local_rows as f64];
+        comm.all_reduce_sum_f64(&mut rows)?;
+        let weight = T::from_f64(if rows[0] > 0.0 { local_rows as f64 / rows[0] } else { 0.0 });
+        self.reduce(comm, model, grads, Some(weight))
+    }
+
+    /// Replaces every trainable parameter's gradient in `grads` by its sum over ranks (a parameter without
+    /// a gradient on a rank counts as zeros there; afterwards every trainable parameter has one).
+    ///
+    /// The cheaper form of [`all_reduce_mean`](Self::all_reduce_mean) when each rank's loss is already its
+    /// share of the global batch's mean loss (the sum of its rows' losses over the global batch size, or
+    /// its mean times `n_k / sum_k n_k`): scaling the loss on the tape costs nothing, where scaling the
+    /// gradients is a pass over them. The training helper does this.
+    ///
+    /// # Errors
+    /// A communication error; `grads` are then unspecified.
+    ///
+    /// # Panics
+    /// If a gradient's shape differs from its parameter's.
+    pub fn all_reduce_sum<T: Float, M: Parameters<T> + ?Sized, C: Communicator + ?Sized>(
+        &self,
+        comm: &C,
+        model: &M,
+        grads: &mut Grads<T>,
+    ) -> Result<()> {
+        self.reduce(comm, model, grads, None)
+    }
+
+    /// Sums `weight * g` over ranks into `grads` (`None`: weight 1, no pass for it); on one rank only fills in
+    /// the missing gradients.
+    fn reduce<T: Float, M: Parameters<T> + ?Sized, C: Communicator + ?Sized>(
+        &self,
+        comm: &C,
+        model: &M,
+        grads: &mut Grads<T>,
+        weight: Option<T>,
+    ) -> Result<()> {
         let mut params = Vec::new();
         model.visit("", &mut |_, p| {
             if !p.is_frozen() {
                 params.push(p.clone());
             }
         });
-        if comm.size() == 1 {
-            // one rank: the mean over ranks is this rank's gradient, exactly (no `n g / n` rounding)
-            for p in &params {
-                if grads.get(p).is_none() {
-                    grads.insert(p, Tensor::zeros(p.shape()));
-                }
+        for p in &params {
+            match grads.get(p) {
+                None => grads.insert(p, Tensor::zeros(p.shape())),
+                Some(g) => assert_eq!(g.shape(), p.shape(), "gradient reduction: gradient shape vs parameter shape"),
             }
+        }
+        if comm.size() == 1 {
             return Ok(());
         }
-        let mut rows = [local_rows as f64];
-        comm.all_reduce_sum_f64(&mut rows)?;
-        let weight = T::from_f64(if rows[0] > 0.0 { local_rows as f64 / rows[0] } else { 0.0 });
-        let scale = |g: &mut [T]| g.iter_mut().for_each(|v| *v *= weight);
+        let w = weight.unwrap_or(T::ONE);
         let cap = self.bucket_elems.max(1);
         let mut bucket: Vec<T> = Vec::new();
         let mut members: Vec<usize> = Vec::new();
         for (i, p) in params.iter().enumerate() {
-            if grads.get(p).is_none() {
-                grads.insert(p, Tensor::zeros(p.shape()));
-            }
-            let g = grads.get_mut(p).expect("inserted above");
-            assert_eq!(g.shape(), p.shape(), "all_reduce_mean: gradient shape vs parameter shape");
+            let g = grads.get_mut(p).expect("filled in above");
             if p.numel() >= Self::IN_PLACE_MIN {
                 let data = g.data_mut();
-                scale(data);
+                if weight.is_some() {
+                    data.iter_mut().for_each(|v| *v *= w);
+                }
                 all_reduce_sum(comm, data)?;
             } else {
-                bucket.extend(g.as_slice().iter().map(|&v| v * weight));
+                bucket.extend(g.as_slice().iter().map(|&v| v * w));
                 members.push(i);
             }
             // Every rank sees the same sizes in the same order, so every rank flushes at the same points.
@@ -223,8 +259,11 @@ impl GradientReducer {
                 let mut off = 0;
                 for &m in &members {
                     let p = &params[m];
-                    let g = grads.get_mut(p).expect("inserted above");
-                    g.data_mut().copy_from_slice(&bucket[off..off + p.numel()]);
+                    grads
+                        .get_mut(p)
+                        .expect("filled in above")
+                        .data_mut()
+                        .copy_from_slice(&bucket[off..off + p.numel()]);
                     off += p.numel();
                 }
                 bucket.clear();

@@ -345,7 +345,8 @@ impl<'a, T: Float> Trainer<'a, T> {
                     opt.try_set_learning_rate(T::from_f64(schedule(iteration)))?;
                 }
                 let lr = opt.learning_rate().to_f64();
-                let mine = shard(batch.len(), comm);
+                let batch_rows = batch.len();
+                let mine = shard(batch_rows, comm);
                 let local = if distributed { batch.rows(mine.clone()) } else { batch };
                 let (mut loss, mut grads) = if local.is_empty() {
                     (0.0, Grads::new())
@@ -355,12 +356,20 @@ impl<'a, T: Float> Trainer<'a, T> {
                         let p = Bound::new(&tape, &*model);
                         let out = model.forward(&p, tape.constant(local.x.clone()));
                         let loss = (self.loss)(out, &local);
-                        (loss.value().item().to_f64(), p.grad(loss))
+                        let value = loss.value().item().to_f64();
+                        if distributed {
+                            // this rank's share of the global batch's mean loss, so that the gradients
+                            // only need summing over ranks (weighting the loss is free, the gradients a pass)
+                            let share = T::from_f64(local.len() as f64 / batch_rows as f64);
+                            (value, p.grad(loss * share))
+                        } else {
+                            (value, p.grad(loss))
+                        }
                     })?
                 };
                 let mut interrupted = listening.as_ref().is_some_and(|l| l.requested());
                 if distributed {
-                    self.reducer.all_reduce_mean(comm, &*model, &mut grads, mine.len())?;
+                    self.reducer.all_reduce_sum(comm, &*model, &mut grads)?;
                     // the global batch's mean loss, and whether any rank was asked to stop
                     let mut sums = [loss * mine.len() as f64, mine.len() as f64, f64::from(u8::from(interrupted))];
                     all_reduce_sum(comm, &mut sums)?;
