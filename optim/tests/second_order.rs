@@ -30,7 +30,7 @@ fn assert_at_rosen_min<T: Float, I: std::fmt::Debug>(r: &Report<T, I>, grad_tol:
 
 const X0: [f64; 2] = [-1.2, 1.0];
 
-fn tol(g: f64) -> Tolerances<f64> {
+fn tol(g: f64) -> Tolerances {
     Tolerances::default().with_grad_tol(g)
 }
 
@@ -139,7 +139,7 @@ fn levenberg_and_marquardt_reach_rosenbrock_minimum() {
 #[test]
 fn f32_methods_reach_rosenbrock_minimum() {
     let x0 = [-1.2_f32, 1.0];
-    let t = Tolerances::<f32>::default().with_grad_tol(1e-3);
+    let t = Tolerances::default().with_grad_tol(1e-3);
     let mut f = TapeObjective::new(rosen::<f32>);
     let rs = [
         bfgs::minimize(&mut f, &x0, &bfgs::BfgsConfig { tol: t.clone(), ..Default::default() }).unwrap().without_info(),
