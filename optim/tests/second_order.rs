@@ -165,6 +165,23 @@ fn f32_methods_reach_rosenbrock_minimum() {
     assert_at_rosen_min(&r, 1e-3, 1e-2);
 }
 
+/// One config serves problems of both float types (issue 15): the same `LbfgsConfig` value runs an f64 and an
+/// f32 Rosenbrock. Each tolerance is compared in the problem's type: `1e-3` rounds up in f32
+/// (`1e-3_f32 = 1.00000005e-3`), so a gradient norm of exactly `1e-3_f32` meets `grad_tol = 1e-3` in an f32
+/// run, as it met the former `1e-3_f32` setting, where a comparison in f64 would not.
+#[test]
+fn one_config_serves_f32_and_f64_problems_and_tolerances_compare_in_the_problem_s_type() {
+    let cfg = lbfgs::LbfgsConfig { tol: tol(1e-3), ..Default::default() };
+    let r64 = lbfgs::minimize(&mut TapeObjective::new(rosen::<f64>), &X0, &cfg).unwrap();
+    let r32 = lbfgs::minimize(&mut TapeObjective::new(rosen::<f32>), &[-1.2_f32, 1.0], &cfg).unwrap();
+    assert_at_rosen_min(&r64, 1e-3, 1e-2);
+    assert_at_rosen_min(&r32, 1e-3, 1e-2);
+    let (t, g32) = (tol(1e-3), 1e-3_f32);
+    assert!(f64::from(g32) > 1e-3);
+    assert_eq!(t.check(1, &[0.0_f32], &[1.0], 1.0, 0.5, g32, 0), Some(StopReason::GradientTolerance));
+    assert_eq!(t.check(1, &[0.0_f64], &[1.0], 1.0, 0.5, f64::from(g32), 0), None);
+}
+
 /// Linear regression `J(theta) = |y - X theta|^2`: a quadratic, so one Newton step lands on the
 /// normal-equation solution `theta = (X^T X)^-1 X^T y`.
 #[test]
