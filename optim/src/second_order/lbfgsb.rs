@@ -494,7 +494,7 @@ impl<'c, T: Float> Lbfgsb<'c, T> {
 
     /// The line search with its largest step lowered to `alpha_max`.
     fn line_search(&self, alpha_max: T) -> LineSearch {
-        // exact: an f32 bound converts to f64 and back unchanged, and rounding to f32 is monotone
+        // the same step as a min in `T`: a `T` value converts to f64 and back unchanged, and rounding is monotone
         let alpha_max = alpha_max.to_f64();
         match &self.config.line_search {
             LineSearch::MoreThuente(c) => {

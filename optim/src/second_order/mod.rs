@@ -24,10 +24,12 @@
 //! **How hyperparameters are typed.** One rule across the crate, the one of PyTorch and scipy (which take them
 //! as Python floats): every hyperparameter in a public config is `f64` (tolerances, radii, damping, shifts,
 //! line-search constants here; learning rates, betas, damping in the first-order optimisers, `stochastic` and
-//! `curvature`), and the configs are not generic. A method converts each setting to the problem's float type
-//! `T` once, at the start of its run, with [`Float::from_f64`] (exact for `f64`; for `f32` it rounds as an `f32`
-//! literal would). What belongs to the problem stays `T`: the start `x0`, bounds, and what a run reports (the
-//! final trust radius or damping in an `Info`).
+//! `curvature`), and the configs are not generic, so one config value serves `f32` and `f64` problems. A method
+//! converts each setting to the problem's float type `T` with [`Float::from_f64`] where its run starts (a
+//! line search, a CG solve, [`Tolerances::check`] and the [`robust_loss`] functions at each call; a conversion
+//! is one cast): exact for `f64`, the nearest `f32` for `f32`. A default that depends on `T` is `None`
+//! ([`lbfgs::LbfgsConfig::curvature_eps`], machine epsilon). What belongs to the problem stays `T`: the start
+//! `x0`, bounds, and what a run reports (the final trust radius or damping in an `Info`).
 //!
 //! **Full batch is the design point.** These methods assume the same deterministic `f` at every evaluation:
 //! line searches compare values and quasi-Newton pairs compare gradients across points. With minibatches
