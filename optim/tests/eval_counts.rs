@@ -29,7 +29,7 @@ fn rosen<T: Float>(x: Var<'_, T>) -> Var<'_, T> {
 
 const X0: [f64; 2] = [-1.2, 1.0];
 
-fn tol() -> Tolerances<f64> {
+fn tol() -> Tolerances {
     Tolerances::default().with_grad_tol(1e-8)
 }
 

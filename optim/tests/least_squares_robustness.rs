@@ -59,7 +59,7 @@ fn line_fit() -> impl for<'t> Fn(Var<'t, f64>) -> Var<'t, f64> + Send {
     }
 }
 
-fn all_off() -> Tolerances<f64> {
+fn all_off() -> Tolerances {
     Tolerances { grad_tol: 0.0, step_tol: 0.0, f_rel_tol: 0.0, max_iter: usize::MAX, max_evals: usize::MAX }
 }
 

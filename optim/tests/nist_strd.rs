@@ -150,7 +150,7 @@ struct Fit {
     augmented: usize,
 }
 
-fn fit(p: &Problem, model: Model, start: usize, name: &str, config: &LmConfig<f64>) -> Fit {
+fn fit(p: &Problem, model: Model, start: usize, name: &str, config: &LmConfig) -> Fit {
     let n = p.certified.len();
     let xs: Vec<Tensor<f64>> = p.x.iter().map(|c| Tensor::from_vec(c.clone(), &[c.len()])).collect();
     let y = if name == "Nelson" { p.y.iter().map(|v| v.ln()).collect() } else { p.y.clone() };

@@ -30,7 +30,7 @@ fn assert_at_rosen_min<T: Float, I: std::fmt::Debug>(r: &Report<T, I>, grad_tol:
 
 const X0: [f64; 2] = [-1.2, 1.0];
 
-fn tol(g: f64) -> Tolerances<f64> {
+fn tol(g: f64) -> Tolerances {
     Tolerances::default().with_grad_tol(g)
 }
 
@@ -139,7 +139,7 @@ fn levenberg_and_marquardt_reach_rosenbrock_minimum() {
 #[test]
 fn f32_methods_reach_rosenbrock_minimum() {
     let x0 = [-1.2_f32, 1.0];
-    let t = Tolerances::<f32>::default().with_grad_tol(1e-3);
+    let t = Tolerances::default().with_grad_tol(1e-3);
     let mut f = TapeObjective::new(rosen::<f32>);
     let rs = [
         bfgs::minimize(&mut f, &x0, &bfgs::BfgsConfig { tol: t.clone(), ..Default::default() }).unwrap().without_info(),
@@ -163,6 +163,23 @@ fn f32_methods_reach_rosenbrock_minimum() {
     let r = levenberg_marquardt::minimize(&mut p, &x0, &levenberg_marquardt::LmConfig { tol: t, ..Default::default() })
         .unwrap();
     assert_at_rosen_min(&r, 1e-3, 1e-2);
+}
+
+/// One config serves problems of both float types (issue 15): the same `LbfgsConfig` value runs an f64 and an
+/// f32 Rosenbrock. Each tolerance is compared in the problem's type: `1e-3` rounds up in f32
+/// (`1e-3_f32 = 1.00000005e-3`), so a gradient norm of exactly `1e-3_f32` meets `grad_tol = 1e-3` in an f32
+/// run, as it met the former `1e-3_f32` setting, where a comparison in f64 would not.
+#[test]
+fn one_config_serves_f32_and_f64_problems_and_tolerances_compare_in_the_problem_s_type() {
+    let cfg = lbfgs::LbfgsConfig { tol: tol(1e-3), ..Default::default() };
+    let r64 = lbfgs::minimize(&mut TapeObjective::new(rosen::<f64>), &X0, &cfg).unwrap();
+    let r32 = lbfgs::minimize(&mut TapeObjective::new(rosen::<f32>), &[-1.2_f32, 1.0], &cfg).unwrap();
+    assert_at_rosen_min(&r64, 1e-3, 1e-2);
+    assert_at_rosen_min(&r32, 1e-3, 1e-2);
+    let (t, g32) = (tol(1e-3), 1e-3_f32);
+    assert!(f64::from(g32) > 1e-3);
+    assert_eq!(t.check(1, &[0.0_f32], &[1.0], 1.0, 0.5, g32, 0), Some(StopReason::GradientTolerance));
+    assert_eq!(t.check(1, &[0.0_f64], &[1.0], 1.0, 0.5, f64::from(g32), 0), None);
 }
 
 /// Linear regression `J(theta) = |y - X theta|^2`: a quadratic, so one Newton step lands on the

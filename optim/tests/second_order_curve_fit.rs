@@ -16,7 +16,7 @@ fn fit(
     truth: &[f64],
     model: for<'t> fn(Var<'t, f64>, Var<'t, f64>) -> Var<'t, f64>,
     x0: &[f64],
-    config: &LmConfig<f64>,
+    config: &LmConfig,
 ) -> Vec<f64> {
     let n = t.len();
     // data from the true parameters, evaluated through the same model
@@ -53,7 +53,7 @@ fn rational<'t>(q: Var<'t, f64>, t: Var<'t, f64>) -> Var<'t, f64> {
     (p(q, 0) + p(q, 1) * t) / (p(q, 2) * t).add_scalar(1.0)
 }
 
-fn cfg() -> LmConfig<f64> {
+fn cfg() -> LmConfig {
     LmConfig { tol: Tolerances::default().with_grad_tol(1e-10).with_max_iter(500), ..Default::default() }
 }
 

@@ -199,6 +199,47 @@ fn invalid_configs_are_rejected_before_the_run_naming_the_field() {
     invalid(bfgs::minimize(&mut f, &x0, &bfgs::BfgsConfig { line_search, ..Default::default() }).unwrap_err(), "c1");
 }
 
+/// Every `f64` hyperparameter that `validate` checks refuses NaN, naming the field.
+#[test]
+fn nan_hyperparameters_are_rejected_naming_the_field() {
+    use wengert_optim::line_search::LineSearch;
+    use wengert_optim::line_search::{armijo::ArmijoConfig, more_thuente::MoreThuenteConfig, wolfe::WolfeConfig};
+    use wengert_optim::second_order::levenberg_marquardt::LmConfig;
+    use wengert_optim::second_order::robust_loss::{Loss, RobustLoss};
+    let nan = f64::NAN;
+    let named = |r: Result<(), OptimError>, field: &str| match r {
+        Err(OptimError::InvalidConfig(m)) => assert!(m.contains(field), "{m}"),
+        r => panic!("expected InvalidConfig naming {field}, got {r:?}"),
+    };
+    named(Tolerances { step_tol: nan, ..Default::default() }.validate(), "step_tol");
+    named(Tolerances { f_rel_tol: nan, ..Default::default() }.validate(), "f_rel_tol");
+    named(LineSearch::Armijo(ArmijoConfig { c1: nan, ..Default::default() }).validate(), "c1");
+    named(LineSearch::StrongWolfe(WolfeConfig { c2: nan, ..Default::default() }).validate(), "c2");
+    named(LineSearch::StrongWolfe(WolfeConfig { alpha_max: nan, ..Default::default() }).validate(), "alpha_max");
+    for (c, field) in [
+        (MoreThuenteConfig { ftol: nan, ..Default::default() }, "ftol"),
+        (MoreThuenteConfig { gtol: nan, ..Default::default() }, "gtol"),
+        (MoreThuenteConfig { xtol: nan, ..Default::default() }, "xtol"),
+    ] {
+        named(LineSearch::MoreThuente(c).validate(), field);
+    }
+    named(lbfgs::LbfgsConfig { curvature_eps: Some(nan), ..Default::default() }.validate(), "curvature_eps");
+    named(newton::NewtonConfig { beta: nan, ..Default::default() }.validate(), "beta");
+    named(trust_ncg::TrustNcgConfig { eta: nan, ..Default::default() }.validate(), "eta");
+    named(trust_ncg::TrustNcgConfig { max_radius: nan, ..Default::default() }.validate(), "max_radius");
+    let scaling = trust_ncg::Scaling::Diagonal(vec![1.0, nan]);
+    named(trust_ncg::TrustNcgConfig { scaling, ..Default::default() }.validate(), "scaling");
+    for (c, field) in [
+        (LmConfig { ftol: nan, ..Default::default() }, "ftol"),
+        (LmConfig { xtol: nan, ..Default::default() }, "xtol"),
+        (LmConfig { gtol: nan, ..Default::default() }, "gtol"),
+        (LmConfig { factor: nan, ..Default::default() }, "factor"),
+        (LmConfig { loss: RobustLoss::new(Loss::Huber, nan), ..Default::default() }, "f_scale"),
+    ] {
+        named(c.validate(), field);
+    }
+}
+
 #[test]
 fn a_zero_iteration_budget_returns_the_evaluated_start() {
     let mut f = TapeObjective::new(|x: Var<'_, f64>| x.square().sum());

@@ -28,7 +28,7 @@ fn quad(x: Var<'_, f64>) -> Var<'_, f64> {
 
 const INF: f64 = f64::INFINITY;
 
-fn config() -> LbfgsbConfig<f64> {
+fn config() -> LbfgsbConfig {
     LbfgsbConfig { tol: Tolerances::default().with_grad_tol(1e-10), ..Default::default() }
 }
 

@@ -17,18 +17,18 @@ use super::{axpy, check_len, dot, norm, LinOp, LinalgError, SolveReport};
 
 /// Settings of [`solve`] and [`solve_preconditioned`].
 #[derive(Clone, Debug, PartialEq)]
-pub struct CgConfig<T> {
+pub struct CgConfig {
     /// Relative residual tolerance `||r|| <= rtol ||b||`. Default `1e-10`.
-    pub rtol: T,
+    pub rtol: f64,
     /// Absolute residual tolerance. Default `0`.
-    pub atol: T,
+    pub atol: f64,
     /// Iteration budget; `None` means `10 n` (as scipy.sparse.linalg.cg).
     pub max_iter: Option<usize>,
 }
 
-impl<T: Float> Default for CgConfig<T> {
+impl Default for CgConfig {
     fn default() -> Self {
-        CgConfig { rtol: T::from_f64(1e-10), atol: T::ZERO, max_iter: None }
+        CgConfig { rtol: 1e-10, atol: 0.0, max_iter: None }
     }
 }
 
@@ -41,7 +41,7 @@ pub fn solve<T: Float, O: LinOp<T> + ?Sized>(
     a: &O,
     b: &[T],
     x: &mut [T],
-    config: &CgConfig<T>,
+    config: &CgConfig,
 ) -> Result<SolveReport<T>, LinalgError> {
     run(a, b, x, None, config)
 }
@@ -55,7 +55,7 @@ pub fn solve_preconditioned<T: Float, O: LinOp<T> + ?Sized>(
     b: &[T],
     x: &mut [T],
     diag: &[T],
-    config: &CgConfig<T>,
+    config: &CgConfig,
 ) -> Result<SolveReport<T>, LinalgError> {
     check_len(a.dim(), diag.len())?;
     if let Some(row) = diag.iter().position(|&d| d <= T::ZERO || !d.is_finite()) {
@@ -70,13 +70,13 @@ fn run<T: Float, O: LinOp<T> + ?Sized>(
     b: &[T],
     x: &mut [T],
     inv_diag: Option<&[T]>,
-    config: &CgConfig<T>,
+    config: &CgConfig,
 ) -> Result<SolveReport<T>, LinalgError> {
     let n = a.dim();
     check_len(n, b.len())?;
     check_len(n, x.len())?;
     let max_iter = config.max_iter.unwrap_or(10 * n.max(1));
-    let tol = (config.rtol * norm(b)).max(config.atol);
+    let tol = (T::from_f64(config.rtol) * norm(b)).max(T::from_f64(config.atol));
     let mut r = vec![T::ZERO; n];
     a.apply(x, &mut r);
     for (ri, &bi) in r.iter_mut().zip(b) {

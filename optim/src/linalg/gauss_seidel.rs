@@ -17,7 +17,7 @@ pub fn solve<T: Float>(
     a: &DenseMatrix<T>,
     b: &[T],
     x: &mut [T],
-    config: &StationaryConfig<T>,
+    config: &StationaryConfig,
 ) -> Result<SolveReport<T>, LinalgError> {
     let n = a.rows();
     check_len(n, a.cols())?;
@@ -26,7 +26,7 @@ pub fn solve<T: Float>(
     if let Some(row) = (0..n).find(|&i| a[(i, i)] == T::ZERO) {
         return Err(LinalgError::ZeroDiagonal { row });
     }
-    let tol = config.rtol * norm(b);
+    let tol = T::from_f64(config.rtol) * norm(b);
     let mut res = residual_norm(a, b, x);
     let mut it = 0;
     while res > tol && it < config.max_iter {

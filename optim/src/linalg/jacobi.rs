@@ -9,16 +9,16 @@ use super::{check_len, norm, DenseMatrix, LinalgError, SolveReport};
 
 /// Settings of the stationary iterations ([`solve`] here and [`super::gauss_seidel::solve`]).
 #[derive(Clone, Debug, PartialEq)]
-pub struct StationaryConfig<T> {
+pub struct StationaryConfig {
     /// Stop when `||b - A x|| <= rtol ||b||`. Default `1e-10`.
-    pub rtol: T,
+    pub rtol: f64,
     /// Iteration budget. Default `10_000`.
     pub max_iter: usize,
 }
 
-impl<T: Float> Default for StationaryConfig<T> {
+impl Default for StationaryConfig {
     fn default() -> Self {
-        StationaryConfig { rtol: T::from_f64(1e-10), max_iter: 10_000 }
+        StationaryConfig { rtol: 1e-10, max_iter: 10_000 }
     }
 }
 
@@ -30,7 +30,7 @@ pub fn solve<T: Float>(
     a: &DenseMatrix<T>,
     b: &[T],
     x: &mut [T],
-    config: &StationaryConfig<T>,
+    config: &StationaryConfig,
 ) -> Result<SolveReport<T>, LinalgError> {
     let n = a.rows();
     check_len(n, a.cols())?;
@@ -39,7 +39,7 @@ pub fn solve<T: Float>(
     if let Some(row) = (0..n).find(|&i| a[(i, i)] == T::ZERO) {
         return Err(LinalgError::ZeroDiagonal { row });
     }
-    let tol = config.rtol * norm(b);
+    let tol = T::from_f64(config.rtol) * norm(b);
     let mut next = vec![T::ZERO; n];
     let mut res = residual_norm(a, b, x);
     let mut it = 0;

@@ -17,16 +17,16 @@ use crate::objective::Objective;
 
 /// Settings of [`search`].
 #[derive(Clone, Debug, PartialEq)]
-pub struct ArmijoConfig<T> {
+pub struct ArmijoConfig {
     /// Sufficient-decrease constant `c1`. Default `1e-4` (N&W).
-    pub c1: T,
+    pub c1: f64,
     /// Trials before giving up. Default `60`.
     pub max_iter: usize,
 }
 
-impl<T: Float> Default for ArmijoConfig<T> {
+impl Default for ArmijoConfig {
     fn default() -> Self {
-        ArmijoConfig { c1: T::from_f64(1e-4), max_iter: 60 }
+        ArmijoConfig { c1: 1e-4, max_iter: 60 }
     }
 }
 
@@ -43,9 +43,10 @@ pub fn search<T: Float, O: Objective<T> + ?Sized>(
     g0: &[T],
     d: &[T],
     alpha0: T,
-    config: &ArmijoConfig<T>,
+    config: &ArmijoConfig,
 ) -> Result<LineSearchResult<T>, LineSearchError> {
     let dphi0 = start_slope(g0, d, alpha0)?;
+    let c1 = T::from_f64(config.c1);
     let mut alpha = alpha0;
     for _ in 0..config.max_iter {
         let xn = step_to(x, alpha, d);
@@ -53,7 +54,7 @@ pub fn search<T: Float, O: Objective<T> + ?Sized>(
             break;
         }
         let f = obj.value(&xn);
-        if f.is_finite() && f <= f0 + config.c1 * alpha * dphi0 {
+        if f.is_finite() && f <= f0 + c1 * alpha * dphi0 {
             return Ok(LineSearchResult { alpha, x: xn, f, g: None });
         }
         let (lo, hi) = (T::from_f64(0.1) * alpha, T::from_f64(0.5) * alpha);

@@ -101,23 +101,23 @@ impl std::error::Error for LineSearchError {}
 
 /// A choice of line search, as the methods take it in their configs.
 #[derive(Clone, Debug, PartialEq)]
-pub enum LineSearch<T> {
+pub enum LineSearch {
     /// Backtracking to the Armijo condition.
-    Armijo(armijo::ArmijoConfig<T>),
+    Armijo(armijo::ArmijoConfig),
     /// Strong Wolfe conditions (bracketing and zoom).
-    StrongWolfe(wolfe::WolfeConfig<T>),
+    StrongWolfe(wolfe::WolfeConfig),
     /// Strong Wolfe conditions (Moré-Thuente).
-    MoreThuente(more_thuente::MoreThuenteConfig<T>),
+    MoreThuente(more_thuente::MoreThuenteConfig),
 }
 
-impl<T: Float> LineSearch<T> {
+impl LineSearch {
     /// Checks the settings: `0 < c1 < c2 < 1` (Wolfe), `0 < c1 < 1` (Armijo), `0 < ftol, gtol < 1` and
     /// `xtol >= 0` (Moré-Thuente), a positive `alpha_max` and at least one trial.
     ///
     /// # Errors
     /// [`OptimError::InvalidConfig`] naming the field and its value.
     pub fn validate(&self) -> Result<(), OptimError> {
-        let unit = |what: &str, v: T| check(v > T::ZERO && v < T::ONE, || format!("{what} = {v:?} must be in (0, 1)"));
+        let unit = |what: &str, v: f64| check(v > 0.0 && v < 1.0, || format!("{what} = {v:?} must be in (0, 1)"));
         let trials = |what: &str, n: usize| check(n >= 1, || format!("{what} = 0 must be at least 1"));
         match self {
             LineSearch::Armijo(c) => {
@@ -141,11 +141,12 @@ impl<T: Float> LineSearch<T> {
         }
     }
 
-    /// Searches along `d` from `x` (where `f(x) = f0`, `grad f(x) = g0`), trying `alpha0` first.
+    /// Searches along `d` from `x` (where `f(x) = f0`, `grad f(x) = g0`), trying `alpha0` first; the settings
+    /// are converted to `T` at the start of the search.
     ///
     /// # Errors
     /// See [`LineSearchError`].
-    pub fn search<O: Objective<T> + ?Sized>(
+    pub fn search<T: Float, O: Objective<T> + ?Sized>(
         &self,
         obj: &mut O,
         x: &[T],

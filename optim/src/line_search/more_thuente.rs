@@ -26,28 +26,22 @@ use crate::objective::Objective;
 
 /// Settings of [`search`]; defaults as L-BFGS-B (`lnsrlb`), so as scipy's `L-BFGS-B`.
 #[derive(Clone, Debug, PartialEq)]
-pub struct MoreThuenteConfig<T> {
+pub struct MoreThuenteConfig {
     /// Sufficient-decrease constant `ftol`. Default `1e-3` (L-BFGS-B).
-    pub ftol: T,
+    pub ftol: f64,
     /// Curvature constant `gtol`. Default `0.9` (L-BFGS-B).
-    pub gtol: T,
+    pub gtol: f64,
     /// Relative width of the interval of uncertainty at which the search stops. Default `0.1` (L-BFGS-B).
-    pub xtol: T,
+    pub xtol: f64,
     /// Largest step. Default `1e10` (L-BFGS-B's `stpmx` without bounds).
-    pub alpha_max: T,
+    pub alpha_max: f64,
     /// Trials before giving up. Default `20` (scipy's `maxls`).
     pub max_iter: usize,
 }
 
-impl<T: Float> Default for MoreThuenteConfig<T> {
+impl Default for MoreThuenteConfig {
     fn default() -> Self {
-        MoreThuenteConfig {
-            ftol: T::from_f64(1e-3),
-            gtol: T::from_f64(0.9),
-            xtol: T::from_f64(0.1),
-            alpha_max: T::from_f64(1e10),
-            max_iter: 20,
-        }
+        MoreThuenteConfig { ftol: 1e-3, gtol: 0.9, xtol: 0.1, alpha_max: 1e10, max_iter: 20 }
     }
 }
 
@@ -173,12 +167,13 @@ pub fn search<T: Float, O: Objective<T> + ?Sized>(
     g0: &[T],
     d: &[T],
     alpha0: T,
-    config: &MoreThuenteConfig<T>,
+    config: &MoreThuenteConfig,
 ) -> Result<LineSearchResult<T>, LineSearchError> {
     let dphi0 = start_slope(g0, d, alpha0)?;
     let (half, p66, xtrapl, xtrapu) = (T::from_f64(0.5), T::from_f64(0.66), T::from_f64(1.1), T::from_f64(4.0));
-    let (stpmin, stpmax) = (T::ZERO, config.alpha_max);
-    let gtest = config.ftol * dphi0;
+    let (ftol, gtol, xtol) = (T::from_f64(config.ftol), T::from_f64(config.gtol), T::from_f64(config.xtol));
+    let (stpmin, stpmax) = (T::ZERO, T::from_f64(config.alpha_max));
+    let gtest = ftol * dphi0;
     let mut width = stpmax - stpmin;
     let mut width1 = width / half;
     let mut bracketed = false;
@@ -212,10 +207,10 @@ pub fn search<T: Float, O: Objective<T> + ?Sized>(
         if stage1 && f <= ftest && dg >= T::ZERO {
             stage1 = false;
         }
-        if f <= ftest && dg.abs() <= config.gtol * (-dphi0) {
+        if f <= ftest && dg.abs() <= gtol * (-dphi0) {
             return Ok(LineSearchResult { alpha: stp, x: xt, f, g: Some(g) });
         }
-        let stalled = bracketed && (stp <= stmin || stp >= stmax || stmax - stmin <= config.xtol * stmax);
+        let stalled = bracketed && (stp <= stmin || stp >= stmax || stmax - stmin <= xtol * stmax);
         let at_max = stp == stpmax && f <= ftest && dg <= gtest;
         let at_min = stp == stpmin && (f > ftest || dg >= gtest);
         if stalled || at_max || at_min {
@@ -246,7 +241,7 @@ pub fn search<T: Float, O: Objective<T> + ?Sized>(
             stmax = stp + xtrapu * (stp - bx.a);
         }
         stp = stp.max(stpmin).min(stpmax);
-        if bracketed && (stp <= stmin || stp >= stmax || stmax - stmin <= config.xtol * stmax) {
+        if bracketed && (stp <= stmin || stp >= stmax || stmax - stmin <= xtol * stmax) {
             stp = bx.a;
         }
     }
@@ -261,7 +256,7 @@ mod tests {
     use super::*;
     use crate::objective::TapeObjective;
 
-    fn wolfe_holds(r: &LineSearchResult<f64>, f0: f64, g0: &[f64], d: &[f64], c: &MoreThuenteConfig<f64>) -> bool {
+    fn wolfe_holds(r: &LineSearchResult<f64>, f0: f64, g0: &[f64], d: &[f64], c: &MoreThuenteConfig) -> bool {
         let dphi0 = dot(g0, d);
         let dphi = dot(r.g.as_ref().unwrap(), d);
         r.f <= f0 + c.ftol * r.alpha * dphi0 && dphi.abs() <= c.gtol * dphi0.abs()

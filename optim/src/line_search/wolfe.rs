@@ -19,20 +19,20 @@ use crate::objective::Objective;
 
 /// Settings of [`search`].
 #[derive(Clone, Debug, PartialEq)]
-pub struct WolfeConfig<T> {
+pub struct WolfeConfig {
     /// Sufficient-decrease constant. Default `1e-4` (N&W, scipy).
-    pub c1: T,
+    pub c1: f64,
     /// Curvature constant. Default `0.9` (N&W for quasi-Newton; use `0.1`-`0.4` for nonlinear CG).
-    pub c2: T,
+    pub c2: f64,
     /// Largest step. Default `1e10`.
-    pub alpha_max: T,
+    pub alpha_max: f64,
     /// Trials before giving up (both phases). Default `50`.
     pub max_iter: usize,
 }
 
-impl<T: Float> Default for WolfeConfig<T> {
+impl Default for WolfeConfig {
     fn default() -> Self {
-        WolfeConfig { c1: T::from_f64(1e-4), c2: T::from_f64(0.9), alpha_max: T::from_f64(1e10), max_iter: 50 }
+        WolfeConfig { c1: 1e-4, c2: 0.9, alpha_max: 1e10, max_iter: 50 }
     }
 }
 
@@ -84,16 +84,16 @@ pub fn search<T: Float, O: Objective<T> + ?Sized>(
     g0: &[T],
     d: &[T],
     alpha0: T,
-    config: &WolfeConfig<T>,
+    config: &WolfeConfig,
 ) -> Result<LineSearchResult<T>, LineSearchError> {
     let dphi0 = start_slope(g0, d, alpha0)?;
-    let (c1, c2) = (config.c1, config.c2);
+    let (c1, c2, alpha_max) = (T::from_f64(config.c1), T::from_f64(config.c2), T::from_f64(config.alpha_max));
     let armijo = |t: &Trial<T>| t.f <= f0 + c1 * t.alpha * dphi0;
     let curvature = |t: &Trial<T>| t.dphi.abs() <= -c2 * dphi0;
     // previous trial (alpha = 0 at the start); a trial at alpha = 0 is never returned, so its point and
     // gradient are not copied
     let mut prev = Trial { alpha: T::ZERO, x: Vec::new(), f: f0, g: Vec::new(), dphi: dphi0 };
-    let mut alpha = alpha0.min(config.alpha_max);
+    let mut alpha = alpha0.min(alpha_max);
     let mut evals = 0;
     // Phase 1: bracket.
     let (mut lo, mut hi): (Trial<T>, Option<Trial<T>>);
@@ -125,10 +125,10 @@ pub fn search<T: Float, O: Objective<T> + ?Sized>(
             hi = Some(prev);
             break;
         }
-        if alpha >= config.alpha_max {
+        if alpha >= alpha_max {
             return Ok(done(t));
         }
-        alpha = (T::from_f64(2.0) * alpha).min(config.alpha_max);
+        alpha = (T::from_f64(2.0) * alpha).min(alpha_max);
         prev = t;
     }
     // Phase 2: zoom on [lo, hi]; lo satisfies sufficient decrease and has the lowest f so far.

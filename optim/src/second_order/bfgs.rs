@@ -23,14 +23,14 @@ use crate::objective::{Counted, Objective};
 
 /// Settings of BFGS.
 #[derive(Clone, Debug, PartialEq)]
-pub struct BfgsConfig<T> {
+pub struct BfgsConfig {
     /// Stopping rules. Default [`Tolerances::default`].
-    pub tol: Tolerances<T>,
+    pub tol: Tolerances,
     /// Line search. Default strong Wolfe with `c1 = 1e-4`, `c2 = 0.9` (scipy).
-    pub line_search: LineSearch<T>,
+    pub line_search: LineSearch,
 }
 
-impl<T: Float> Default for BfgsConfig<T> {
+impl Default for BfgsConfig {
     fn default() -> Self {
         BfgsConfig { tol: Tolerances::default(), line_search: LineSearch::StrongWolfe(WolfeConfig::default()) }
     }
@@ -43,7 +43,7 @@ pub struct BfgsInfo {
     pub skipped_updates: usize,
 }
 
-impl<T: Float> BfgsConfig<T> {
+impl BfgsConfig {
     /// Checks the settings (the tolerances and the line search).
     ///
     /// # Errors
@@ -61,7 +61,7 @@ impl<T: Float> BfgsConfig<T> {
 pub fn minimize<T: Float, O: Objective<T> + ?Sized>(
     obj: &mut O,
     x0: &[T],
-    config: &BfgsConfig<T>,
+    config: &BfgsConfig,
 ) -> Result<Report<T, BfgsInfo>, OptimError> {
     config.validate()?;
     driver::run(obj, x0, &config.tol, Bfgs::new(config, x0.len()), None)
@@ -74,7 +74,7 @@ pub fn minimize<T: Float, O: Objective<T> + ?Sized>(
 pub fn minimize_observed<T: Float, O: Objective<T> + ?Sized>(
     obj: &mut O,
     x0: &[T],
-    config: &BfgsConfig<T>,
+    config: &BfgsConfig,
     observer: Observer<'_, T>,
 ) -> Result<Report<T, BfgsInfo>, OptimError> {
     config.validate()?;
@@ -98,7 +98,7 @@ pub(crate) fn initial_step<T: Float>(f: T, f_prev: Option<T>, gp: T) -> T {
 
 /// BFGS as a [`driver`] step.
 struct Bfgs<'c, T> {
-    config: &'c BfgsConfig<T>,
+    config: &'c BfgsConfig,
     /// `H` (row-major `n x n`), the inverse-Hessian approximation.
     h: Vec<T>,
     /// Whether `H` has been updated (and so rescaled) yet.
@@ -110,7 +110,7 @@ struct Bfgs<'c, T> {
 }
 
 impl<'c, T: Float> Bfgs<'c, T> {
-    fn new(config: &'c BfgsConfig<T>, n: usize) -> Self {
+    fn new(config: &'c BfgsConfig, n: usize) -> Self {
         let mut h = vec![T::ZERO; n * n];
         for i in 0..n {
             h[i * n + i] = T::ONE;

@@ -97,7 +97,9 @@ pub enum Step<T> {
 /// What the driver tells a step about the run.
 #[derive(Clone, Copy, Debug)]
 pub struct Context<'a, T> {
-    tol: &'a Tolerances<T>,
+    tol: &'a Tolerances,
+    /// `tol.grad_tol` in `T`, converted once for the run.
+    grad_tol: T,
     k: usize,
 }
 
@@ -112,7 +114,7 @@ impl<T: Float> Context<'_, T> {
     /// the following iteration (a dense Hessian, a CG solve).
     pub fn stops_at(&self, g: &[T]) -> bool {
         let gn = norm(g);
-        !(gn > self.tol.grad_tol && gn.is_finite()) || self.k >= self.tol.max_iter
+        !(gn > self.grad_tol && gn.is_finite()) || self.k >= self.tol.max_iter
     }
 }
 
@@ -154,7 +156,7 @@ pub trait Method<T: Float, P: ?Sized> {
 pub fn run<T: Float, P: ?Sized, M: Method<T, P>>(
     problem: &mut P,
     x0: &[T],
-    tol: &Tolerances<T>,
+    tol: &Tolerances,
     mut method: M,
     mut observer: Option<Observer<'_, T>>,
 ) -> Result<Report<T, M::Info>, OptimError> {
@@ -162,9 +164,10 @@ pub fn run<T: Float, P: ?Sized, M: Method<T, P>>(
     if x0.is_empty() {
         return Err(OptimError::EmptyStart);
     }
+    let grad_tol = T::from_f64(tol.grad_tol);
     let mut problem = Counted::new(problem);
     let mut g = vec![T::ZERO; x0.len()];
-    let f = method.start(&mut problem, x0, &mut g, &Context { tol, k: 0 });
+    let f = method.start(&mut problem, x0, &mut g, &Context { tol, grad_tol, k: 0 });
     let mut at = Point { x: x0.to_vec(), f, g };
     if !finite(&at) {
         return Err(OptimError::NonFiniteStart);
@@ -173,7 +176,7 @@ pub fn run<T: Float, P: ?Sized, M: Method<T, P>>(
         let grad_norm = norm(&at.g);
         Ok(Report { x: at.x, f: at.f, grad_norm, iterations: k, counts: problem.counts(), stop, info: method.info() })
     };
-    if norm(&at.g) <= tol.grad_tol {
+    if norm(&at.g) <= grad_tol {
         return done(at, 0, &problem, method, StopReason::GradientTolerance);
     }
     if let Some(s) = method.stop(&at) {
@@ -185,7 +188,7 @@ pub fn run<T: Float, P: ?Sized, M: Method<T, P>>(
     let mut k = 0;
     loop {
         k += 1;
-        let (new, own) = match method.step(&mut problem, &at, &Context { tol, k }) {
+        let (new, own) = match method.step(&mut problem, &at, &Context { tol, grad_tol, k }) {
             Step::NoProgress => return done(at, k, &problem, method, StopReason::NoProgress),
             Step::NonFinite => return done(at, k, &problem, method, StopReason::NonFinite),
             Step::Stop(s) => return done(at, k, &problem, method, s),

@@ -22,25 +22,25 @@ use crate::objective::{half_squared_norm, Counted, GaussNewtonOp, Jacobian, Leas
 
 /// How the Gauss-Newton system is solved.
 #[derive(Clone, Debug, PartialEq)]
-pub enum GnSolver<T> {
+pub enum GnSolver {
     /// Form `J` and `J^T J`, Cholesky (with a tiny ridge if `J` is rank deficient).
     Dense,
     /// CG on the products `J^T (J v)`.
-    Cg(CgConfig<T>),
+    Cg(CgConfig),
 }
 
 /// Settings of Gauss-Newton.
 #[derive(Clone, Debug, PartialEq)]
-pub struct GaussNewtonConfig<T> {
+pub struct GaussNewtonConfig {
     /// Stopping rules (the gradient is `J^T r`). Default [`Tolerances::default`].
-    pub tol: Tolerances<T>,
+    pub tol: Tolerances,
     /// Linear solver. Default [`GnSolver::Dense`].
-    pub solver: GnSolver<T>,
+    pub solver: GnSolver,
     /// Line search on `1/2 ||r||^2`, from `alpha = 1`. Default Armijo.
-    pub line_search: LineSearch<T>,
+    pub line_search: LineSearch,
 }
 
-impl<T: Float> GaussNewtonConfig<T> {
+impl GaussNewtonConfig {
     /// Checks the settings (the tolerances and the line search).
     ///
     /// # Errors
@@ -62,7 +62,7 @@ pub struct GaussNewtonInfo<T> {
     pub cg_iterations: usize,
 }
 
-impl<T: Float> Default for GaussNewtonConfig<T> {
+impl Default for GaussNewtonConfig {
     fn default() -> Self {
         GaussNewtonConfig {
             tol: Tolerances::default(),
@@ -132,7 +132,7 @@ pub(crate) fn solve_ridged<T: Float>(a: &DenseMatrix<T>, rhs: &[T]) -> Option<(V
 pub fn minimize<T: Float, L: LeastSquares<T> + ?Sized>(
     problem: &mut L,
     x0: &[T],
-    config: &GaussNewtonConfig<T>,
+    config: &GaussNewtonConfig,
 ) -> Result<Report<T, GaussNewtonInfo<T>>, OptimError> {
     config.validate()?;
     driver::run(problem, x0, &config.tol, GaussNewton::new(config), None)
@@ -145,7 +145,7 @@ pub fn minimize<T: Float, L: LeastSquares<T> + ?Sized>(
 pub fn minimize_observed<T: Float, L: LeastSquares<T> + ?Sized>(
     problem: &mut L,
     x0: &[T],
-    config: &GaussNewtonConfig<T>,
+    config: &GaussNewtonConfig,
     observer: Observer<'_, T>,
 ) -> Result<Report<T, GaussNewtonInfo<T>>, OptimError> {
     config.validate()?;
@@ -164,13 +164,13 @@ enum Direction<T> {
 /// Gauss-Newton as a [`driver`] step: the direction is solved when a point is evaluated (unless the run stops
 /// there), the line search runs in the next iteration.
 struct GaussNewton<'c, T> {
-    config: &'c GaussNewtonConfig<T>,
+    config: &'c GaussNewtonConfig,
     p: Direction<T>,
     info: GaussNewtonInfo<T>,
 }
 
 impl<'c, T: Float> GaussNewton<'c, T> {
-    fn new(config: &'c GaussNewtonConfig<T>) -> Self {
+    fn new(config: &'c GaussNewtonConfig) -> Self {
         let info = GaussNewtonInfo { last_alpha: T::ZERO, max_ridge: T::ZERO, cg_iterations: 0 };
         GaussNewton { config, p: Direction::Skipped, info }
     }

@@ -16,9 +16,9 @@ use crate::objective::{Counted, Objective};
 
 /// How the step length is chosen.
 #[derive(Clone, Debug, PartialEq)]
-pub enum GdStep<T> {
+pub enum GdStep {
     /// A line search; the first trial is twice the previous accepted step.
-    LineSearch(LineSearch<T>),
+    LineSearch(LineSearch),
     /// The exact minimiser along `-g` of the quadratic model, `g^T g / g^T H g` (falls back to Armijo
     /// backtracking when the curvature is not positive or the step does not decrease `f`).
     ExactQuadratic,
@@ -26,14 +26,14 @@ pub enum GdStep<T> {
 
 /// Settings of gradient descent.
 #[derive(Clone, Debug, PartialEq)]
-pub struct GdConfig<T> {
+pub struct GdConfig {
     /// Stopping rules. Default [`Tolerances::default`] with `max_iter = 100_000` (descent is slow).
-    pub tol: Tolerances<T>,
+    pub tol: Tolerances,
     /// Step rule. Default Armijo backtracking ([`ArmijoConfig::default`]).
-    pub step: GdStep<T>,
+    pub step: GdStep,
 }
 
-impl<T: Float> Default for GdConfig<T> {
+impl Default for GdConfig {
     fn default() -> Self {
         GdConfig {
             tol: Tolerances::default().with_max_iter(100_000),
@@ -49,7 +49,7 @@ pub struct GdInfo<T> {
     pub last_step: T,
 }
 
-impl<T: Float> GdConfig<T> {
+impl GdConfig {
     /// Checks the settings (the tolerances and the line search).
     ///
     /// # Errors
@@ -70,7 +70,7 @@ impl<T: Float> GdConfig<T> {
 pub fn minimize<T: Float, O: Objective<T> + ?Sized>(
     obj: &mut O,
     x0: &[T],
-    config: &GdConfig<T>,
+    config: &GdConfig,
 ) -> Result<Report<T, GdInfo<T>>, OptimError> {
     config.validate()?;
     driver::run(obj, x0, &config.tol, Gd::new(config), None)
@@ -83,7 +83,7 @@ pub fn minimize<T: Float, O: Objective<T> + ?Sized>(
 pub fn minimize_observed<T: Float, O: Objective<T> + ?Sized>(
     obj: &mut O,
     x0: &[T],
-    config: &GdConfig<T>,
+    config: &GdConfig,
     observer: Observer<'_, T>,
 ) -> Result<Report<T, GdInfo<T>>, OptimError> {
     config.validate()?;
@@ -92,14 +92,14 @@ pub fn minimize_observed<T: Float, O: Objective<T> + ?Sized>(
 
 /// Gradient descent as a [`driver`] step.
 struct Gd<'c, T> {
-    config: &'c GdConfig<T>,
-    fallback: LineSearch<T>,
+    config: &'c GdConfig,
+    fallback: LineSearch,
     /// The previous accepted step (the first trial of the next search is twice it).
     alpha_prev: T,
 }
 
 impl<'c, T: Float> Gd<'c, T> {
-    fn new(config: &'c GdConfig<T>) -> Self {
+    fn new(config: &'c GdConfig) -> Self {
         Gd { config, fallback: LineSearch::Armijo(ArmijoConfig::default()), alpha_prev: T::ONE }
     }
 }

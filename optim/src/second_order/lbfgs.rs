@@ -21,24 +21,25 @@ use crate::objective::{Counted, Objective};
 
 /// Settings of L-BFGS.
 #[derive(Clone, Debug, PartialEq)]
-pub struct LbfgsConfig<T> {
+pub struct LbfgsConfig {
     /// Stopping rules. Default [`Tolerances::default`] with `max_iter = 15_000` (scipy L-BFGS-B's `maxiter`).
-    pub tol: Tolerances<T>,
+    pub tol: Tolerances,
     /// History size `m`. Default `10` (scipy's `maxcor`).
     pub history: usize,
     /// Line search. Default strong Wolfe, `c1 = 1e-4`, `c2 = 0.9`.
-    pub line_search: LineSearch<T>,
-    /// A pair is skipped when `y^T s <= curvature_eps y^T y`. Default machine epsilon (L-BFGS-B).
-    pub curvature_eps: T,
+    pub line_search: LineSearch,
+    /// A pair is skipped when `y^T s <= curvature_eps y^T y`; `None` means the machine epsilon of the problem's
+    /// float type (`T::EPSILON`, as L-BFGS-B). Default `None`.
+    pub curvature_eps: Option<f64>,
 }
 
-impl<T: Float> Default for LbfgsConfig<T> {
+impl Default for LbfgsConfig {
     fn default() -> Self {
         LbfgsConfig {
             tol: Tolerances::default().with_max_iter(15_000),
             history: 10,
             line_search: LineSearch::StrongWolfe(WolfeConfig::default()),
-            curvature_eps: T::EPSILON,
+            curvature_eps: None,
         }
     }
 }
@@ -52,7 +53,7 @@ pub struct LbfgsInfo {
     pub restarts: usize,
 }
 
-impl<T: Float> LbfgsConfig<T> {
+impl LbfgsConfig {
     /// Checks the settings (`curvature_eps >= 0`, the tolerances and the line search).
     ///
     /// # Errors
@@ -60,7 +61,10 @@ impl<T: Float> LbfgsConfig<T> {
     pub fn validate(&self) -> Result<(), OptimError> {
         self.tol.validate()?;
         self.line_search.validate()?;
-        check_nonneg("LbfgsConfig", "curvature_eps", self.curvature_eps)
+        match self.curvature_eps {
+            Some(eps) => check_nonneg("LbfgsConfig", "curvature_eps", eps),
+            None => Ok(()),
+        }
     }
 }
 
@@ -71,7 +75,7 @@ impl<T: Float> LbfgsConfig<T> {
 pub fn minimize<T: Float, O: Objective<T> + ?Sized>(
     obj: &mut O,
     x0: &[T],
-    config: &LbfgsConfig<T>,
+    config: &LbfgsConfig,
 ) -> Result<Report<T, LbfgsInfo>, OptimError> {
     config.validate()?;
     driver::run(obj, x0, &config.tol, Lbfgs::new(config, x0.len()), None)
@@ -84,7 +88,7 @@ pub fn minimize<T: Float, O: Objective<T> + ?Sized>(
 pub fn minimize_observed<T: Float, O: Objective<T> + ?Sized>(
     obj: &mut O,
     x0: &[T],
-    config: &LbfgsConfig<T>,
+    config: &LbfgsConfig,
     observer: Observer<'_, T>,
 ) -> Result<Report<T, LbfgsInfo>, OptimError> {
     config.validate()?;
@@ -140,7 +144,9 @@ fn two_loop<T: Float>(g: &[T], pairs: &VecDeque<Pair<T>>, p: &mut [T], alphas: &
 
 /// L-BFGS as a [`driver`] step.
 struct Lbfgs<'c, T> {
-    config: &'c LbfgsConfig<T>,
+    config: &'c LbfgsConfig,
+    /// `config.curvature_eps` in `T` (`T::EPSILON` for `None`).
+    curvature_eps: T,
     pairs: VecDeque<Pair<T>>,
     /// The direction, and scratch for the two-loop recursion.
     p: Vec<T>,
@@ -149,9 +155,10 @@ struct Lbfgs<'c, T> {
 }
 
 impl<'c, T: Float> Lbfgs<'c, T> {
-    fn new(config: &'c LbfgsConfig<T>, n: usize) -> Self {
+    fn new(config: &'c LbfgsConfig, n: usize) -> Self {
         Lbfgs {
             config,
+            curvature_eps: config.curvature_eps.map_or(T::EPSILON, T::from_f64),
             pairs: VecDeque::with_capacity(config.history),
             p: vec![T::ZERO; n],
             alphas: Vec::with_capacity(config.history),
@@ -189,7 +196,7 @@ impl<T: Float, O: Objective<T> + ?Sized> Method<T, O> for Lbfgs<'_, T> {
         s.iter_mut().zip(&new.x).for_each(|(s, &x)| *s = x - *s);
         y.iter_mut().zip(&new.g).for_each(|(y, &g)| *y = g - *y);
         let (ys, yy) = (dot(&y, &s), dot(&y, &y));
-        if ys > self.config.curvature_eps * yy && self.config.history > 0 {
+        if ys > self.curvature_eps * yy && self.config.history > 0 {
             if self.pairs.len() == self.config.history {
                 self.pairs.pop_front();
             }

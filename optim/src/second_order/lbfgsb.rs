@@ -145,18 +145,18 @@ impl<T: Float> Bounds<T> {
 
 /// Settings of L-BFGS-B.
 #[derive(Clone, Debug, PartialEq)]
-pub struct LbfgsbConfig<T> {
+pub struct LbfgsbConfig {
     /// Stopping rules; `grad_tol` is on the projected gradient. Default [`Tolerances::default`] with
     /// `max_iter = 15_000` (scipy's `maxiter`).
-    pub tol: Tolerances<T>,
+    pub tol: Tolerances,
     /// History size `m`. Default `10` (scipy's `maxcor`).
     pub history: usize,
     /// Line search; its `alpha_max` is lowered to keep the iterate feasible. Default Moré-Thuente with
     /// L-BFGS-B's constants ([`MoreThuenteConfig::default`]).
-    pub line_search: LineSearch<T>,
+    pub line_search: LineSearch,
 }
 
-impl<T: Float> Default for LbfgsbConfig<T> {
+impl Default for LbfgsbConfig {
     fn default() -> Self {
         LbfgsbConfig {
             tol: Tolerances::default().with_max_iter(15_000),
@@ -166,7 +166,7 @@ impl<T: Float> Default for LbfgsbConfig<T> {
     }
 }
 
-impl<T: Float> LbfgsbConfig<T> {
+impl LbfgsbConfig {
     /// Checks the settings (the tolerances and the line search).
     ///
     /// # Errors
@@ -197,7 +197,7 @@ pub fn minimize<T: Float, O: Objective<T> + ?Sized>(
     obj: &mut O,
     x0: &[T],
     bounds: &Bounds<T>,
-    config: &LbfgsbConfig<T>,
+    config: &LbfgsbConfig,
 ) -> Result<Report<T, LbfgsbInfo>, OptimError> {
     run(obj, x0, bounds, config, None)
 }
@@ -210,7 +210,7 @@ pub fn minimize_observed<T: Float, O: Objective<T> + ?Sized>(
     obj: &mut O,
     x0: &[T],
     bounds: &Bounds<T>,
-    config: &LbfgsbConfig<T>,
+    config: &LbfgsbConfig,
     observer: Observer<'_, T>,
 ) -> Result<Report<T, LbfgsbInfo>, OptimError> {
     run(obj, x0, bounds, config, Some(observer))
@@ -220,7 +220,7 @@ fn run<T: Float, O: Objective<T> + ?Sized>(
     obj: &mut O,
     x0: &[T],
     bounds: &Bounds<T>,
-    config: &LbfgsbConfig<T>,
+    config: &LbfgsbConfig,
     observer: Option<Observer<'_, T>>,
 ) -> Result<Report<T, LbfgsbInfo>, OptimError> {
     config.validate()?;
@@ -447,7 +447,7 @@ fn direction<T: Float>(x: &[T], g: &[T], bounds: &Bounds<T>, b: &Compact<T>) -> 
 
 /// L-BFGS-B as a [`driver`] step. The driver's gradient is the projected one; the raw gradient is kept here.
 struct Lbfgsb<'c, T> {
-    config: &'c LbfgsbConfig<T>,
+    config: &'c LbfgsbConfig,
     bounds: &'c Bounds<T>,
     /// The raw gradient at the current point, and at the point just moved to.
     g: Vec<T>,
@@ -461,7 +461,7 @@ struct Lbfgsb<'c, T> {
 }
 
 impl<'c, T: Float> Lbfgsb<'c, T> {
-    fn new(config: &'c LbfgsbConfig<T>, bounds: &'c Bounds<T>, n: usize) -> Self {
+    fn new(config: &'c LbfgsbConfig, bounds: &'c Bounds<T>, n: usize) -> Self {
         let finite = |v: &T| v.is_finite();
         let constrained = bounds.lower().iter().any(finite) || bounds.upper().iter().any(finite);
         let boxed = bounds.lower().iter().all(finite) && bounds.upper().iter().all(finite);
@@ -493,7 +493,9 @@ impl<'c, T: Float> Lbfgsb<'c, T> {
     }
 
     /// The line search with its largest step lowered to `alpha_max`.
-    fn line_search(&self, alpha_max: T) -> LineSearch<T> {
+    fn line_search(&self, alpha_max: T) -> LineSearch {
+        // the same step as a min in `T`: a `T` value converts to f64 and back unchanged, and rounding is monotone
+        let alpha_max = alpha_max.to_f64();
         match &self.config.line_search {
             LineSearch::MoreThuente(c) => {
                 LineSearch::MoreThuente(MoreThuenteConfig { alpha_max: c.alpha_max.min(alpha_max), ..c.clone() })

@@ -104,44 +104,44 @@ pub enum LsModel {
 /// defaults to `1e-10`, `ftol` and `gtol` to `1e-15` so that fits reach the solution to about 8 significant
 /// digits (see `optim/tests/nist_strd.rs`); the absolute rules of [`Tolerances`] are off (`grad_tol = 0`).
 #[derive(Clone, Debug, PartialEq)]
-pub struct LmConfig<T> {
+pub struct LmConfig {
     /// Budgets (`max_iter` counts trials, accepted or rejected; `max_evals` counts all evaluations) and the
     /// absolute rules every method has. Default [`Tolerances::default`] with `grad_tol = 0`.
-    pub tol: Tolerances<T>,
+    pub tol: Tolerances,
     /// Relative reduction of `||r||^2` (actual and predicted). Default `1e-15`.
-    pub ftol: T,
+    pub ftol: f64,
     /// Relative step: stop when `delta <= xtol ||D x||`. Default `1e-10`.
-    pub xtol: T,
+    pub xtol: f64,
     /// Cosine between `r` and the columns of `J`. Default `1e-15` (MINPACK: `0`).
-    pub gtol: T,
+    pub gtol: f64,
     /// Scaling of the trust region. Default [`Damping::Diagonal`] (Marquardt, MINPACK).
     pub damping: Damping,
     /// The first radius is `factor ||D x0||` (or `factor` if that is 0). Default `100` (MINPACK).
-    pub factor: T,
+    pub factor: f64,
     /// The cost: `1/2 ||r||^2` or a robust loss of the residuals (scipy's `loss=`, `f_scale=`). Default
     /// [`Loss::Linear`]. Reported `f` values are this cost.
-    pub loss: RobustLoss<T>,
+    pub loss: RobustLoss,
     /// The model of each trial. Default [`LsModel::Adaptive`] (NL2SOL's switching; measured on the NIST StRD
     /// problems in `optim/tests/nist_strd.rs`).
     pub model: LsModel,
 }
 
-impl<T: Float> Default for LmConfig<T> {
+impl Default for LmConfig {
     fn default() -> Self {
         LmConfig {
-            tol: Tolerances::default().with_grad_tol(T::ZERO),
-            ftol: T::from_f64(1e-15),
-            xtol: T::from_f64(1e-10),
-            gtol: T::from_f64(1e-15),
+            tol: Tolerances::default().with_grad_tol(0.0),
+            ftol: 1e-15,
+            xtol: 1e-10,
+            gtol: 1e-15,
             damping: Damping::Diagonal,
-            factor: T::from_f64(100.0),
+            factor: 100.0,
             loss: RobustLoss::default(),
             model: LsModel::Adaptive,
         }
     }
 }
 
-impl<T: Float> LmConfig<T> {
+impl LmConfig {
     /// Levenberg's method: the defaults with [`Damping::Identity`] and the Gauss-Newton model.
     pub fn levenberg() -> Self {
         LmConfig { damping: Damping::Identity, model: LsModel::GaussNewton, ..Self::default() }
@@ -205,7 +205,7 @@ pub struct LmInfo<T> {
 pub fn minimize<T: Float, L: LeastSquares<T> + ?Sized>(
     problem: &mut L,
     x0: &[T],
-    config: &LmConfig<T>,
+    config: &LmConfig,
 ) -> Result<Report<T, LmInfo<T>>, OptimError> {
     config.validate()?;
     run(problem, x0, config, None, None)
@@ -218,7 +218,7 @@ pub fn minimize<T: Float, L: LeastSquares<T> + ?Sized>(
 pub fn minimize_observed<T: Float, L: LeastSquares<T> + ?Sized>(
     problem: &mut L,
     x0: &[T],
-    config: &LmConfig<T>,
+    config: &LmConfig,
     observer: Observer<'_, T>,
 ) -> Result<Report<T, LmInfo<T>>, OptimError> {
     config.validate()?;
@@ -246,7 +246,7 @@ pub fn minimize_bounded<T: Float, L: LeastSquares<T> + ?Sized>(
     problem: &mut L,
     x0: &[T],
     bounds: &Bounds<T>,
-    config: &LmConfig<T>,
+    config: &LmConfig,
 ) -> Result<Report<T, LmInfo<T>>, OptimError> {
     config.validate()?;
     check(bounds.len() == x0.len(), || format!("Bounds: {} variables bounded, x0 has {}", bounds.len(), x0.len()))?;
@@ -263,7 +263,7 @@ pub fn minimize_bounded<T: Float, L: LeastSquares<T> + ?Sized>(
 pub fn minimize_with_info<T: Float, L: LeastSquares<T> + ?Sized>(
     problem: &mut L,
     x0: &[T],
-    config: &LmConfig<T>,
+    config: &LmConfig,
 ) -> Result<(Report<T>, LmInfo<T>), OptimError> {
     let r = minimize(problem, x0, config)?;
     let info = r.info.clone();
@@ -320,7 +320,7 @@ fn held<T: Float>(b: &Bounds<T>, x: &[T], g: &[T], i: usize) -> bool {
 fn run<T: Float, L: LeastSquares<T> + ?Sized>(
     problem: &mut L,
     x0: &[T],
-    config: &LmConfig<T>,
+    config: &LmConfig,
     bounds: Option<&Bounds<T>>,
     mut observer: Option<Observer<'_, T>>,
 ) -> Result<Report<T, LmInfo<T>>, OptimError> {
@@ -494,7 +494,12 @@ fn lmpar<T: Float>(j: &DenseMatrix<T>, r: &[T], d: &[T], delta: T, lambda: T) ->
 /// Levenberg-Marquardt as a [`driver`] step: one trial per iteration (accepted or rejected), the state of
 /// `lmder` between them.
 struct Lm<'c, T> {
-    config: &'c LmConfig<T>,
+    config: &'c LmConfig,
+    /// `config.ftol`, `xtol`, `gtol` and `factor` in `T`, converted once for the run.
+    ftol: T,
+    xtol: T,
+    gtol: T,
+    factor: T,
     /// Box constraints ([`minimize_bounded`]).
     bounds: Option<&'c Bounds<T>>,
     /// The current point (for the active set reported at the end).
@@ -524,9 +529,13 @@ struct Lm<'c, T> {
 }
 
 impl<'c, T: Float> Lm<'c, T> {
-    fn new(config: &'c LmConfig<T>, bounds: Option<&'c Bounds<T>>) -> Self {
+    fn new(config: &'c LmConfig, bounds: Option<&'c Bounds<T>>) -> Self {
         Lm {
             config,
+            ftol: T::from_f64(config.ftol),
+            xtol: T::from_f64(config.xtol),
+            gtol: T::from_f64(config.gtol),
+            factor: T::from_f64(config.factor),
             bounds,
             x: vec![],
             r: vec![],
@@ -622,7 +631,7 @@ impl<T: Float, L: LeastSquares<T> + ?Sized> Method<T, L> for Lm<'_, T> {
             Damping::Identity => vec![T::ONE; x.len()],
         };
         self.xnorm = self.scaled_norm(x);
-        self.delta = if self.xnorm == T::ZERO { self.config.factor } else { self.config.factor * self.xnorm };
+        self.delta = if self.xnorm == T::ZERO { self.factor } else { self.factor * self.xnorm };
         self.second_order(problem, x);
         self.x = x.to_vec();
         f
@@ -644,7 +653,7 @@ impl<T: Float, L: LeastSquares<T> + ?Sized> Method<T, L> for Lm<'_, T> {
                 .filter(|&c| cnorm[c] != T::ZERO)
                 .fold(T::ZERO, |s, c| s.max((gp[c] / cnorm[c] / rwnorm).abs()))
         };
-        if cosine <= self.config.gtol {
+        if cosine <= self.gtol {
             Some(StopReason::GradientTolerance)
         } else if cosine <= T::EPSILON {
             Some(StopReason::NoProgress)
@@ -737,7 +746,7 @@ impl<T: Float, L: LeastSquares<T> + ?Sized> Method<T, L> for Lm<'_, T> {
                 return Step::NoProgress;
             }
             self.delta = p5 * self.delta.min(pnorm);
-            return if self.delta <= self.config.xtol * self.xnorm {
+            return if self.delta <= self.xtol * self.xnorm {
                 Step::Stop(StopReason::StepTolerance)
             } else if self.delta <= eps * self.xnorm {
                 Step::Stop(StopReason::NoProgress)
@@ -825,7 +834,7 @@ impl<T: Float, L: LeastSquares<T> + ?Sized> Method<T, L> for Lm<'_, T> {
             }
             _ => None,
         };
-        let (ftol, xtol) = (self.config.ftol, self.config.xtol);
+        let (ftol, xtol) = (self.ftol, self.xtol);
         let stop = if rounding_stop && ftol == T::ZERO {
             // the rounding-level stop with `ftol` off: what it says is that nothing representable is left to gain
             Some(StopReason::NoProgress)

@@ -21,14 +21,15 @@
 //! The loop they share (start check, budgets, non-finite guard, tolerances, observer, report) is written once,
 //! in [`driver`]; each method file holds only its step. Every config is checked (`validate`) before the run.
 //!
-//! **How hyperparameters are typed.** The rule of the crate: a setting is `T` when the method compares it with,
-//! or combines it into, the numbers of a problem over `[T]` that the method owns end to end (every tolerance,
-//! radius, damping and shift here, in `Config<T>` types as scipy's solvers take them in the problem's
-//! precision); it is `f64` when the method updates parameters it does not own, in place, step by step (the
-//! first-order optimisers, `stochastic`, `curvature`: learning rates, betas, damping as PyTorch takes them,
-//! converted to the parameters' type at each step). Moving one family to the other's rule would change the
-//! public types used across the workspace (benches, `dist`, examples) and is left for a release that may break
-//! them.
+//! **How hyperparameters are typed.** One rule across the crate, the one of PyTorch and scipy (which take them
+//! as Python floats): every hyperparameter in a public config is `f64` (tolerances, radii, damping, shifts,
+//! line-search constants here; learning rates, betas, damping in the first-order optimisers, `stochastic` and
+//! `curvature`), and the configs are not generic, so one config value serves `f32` and `f64` problems. A method
+//! converts each setting to the problem's float type `T` with [`Float::from_f64`] where its run starts (a
+//! line search, a CG solve, [`Tolerances::check`] and the [`robust_loss`] functions at each call; a conversion
+//! is one cast): exact for `f64`, the nearest `f32` for `f32`. A default that depends on `T` is `None`
+//! ([`lbfgs::LbfgsConfig::curvature_eps`], machine epsilon). What belongs to the problem stays `T`: the start
+//! `x0`, bounds, and what a run reports (the final trust radius or damping in an `Info`).
 //!
 //! **Full batch is the design point.** These methods assume the same deterministic `f` at every evaluation:
 //! line searches compare values and quasi-Newton pairs compare gradients across points. With minibatches
@@ -119,34 +120,28 @@ impl<T, I> Report<T, I> {
 
 /// Stopping rules shared by all methods. A rule with tolerance `0` (or budget `usize::MAX`) is off.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Tolerances<T> {
+pub struct Tolerances {
     /// Stop when `||grad f|| <= grad_tol`. Default `1e-5` (scipy's `gtol`, there in the max-norm).
-    pub grad_tol: T,
+    pub grad_tol: f64,
     /// Stop when `||x_{k+1} - x_k|| <= step_tol`. Default `0` (off).
-    pub step_tol: T,
+    pub step_tol: f64,
     /// Stop when the relative decrease of `f` is at most this. Default `0` (off).
-    pub f_rel_tol: T,
+    pub f_rel_tol: f64,
     /// Iteration budget. Default `1000`.
     pub max_iter: usize,
     /// Budget on [`Counts::total`]. Default `usize::MAX` (off).
     pub max_evals: usize,
 }
 
-impl<T: Float> Default for Tolerances<T> {
+impl Default for Tolerances {
     fn default() -> Self {
-        Tolerances {
-            grad_tol: T::from_f64(1e-5),
-            step_tol: T::ZERO,
-            f_rel_tol: T::ZERO,
-            max_iter: 1000,
-            max_evals: usize::MAX,
-        }
+        Tolerances { grad_tol: 1e-5, step_tol: 0.0, f_rel_tol: 0.0, max_iter: 1000, max_evals: usize::MAX }
     }
 }
 
-impl<T: Float> Tolerances<T> {
+impl Tolerances {
     /// These tolerances with `grad_tol` replaced.
-    pub fn with_grad_tol(mut self, grad_tol: T) -> Self {
+    pub fn with_grad_tol(mut self, grad_tol: f64) -> Self {
         self.grad_tol = grad_tol;
         self
     }
@@ -180,9 +175,10 @@ impl<T: Float> Tolerances<T> {
 
     /// The stopping rule met after a step from `(x_old, f_old)` to `(x_new, f_new)` with gradient norm
     /// `gnorm`, at iteration `k` (1-based) with `evals` evaluations spent. (Each rule reads a different
-    /// argument; bundling them into a struct would only move the list to every call site.)
+    /// argument; bundling them into a struct would only move the list to every call site.) The tolerances are
+    /// compared in `T` ([`Float::from_f64`]).
     #[allow(clippy::too_many_arguments)]
-    pub fn check(
+    pub fn check<T: Float>(
         &self,
         k: usize,
         x_old: &[T],
@@ -192,16 +188,18 @@ impl<T: Float> Tolerances<T> {
         gnorm: T,
         evals: usize,
     ) -> Option<StopReason> {
-        if gnorm <= self.grad_tol {
+        let (grad_tol, step_tol, f_rel_tol) =
+            (T::from_f64(self.grad_tol), T::from_f64(self.step_tol), T::from_f64(self.f_rel_tol));
+        if gnorm <= grad_tol {
             return Some(StopReason::GradientTolerance);
         }
-        if self.step_tol > T::ZERO {
+        if step_tol > T::ZERO {
             let s: T = x_old.iter().zip(x_new).map(|(&a, &b)| (a - b) * (a - b)).sum::<T>().sqrt();
-            if s <= self.step_tol {
+            if s <= step_tol {
                 return Some(StopReason::StepTolerance);
             }
         }
-        if self.f_rel_tol > T::ZERO && f_old - f_new <= self.f_rel_tol * f_old.abs().max(f_new.abs()).max(T::ONE) {
+        if f_rel_tol > T::ZERO && f_old - f_new <= f_rel_tol * f_old.abs().max(f_new.abs()).max(T::ONE) {
             return Some(StopReason::FunctionTolerance);
         }
         self.budget_spent(k, evals)
@@ -225,13 +223,13 @@ pub struct Iteration<'a, T> {
 pub type Observer<'a, T> = &'a mut dyn FnMut(&Iteration<'_, T>);
 
 /// `Err(InvalidConfig)` unless `v >= 0` (NaN fails).
-pub(crate) fn check_nonneg<T: Float>(config: &str, field: &str, v: T) -> Result<(), OptimError> {
-    check(v >= T::ZERO, || format!("{config}.{field} = {v:?} must be >= 0"))
+pub(crate) fn check_nonneg(config: &str, field: &str, v: f64) -> Result<(), OptimError> {
+    check(v >= 0.0, || format!("{config}.{field} = {v:?} must be >= 0"))
 }
 
 /// `Err(InvalidConfig)` unless `v > 0` and finite.
-pub(crate) fn check_positive<T: Float>(config: &str, field: &str, v: T) -> Result<(), OptimError> {
-    check(v > T::ZERO && v.is_finite(), || format!("{config}.{field} = {v:?} must be positive and finite"))
+pub(crate) fn check_positive(config: &str, field: &str, v: f64) -> Result<(), OptimError> {
+    check(v > 0.0 && v.is_finite(), || format!("{config}.{field} = {v:?} must be positive and finite"))
 }
 
 pub(crate) use crate::first_order::error_check as check;

@@ -22,22 +22,22 @@ use crate::objective::{Counted, Objective};
 
 /// Settings of Newton's method.
 #[derive(Clone, Debug, PartialEq)]
-pub struct NewtonConfig<T> {
+pub struct NewtonConfig {
     /// Stopping rules. Default [`Tolerances::default`].
-    pub tol: Tolerances<T>,
+    pub tol: Tolerances,
     /// Line search, tried from `alpha = 1`. Default Armijo ([`ArmijoConfig::default`]).
-    pub line_search: LineSearch<T>,
+    pub line_search: LineSearch,
     /// Smallest shift `beta` of the Hessian modification, relative to `max(1, max_i |H_ii|)`. Default `1e-3`
     /// (N&W Alg. 3.3).
-    pub beta: T,
+    pub beta: f64,
 }
 
-impl<T: Float> Default for NewtonConfig<T> {
+impl Default for NewtonConfig {
     fn default() -> Self {
         NewtonConfig {
             tol: Tolerances::default(),
             line_search: LineSearch::Armijo(ArmijoConfig::default()),
-            beta: T::from_f64(1e-3),
+            beta: 1e-3,
         }
     }
 }
@@ -97,7 +97,7 @@ pub struct NewtonInfo<T> {
     pub shifted_iterations: usize,
 }
 
-impl<T: Float> NewtonConfig<T> {
+impl NewtonConfig {
     /// Checks the settings (`beta > 0`, the tolerances and the line search).
     ///
     /// # Errors
@@ -116,7 +116,7 @@ impl<T: Float> NewtonConfig<T> {
 pub fn minimize<T: Float, O: Objective<T> + ?Sized>(
     obj: &mut O,
     x0: &[T],
-    config: &NewtonConfig<T>,
+    config: &NewtonConfig,
 ) -> Result<Report<T, NewtonInfo<T>>, OptimError> {
     config.validate()?;
     driver::run(obj, x0, &config.tol, Newton::new(config), None)
@@ -129,7 +129,7 @@ pub fn minimize<T: Float, O: Objective<T> + ?Sized>(
 pub fn minimize_observed<T: Float, O: Objective<T> + ?Sized>(
     obj: &mut O,
     x0: &[T],
-    config: &NewtonConfig<T>,
+    config: &NewtonConfig,
     observer: Observer<'_, T>,
 ) -> Result<Report<T, NewtonInfo<T>>, OptimError> {
     config.validate()?;
@@ -139,15 +139,18 @@ pub fn minimize_observed<T: Float, O: Objective<T> + ?Sized>(
 /// Newton's method as a [`driver`] step: the Hessian is factored when the point is evaluated (unless the run
 /// stops there), the line search runs in the next iteration.
 struct Newton<'c, T> {
-    config: &'c NewtonConfig<T>,
+    config: &'c NewtonConfig,
+    /// `config.beta` in `T`.
+    beta: T,
     /// The Newton direction at the current point (`Some(None)`: the Hessian there is not finite).
     p: Option<Option<Vec<T>>>,
     info: NewtonInfo<T>,
 }
 
 impl<'c, T: Float> Newton<'c, T> {
-    fn new(config: &'c NewtonConfig<T>) -> Self {
-        Newton { config, p: None, info: NewtonInfo { last_shift: T::ZERO, max_shift: T::ZERO, shifted_iterations: 0 } }
+    fn new(config: &'c NewtonConfig) -> Self {
+        let info = NewtonInfo { last_shift: T::ZERO, max_shift: T::ZERO, shifted_iterations: 0 };
+        Newton { config, beta: T::from_f64(config.beta), p: None, info }
     }
 
     /// `f(x)`, `grad f(x)` into `g`, and the direction `-(H + tau I)^{-1} g` unless the run stops at `x`
@@ -155,7 +158,7 @@ impl<'c, T: Float> Newton<'c, T> {
     fn evaluate<O: Objective<T> + ?Sized>(&mut self, obj: &mut O, x: &[T], g: &mut [T], ctx: &Context<'_, T>) -> T {
         let (f, h) = obj.with_hessian(x, g, |g, h| (!ctx.stops_at(g)).then(|| dense_hessian(h)));
         self.p = h.map(|h| {
-            let (chol, tau) = modified_cholesky(&h, self.config.beta)?;
+            let (chol, tau) = modified_cholesky(&h, self.beta)?;
             self.info.last_shift = tau;
             if tau > T::ZERO {
                 self.info.max_shift = self.info.max_shift.max(tau);

@@ -18,16 +18,16 @@ use crate::objective::{Counted, Objective};
 
 /// Settings of Newton-CG.
 #[derive(Clone, Debug, PartialEq)]
-pub struct NewtonCgConfig<T> {
+pub struct NewtonCgConfig {
     /// Stopping rules. Default [`Tolerances::default`].
-    pub tol: Tolerances<T>,
+    pub tol: Tolerances,
     /// Line search, tried from `alpha = 1`. Default Armijo ([`ArmijoConfig::default`]); scipy uses Wolfe.
-    pub line_search: LineSearch<T>,
+    pub line_search: LineSearch,
     /// Inner CG budget per iteration, as a multiple of `n`. Default `20` (scipy's `cg_maxiter = 20 n`).
     pub cg_max_iter_factor: usize,
 }
 
-impl<T: Float> Default for NewtonCgConfig<T> {
+impl Default for NewtonCgConfig {
     fn default() -> Self {
         NewtonCgConfig {
             tol: Tolerances::default(),
@@ -107,7 +107,7 @@ pub struct NewtonCgInfo<T> {
     pub last_residual: T,
 }
 
-impl<T: Float> NewtonCgConfig<T> {
+impl NewtonCgConfig {
     /// Checks the settings (`cg_max_iter_factor >= 1`, the tolerances and the line search).
     ///
     /// # Errors
@@ -126,7 +126,7 @@ impl<T: Float> NewtonCgConfig<T> {
 pub fn minimize<T: Float, O: Objective<T> + ?Sized>(
     obj: &mut O,
     x0: &[T],
-    config: &NewtonCgConfig<T>,
+    config: &NewtonCgConfig,
 ) -> Result<Report<T, NewtonCgInfo<T>>, OptimError> {
     config.validate()?;
     driver::run(obj, x0, &config.tol, NewtonCg::new(config, x0.len()), None)
@@ -139,7 +139,7 @@ pub fn minimize<T: Float, O: Objective<T> + ?Sized>(
 pub fn minimize_observed<T: Float, O: Objective<T> + ?Sized>(
     obj: &mut O,
     x0: &[T],
-    config: &NewtonCgConfig<T>,
+    config: &NewtonCgConfig,
     observer: Observer<'_, T>,
 ) -> Result<Report<T, NewtonCgInfo<T>>, OptimError> {
     config.validate()?;
@@ -149,14 +149,14 @@ pub fn minimize_observed<T: Float, O: Objective<T> + ?Sized>(
 /// Newton-CG as a [`driver`] step: the direction is solved for when the point is evaluated (unless the run
 /// stops there), the line search runs in the next iteration.
 struct NewtonCg<'c, T> {
-    config: &'c NewtonCgConfig<T>,
+    config: &'c NewtonCgConfig,
     max_cg: usize,
     p: Option<Vec<T>>,
     info: NewtonCgInfo<T>,
 }
 
 impl<'c, T: Float> NewtonCg<'c, T> {
-    fn new(config: &'c NewtonCgConfig<T>, n: usize) -> Self {
+    fn new(config: &'c NewtonCgConfig, n: usize) -> Self {
         let info = NewtonCgInfo { cg_iterations: 0, last_residual: T::ZERO };
         NewtonCg { config, max_cg: config.cg_max_iter_factor * n.max(1), p: None, info }
     }

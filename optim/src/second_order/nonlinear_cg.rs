@@ -31,24 +31,24 @@ pub enum CgBeta {
 
 /// Settings of nonlinear CG.
 #[derive(Clone, Debug, PartialEq)]
-pub struct NonlinearCgConfig<T> {
+pub struct NonlinearCgConfig {
     /// Stopping rules. Default [`Tolerances::default`] with `max_iter = 10_000`.
-    pub tol: Tolerances<T>,
+    pub tol: Tolerances,
     /// The `beta` formula. Default Polak-Ribière+.
     pub beta: CgBeta,
     /// Restart period; `None` means `n`. Default `None`.
     pub restart: Option<usize>,
     /// Line search. Default strong Wolfe with `c1 = 1e-4`, `c2 = 0.1`.
-    pub line_search: LineSearch<T>,
+    pub line_search: LineSearch,
 }
 
-impl<T: Float> Default for NonlinearCgConfig<T> {
+impl Default for NonlinearCgConfig {
     fn default() -> Self {
         NonlinearCgConfig {
             tol: Tolerances::default().with_max_iter(10_000),
             beta: CgBeta::PolakRibierePlus,
             restart: None,
-            line_search: LineSearch::StrongWolfe(WolfeConfig { c2: T::from_f64(0.1), ..WolfeConfig::default() }),
+            line_search: LineSearch::StrongWolfe(WolfeConfig { c2: 0.1, ..WolfeConfig::default() }),
         }
     }
 }
@@ -60,7 +60,7 @@ pub struct NonlinearCgInfo {
     pub restarts: usize,
 }
 
-impl<T: Float> NonlinearCgConfig<T> {
+impl NonlinearCgConfig {
     /// Checks the settings (`restart` not `Some(0)`, the tolerances and the line search).
     ///
     /// # Errors
@@ -79,7 +79,7 @@ impl<T: Float> NonlinearCgConfig<T> {
 pub fn minimize<T: Float, O: Objective<T> + ?Sized>(
     obj: &mut O,
     x0: &[T],
-    config: &NonlinearCgConfig<T>,
+    config: &NonlinearCgConfig,
 ) -> Result<Report<T, NonlinearCgInfo>, OptimError> {
     config.validate()?;
     driver::run(obj, x0, &config.tol, NonlinearCg::new(config, x0.len()), None)
@@ -92,7 +92,7 @@ pub fn minimize<T: Float, O: Objective<T> + ?Sized>(
 pub fn minimize_observed<T: Float, O: Objective<T> + ?Sized>(
     obj: &mut O,
     x0: &[T],
-    config: &NonlinearCgConfig<T>,
+    config: &NonlinearCgConfig,
     observer: Observer<'_, T>,
 ) -> Result<Report<T, NonlinearCgInfo>, OptimError> {
     config.validate()?;
@@ -101,7 +101,7 @@ pub fn minimize_observed<T: Float, O: Objective<T> + ?Sized>(
 
 /// Nonlinear CG as a [`driver`] step.
 struct NonlinearCg<'c, T> {
-    config: &'c NonlinearCgConfig<T>,
+    config: &'c NonlinearCgConfig,
     restart: usize,
     /// The search direction.
     d: Vec<T>,
@@ -111,7 +111,7 @@ struct NonlinearCg<'c, T> {
 }
 
 impl<'c, T: Float> NonlinearCg<'c, T> {
-    fn new(config: &'c NonlinearCgConfig<T>, n: usize) -> Self {
+    fn new(config: &'c NonlinearCgConfig, n: usize) -> Self {
         let restart = config.restart.unwrap_or(n).max(1);
         let info = NonlinearCgInfo { restarts: 0 };
         NonlinearCg { config, restart, d: Vec::new(), alpha0: T::ONE, since_restart: 0, info }

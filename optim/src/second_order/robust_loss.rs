@@ -36,29 +36,37 @@ pub enum Loss {
 }
 
 /// A loss and its scale `C` (scipy's `f_scale`): residuals of size `C` are where the loss turns robust.
+///
+/// `C` is a setting, `f64` as every hyperparameter; the methods below convert it to the residuals' type `T`
+/// once per call.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct RobustLoss<T> {
+pub struct RobustLoss {
     /// `rho`. Default [`Loss::Linear`].
     pub loss: Loss,
     /// `C > 0`. Default `1` (as scipy).
-    pub f_scale: T,
+    pub f_scale: f64,
 }
 
-impl<T: Float> Default for RobustLoss<T> {
+impl Default for RobustLoss {
     fn default() -> Self {
-        RobustLoss { loss: Loss::Linear, f_scale: T::ONE }
+        RobustLoss { loss: Loss::Linear, f_scale: 1.0 }
     }
 }
 
-impl<T: Float> RobustLoss<T> {
+impl RobustLoss {
     /// `loss` with scale `f_scale`.
-    pub fn new(loss: Loss, f_scale: T) -> Self {
+    pub fn new(loss: Loss, f_scale: f64) -> Self {
         RobustLoss { loss, f_scale }
     }
 
     /// `(rho(z), rho'(z), rho''(z))` at `z = (r / C)^2`, unscaled.
-    pub fn rho(&self, r: T) -> (T, T, T) {
-        let z = (r / self.f_scale) * (r / self.f_scale);
+    pub fn rho<T: Float>(&self, r: T) -> (T, T, T) {
+        self.rho_at(T::from_f64(self.f_scale), r)
+    }
+
+    /// [`RobustLoss::rho`] with `C = c` already in `T`.
+    fn rho_at<T: Float>(&self, c: T, r: T) -> (T, T, T) {
+        let z = (r / c) * (r / c);
         let (one, half, two) = (T::ONE, T::from_f64(0.5), T::from_f64(2.0));
         match self.loss {
             Loss::Linear => (z, one, T::ZERO),
@@ -84,25 +92,27 @@ impl<T: Float> RobustLoss<T> {
     }
 
     /// `F = 1/2 sum_i C^2 rho((r_i / C)^2)` (`1/2 ||r||^2` for [`Loss::Linear`]).
-    pub fn cost(&self, r: &[T]) -> T {
+    pub fn cost<T: Float>(&self, r: &[T]) -> T {
         if self.loss == Loss::Linear {
             return T::from_f64(0.5) * r.iter().map(|&v| v * v).sum::<T>();
         }
-        let c2 = self.f_scale * self.f_scale;
-        T::from_f64(0.5) * c2 * r.iter().map(|&v| self.rho(v).0).sum::<T>()
+        let c = T::from_f64(self.f_scale);
+        let c2 = c * c;
+        T::from_f64(0.5) * c2 * r.iter().map(|&v| self.rho_at(c, v).0).sum::<T>()
     }
 
     /// The rescaled residuals `r~` and the row weights `w` of `J~ = diag(w) J` (module doc); `None` for
     /// [`Loss::Linear`], where they are `r` and `1`.
-    pub fn scale(&self, r: &[T]) -> Option<(Vec<T>, Vec<T>)> {
+    pub fn scale<T: Float>(&self, r: &[T]) -> Option<(Vec<T>, Vec<T>)> {
         if self.loss == Loss::Linear {
             return None;
         }
-        let c2 = self.f_scale * self.f_scale;
+        let c = T::from_f64(self.f_scale);
+        let c2 = c * c;
         let (rs, ws) = r
             .iter()
             .map(|&v| {
-                let (_, d1, d2) = self.rho(v);
+                let (_, d1, d2) = self.rho_at(c, v);
                 // rho'' is in z; d/dr of (C^2 rho) has the factor 2 z / C^2 r^2 = 2 / C^2 folded in below
                 let w = (d1 + T::from_f64(2.0) * d2 * v * v / c2).max(T::EPSILON).sqrt();
                 (d1 * v / w, w)

@@ -23,14 +23,15 @@ use crate::objective::{Counted, Objective};
 /// small ones and far too short along the large ones: the radius shrinks until steps in the small
 /// parameters fall below the rounding of the large ones and the run stalls. Choose `d_i` about
 /// `1 / |typical x_i|`, so that `D x` has entries of order one. The subproblem is solved in the scaled
-/// variables `p_hat = D p`: gradient `D^-1 g`, Hessian `D^-1 H D^-1`.
+/// variables `p_hat = D p`: gradient `D^-1 g`, Hessian `D^-1 H D^-1`. The `d_i` are settings, in `f64` as every
+/// hyperparameter, converted to the problem's type once at the start of a run.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub enum Scaling<T> {
+pub enum Scaling {
     /// `D = I` (the default: scipy's `trust-ncg`).
     #[default]
     None,
     /// `D = diag(d)`, every `d_i` positive and finite, one per variable.
-    Diagonal(Vec<T>),
+    Diagonal(Vec<f64>),
 }
 
 /// `v -> D^-1 H D^-1 v`.
@@ -52,17 +53,17 @@ impl<T: Float> LinOp<T> for ScaledHessian<'_, T> {
     }
 }
 
-/// The Steihaug step for `||D p|| <= radius`.
+/// The Steihaug step for `||D p|| <= radius`, `D = diag(d)` (`None`: `D = I`).
 fn scaled_steihaug<T: Float>(
-    scaling: &Scaling<T>,
+    scaling: Option<&[T]>,
     h: &dyn LinOp<T>,
     g: &[T],
     radius: T,
     max_iter: usize,
 ) -> SteihaugStep<T> {
     match scaling {
-        Scaling::None => steihaug(h, g, radius, max_iter),
-        Scaling::Diagonal(d) => {
+        None => steihaug(h, g, radius, max_iter),
+        Some(d) => {
             let gs: Vec<T> = g.iter().zip(d).map(|(&g, &d)| g / d).collect();
             let op = ScaledHessian { h, d, tmp: std::cell::RefCell::new(vec![T::ZERO; d.len()]) };
             let mut step = steihaug(&op, &gs, radius, max_iter);
@@ -74,26 +75,26 @@ fn scaled_steihaug<T: Float>(
 
 /// Settings of trust-region Newton-CG; defaults as scipy's `trust-ncg`.
 #[derive(Clone, Debug, PartialEq)]
-pub struct TrustNcgConfig<T> {
+pub struct TrustNcgConfig {
     /// Stopping rules. Default [`Tolerances::default`].
-    pub tol: Tolerances<T>,
+    pub tol: Tolerances,
     /// Initial radius. Default `1`.
-    pub initial_radius: T,
+    pub initial_radius: f64,
     /// Largest radius. Default `1000`.
-    pub max_radius: T,
+    pub max_radius: f64,
     /// Acceptance threshold on `rho`. Default `0.15`.
-    pub eta: T,
+    pub eta: f64,
     /// Scaling of the variables. Default [`Scaling::None`].
-    pub scaling: Scaling<T>,
+    pub scaling: Scaling,
 }
 
-impl<T: Float> Default for TrustNcgConfig<T> {
+impl Default for TrustNcgConfig {
     fn default() -> Self {
         TrustNcgConfig {
             tol: Tolerances::default(),
-            initial_radius: T::ONE,
-            max_radius: T::from_f64(1000.0),
-            eta: T::from_f64(0.15),
+            initial_radius: 1.0,
+            max_radius: 1000.0,
+            eta: 0.15,
             scaling: Scaling::None,
         }
     }
@@ -189,7 +190,7 @@ pub struct TrustNcgInfo<T> {
     pub rejected: usize,
 }
 
-impl<T: Float> TrustNcgConfig<T> {
+impl TrustNcgConfig {
     /// Checks the settings: `0 < initial_radius <= max_radius`, `0 <= eta < 1/4` (as scipy), the tolerances.
     ///
     /// # Errors
@@ -204,12 +205,12 @@ impl<T: Float> TrustNcgConfig<T> {
                 self.initial_radius, self.max_radius
             )
         })?;
-        check(self.eta >= T::ZERO && self.eta < T::from_f64(0.25), || {
+        check(self.eta >= 0.0 && self.eta < 0.25, || {
             format!("TrustNcgConfig.eta = {:?} must be in [0, 0.25)", self.eta)
         })?;
         match &self.scaling {
             Scaling::None => Ok(()),
-            Scaling::Diagonal(d) => check(d.iter().all(|&v| v > T::ZERO && v.is_finite()), || {
+            Scaling::Diagonal(d) => check(d.iter().all(|&v| v > 0.0 && v.is_finite()), || {
                 "TrustNcgConfig.scaling: every d_i must be positive and finite".into()
             }),
         }
@@ -223,7 +224,7 @@ impl<T: Float> TrustNcgConfig<T> {
 pub fn minimize<T: Float, O: Objective<T> + ?Sized>(
     obj: &mut O,
     x0: &[T],
-    config: &TrustNcgConfig<T>,
+    config: &TrustNcgConfig,
 ) -> Result<Report<T, TrustNcgInfo<T>>, OptimError> {
     config.validate()?;
     if let Scaling::Diagonal(d) = &config.scaling {
@@ -239,7 +240,7 @@ pub fn minimize<T: Float, O: Objective<T> + ?Sized>(
 pub fn minimize_observed<T: Float, O: Objective<T> + ?Sized>(
     obj: &mut O,
     x0: &[T],
-    config: &TrustNcgConfig<T>,
+    config: &TrustNcgConfig,
     observer: Observer<'_, T>,
 ) -> Result<Report<T, TrustNcgInfo<T>>, OptimError> {
     config.validate()?;
@@ -250,18 +251,27 @@ pub fn minimize_observed<T: Float, O: Objective<T> + ?Sized>(
 }
 
 /// Trust-region Newton-CG as a [`driver`] step: each iteration is one trial step, accepted or rejected.
-struct TrustNcg<'c, T> {
-    config: &'c TrustNcgConfig<T>,
+struct TrustNcg<T> {
+    /// `config.max_radius` and `config.eta` in `T`.
+    max_radius: T,
+    eta: T,
+    /// The `d_i` of [`Scaling::Diagonal`] in `T`.
+    scaling: Option<Vec<T>>,
     max_cg: usize,
     /// The Steihaug step at the current point for the current radius, if solved for.
     pending: Option<SteihaugStep<T>>,
     info: TrustNcgInfo<T>,
 }
 
-impl<'c, T: Float> TrustNcg<'c, T> {
-    fn new(config: &'c TrustNcgConfig<T>, n: usize) -> Self {
-        let info = TrustNcgInfo { radius: config.initial_radius, cg_iterations: 0, rejected: 0 };
-        TrustNcg { config, max_cg: 20 * n.max(1), pending: None, info }
+impl<T: Float> TrustNcg<T> {
+    fn new(config: &TrustNcgConfig, n: usize) -> Self {
+        let info = TrustNcgInfo { radius: T::from_f64(config.initial_radius), cg_iterations: 0, rejected: 0 };
+        let scaling = match &config.scaling {
+            Scaling::None => None,
+            Scaling::Diagonal(d) => Some(d.iter().map(|&v| T::from_f64(v)).collect()),
+        };
+        let (max_radius, eta) = (T::from_f64(config.max_radius), T::from_f64(config.eta));
+        TrustNcg { max_radius, eta, scaling, max_cg: 20 * n.max(1), pending: None, info }
     }
 
     fn solved(&mut self, step: SteihaugStep<T>) -> SteihaugStep<T> {
@@ -271,7 +281,7 @@ impl<'c, T: Float> TrustNcg<'c, T> {
 
     /// `f(x)`, `grad f(x)` into `g`, and the Steihaug step at `x`, unless the run stops there.
     fn evaluate<O: Objective<T> + ?Sized>(&mut self, obj: &mut O, x: &[T], g: &mut [T], ctx: &Context<'_, T>) -> T {
-        let (radius, max_cg, scaling) = (self.info.radius, self.max_cg, &self.config.scaling);
+        let (radius, max_cg, scaling) = (self.info.radius, self.max_cg, self.scaling.as_deref());
         let (f, step) =
             obj.with_hessian(x, g, |g, h| (!ctx.stops_at(g)).then(|| scaled_steihaug(scaling, h, g, radius, max_cg)));
         self.pending = step.map(|s| self.solved(s));
@@ -279,7 +289,7 @@ impl<'c, T: Float> TrustNcg<'c, T> {
     }
 }
 
-impl<T: Float, O: Objective<T> + ?Sized> Method<T, O> for TrustNcg<'_, T> {
+impl<T: Float, O: Objective<T> + ?Sized> Method<T, O> for TrustNcg<T> {
     type Info = TrustNcgInfo<T>;
 
     fn start(&mut self, obj: &mut Counted<'_, O>, x: &[T], g: &mut [T], ctx: &Context<'_, T>) -> T {
@@ -291,14 +301,14 @@ impl<T: Float, O: Objective<T> + ?Sized> Method<T, O> for TrustNcg<'_, T> {
             Some(step) => step,
             None => {
                 // after a rejection: solve again at the same point with the smaller radius
-                let dx = match &self.config.scaling {
-                    Scaling::None => norm(&at.x),
-                    Scaling::Diagonal(d) => norm(&at.x.iter().zip(d).map(|(&x, &d)| x * d).collect::<Vec<T>>()),
+                let dx = match &self.scaling {
+                    None => norm(&at.x),
+                    Some(d) => norm(&at.x.iter().zip(d).map(|(&x, &d)| x * d).collect::<Vec<T>>()),
                 };
                 if self.info.radius <= T::EPSILON * dx.max(T::ONE) {
                     return Step::NoProgress;
                 }
-                let (radius, max_cg, scaling) = (self.info.radius, self.max_cg, &self.config.scaling);
+                let (radius, max_cg, scaling) = (self.info.radius, self.max_cg, self.scaling.as_deref());
                 let mut g = vec![T::ZERO; at.x.len()];
                 let step = obj.with_hessian(&at.x, &mut g, |g, h| scaled_steihaug(scaling, h, g, radius, max_cg)).1;
                 self.solved(step)
@@ -314,9 +324,9 @@ impl<T: Float, O: Objective<T> + ?Sized> Method<T, O> for TrustNcg<'_, T> {
         if rho < T::from_f64(0.25) {
             *radius *= T::from_f64(0.25);
         } else if rho > T::from_f64(0.75) && step.on_boundary {
-            *radius = (T::from_f64(2.0) * *radius).min(self.config.max_radius);
+            *radius = (T::from_f64(2.0) * *radius).min(self.max_radius);
         }
-        if rho > self.config.eta {
+        if rho > self.eta {
             let mut g = vec![T::ZERO; at.x.len()];
             let f = self.evaluate(obj, &xp, &mut g, ctx);
             Step::Moved(Point { x: xp, f, g })
