@@ -129,17 +129,22 @@ fn models() -> Vec<(&'static str, Model)> {
     ]
 }
 
-/// MINPACK's residual-evaluation count and relative error per (problem, start), from `minpack.txt`.
-fn minpack() -> Vec<(String, usize, usize, f64)> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/nist/minpack.txt");
+/// The whitespace-separated fields of every line of `tests/data/nist/<file>` but the `#` comments.
+fn data_rows(file: &str) -> Vec<Vec<String>> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/nist").join(file);
     std::fs::read_to_string(path)
         .unwrap()
         .lines()
         .filter(|l| !l.starts_with('#'))
-        .map(|l| {
-            let v: Vec<&str> = l.split_whitespace().collect();
-            (v[0].to_string(), v[1].parse().unwrap(), v[2].parse().unwrap(), v[4].parse().unwrap())
-        })
+        .map(|l| l.split_whitespace().map(str::to_string).collect())
+        .collect()
+}
+
+/// MINPACK's residual-evaluation count and relative error per (problem, start), from `minpack.txt`.
+fn minpack() -> Vec<(String, usize, usize, f64)> {
+    data_rows("minpack.txt")
+        .into_iter()
+        .map(|v| (v[0].clone(), v[1].parse().unwrap(), v[2].parse().unwrap(), v[4].parse().unwrap()))
         .collect()
 }
 
@@ -242,13 +247,9 @@ struct MovedStart {
 }
 
 fn mgh10_moved_starts() -> Vec<MovedStart> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/nist/mgh10_moved_starts.txt");
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .map(|l| {
-            let v: Vec<&str> = l.split_whitespace().collect();
+    data_rows("mgh10_moved_starts.txt")
+        .into_iter()
+        .map(|v| {
             let b1 = f64::from_bits(u64::from_str_radix(v[1].trim_start_matches("0x"), 16).unwrap());
             let run = |i: usize| (v[i].parse().unwrap(), v[i + 1] == "1");
             MovedStart { k: v[0].parse().unwrap(), b1, minpack: [run(2), run(4)] }

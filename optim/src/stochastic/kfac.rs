@@ -556,6 +556,25 @@ impl<T: Float> Kfac<T> {
     /// The update of [`KfacConfig::adaptive_step`] (and the damping rule of [`KfacConfig::adaptive_damping`]):
     /// `δ = η (α Δ + μ δ₀)` with `(α, μ)` minimising the damped quadratic model with the exact Gauss-Newton
     /// matrix of the minibatch (M&G 2015 §7), committed with the new factors.
+    /// Ends a step whose updates were all checked finite (nothing is written before): the new parameter
+    /// values into `model`, the momentum buffers and refreshed layer states into `self`.
+    fn commit(
+        &mut self,
+        model: &mut dyn Module<T>,
+        mut values: HashMap<ParamId, Tensor<T>>,
+        momentum: impl IntoIterator<Item = (String, Tensor<T>)>,
+        new_layers: Vec<(String, LayerState<T>)>,
+    ) {
+        model.visit_mut("", &mut |_, p| {
+            if let Some(v) = values.remove(&p.id()) {
+                p.set(v);
+            }
+        });
+        self.momentum.extend(momentum);
+        self.layers.extend(new_layers);
+        self.steps += 1;
+    }
+
     fn adaptive_update(
         &mut self,
         model: &mut dyn Module<T>,
@@ -638,18 +657,8 @@ impl<T: Float> Kfac<T> {
             values.insert(ps[i].id, new_value);
             steps.push((i, step));
         }
-        for (i, step) in steps {
-            self.momentum.insert(ps[i].name.clone(), step);
-        }
-        model.visit_mut("", &mut |_, p| {
-            if let Some(v) = values.remove(&p.id()) {
-                p.set(v);
-            }
-        });
-        for (name, state) in new_layers {
-            self.layers.insert(name, state);
-        }
-        self.steps += 1;
+        let momentum = steps.into_iter().map(|(i, step)| (ps[i].name.clone(), step));
+        self.commit(model, values, momentum, new_layers);
 
         let mut evaluations = 1;
         let mut reduction_ratio = None;
@@ -914,21 +923,14 @@ impl<T: Float> StochasticOptimizer<T> for Kfac<T> {
 
         // Commit.
         let mut values: HashMap<ParamId, Tensor<T>> = HashMap::with_capacity(updates.len());
+        let mut momentum = Vec::with_capacity(updates.len());
         for (i, value, buf) in updates {
             values.insert(params[i].id, value);
             if cfg.momentum > 0.0 {
-                self.momentum.insert(params[i].name.clone(), buf);
+                momentum.push((params[i].name.clone(), buf));
             }
         }
-        model.visit_mut("", &mut |_, p| {
-            if let Some(v) = values.remove(&p.id()) {
-                p.set(v);
-            }
-        });
-        for (name, state) in new_layers {
-            self.layers.insert(name, state);
-        }
-        self.steps += 1;
+        self.commit(model, values, momentum, new_layers);
         self.info = KfacInfo {
             kl_scale: nu,
             inverses_refreshed: refreshed,
