@@ -1,18 +1,18 @@
 //! Intra-op parallelism: whether one kernel may split its work across threads.
 //!
-//! Large elementwise kernels, reductions, convolutions and pooling hand chunks to rayon's pool, and large
-//! products hand half their rows to the assistant thread ([`super::assist`]). That is what a single
-//! training process on an otherwise idle machine wants. It is not what a thread wants that is already one
-//! of several workers sharing the cores: a rank of `wengert_dist::ThreadComm`, one of several MPI ranks
-//! on a machine, a user's own pool of workers. There the other workers keep every core busy, and each op
-//! handed to a shared pool waits behind the other workers' ops (rayon's pool and the assistant serve
-//! every thread of the process) instead of running on the core its caller already has. PyTorch's
-//! launcher sets `OMP_NUM_THREADS=1` in every process of a multi-process job for the same reason.
+//! Large elementwise kernels, reductions, convolutions and pooling hand chunks to rayon's pool, and large products hand
+//! half their rows to the assistant thread (`wengert-assist`, see [`crate::set_assist_thread`]). That is what a single
+//! training process on an otherwise idle machine wants. It is not what a thread wants that is already one of several
+//! workers sharing the cores: a rank of `wengert_dist::ThreadComm`, one of several MPI ranks on a machine, a user's own
+//! pool of workers. There the other workers keep every core busy, and each op handed to a shared pool waits behind the
+//! other workers' ops (rayon's pool and the assistant serve every thread of the process) instead of running on the core
+//! its caller already has. PyTorch's launcher sets `OMP_NUM_THREADS=1` in every process of a multi-process job for the
+//! same reason.
 //!
 //! [`set_intra_op_parallel`]`(false)` keeps every kernel that the calling thread runs on that thread; it
 //! is per thread, so a data-parallel rank turns it off for itself without touching the rest of the
-//! process. `ThreadComm::run` turns it off in every rank, and `MpiComm::init` on a rank that shares its
-//! machine with other ranks. A pool of one thread (`RAYON_NUM_THREADS=1`) is never used: handing it a
+//! process. `ThreadComm::run` and `MpiComm::init` turn it off in every rank when the ranks on the machine
+//! are at least its cores. A pool of one thread (`RAYON_NUM_THREADS=1`) is never used: handing it a
 //! job only adds the handover. Results are the same, bit for bit, whichever threads run a kernel.
 
 use std::cell::Cell;
