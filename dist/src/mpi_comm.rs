@@ -1,13 +1,21 @@
 //! [`MpiComm`]: the ranks `mpirun` started, over `MPI_COMM_WORLD` (cargo feature `mpi`).
 
-use std::cell::Cell;
+use std::ffi::{c_int, c_void};
 
 use mpi::collective::SystemOperation;
+use mpi::datatype::Equivalence;
 use mpi::environment::Universe;
+use mpi::ffi;
+use mpi::raw::AsRaw;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::{Communicator as _, CommunicatorCollectives, Root};
 
 use crate::{check_root, Communicator, DistError, Result};
+
+extern "C" {
+    /// The MPI library's `MPI_IN_PLACE`, exported by `src/mpi_in_place.c` (see `build.rs`).
+    static wengert_mpi_in_place: *const c_void;
+}
 
 /// The world communicator of an MPI job: start the program with `mpirun -np N`.
 ///
@@ -27,9 +35,6 @@ pub struct MpiComm {
     world: SimpleCommunicator,
     rank: usize,
     size: usize,
-    /// The send buffers of the all-reduces, kept between calls.
-    scratch_f64: Cell<Vec<f64>>,
-    scratch_f32: Cell<Vec<f32>>,
     // Finalises MPI when dropped: keep it last so `world` is dropped before it.
     _universe: Universe,
 }
@@ -50,14 +55,7 @@ impl MpiComm {
             eprintln!("rank {rank}: panicked; aborting the MPI job");
             SimpleCommunicator::world().abort(101);
         }));
-        Some(MpiComm {
-            world,
-            rank,
-            size,
-            scratch_f64: Cell::default(),
-            scratch_f32: Cell::default(),
-            _universe: universe,
-        })
+        Some(MpiComm { world, rank, size, _universe: universe })
     }
 
     /// Checks that every rank passed `len` (max and min over ranks in one all-reduce).
@@ -76,17 +74,26 @@ impl MpiComm {
 }
 
 macro_rules! reduce_and_broadcast {
-    ($reduce:ident, $bcast:ident, $t:ty, $scratch:ident) => {
+    ($reduce:ident, $bcast:ident, $t:ty) => {
         fn $reduce(&self, buf: &mut [$t]) -> Result<()> {
             self.check_len("all_reduce", buf.len())?;
-            // MPI_Allreduce needs a send buffer apart from the receive buffer (the bindings have no
-            // MPI_IN_PLACE): a copy into scratch memory kept between calls, so a large reduction costs a copy
-            // but no fresh pages.
-            let mut send = self.$scratch.take();
-            send.clear();
-            send.extend_from_slice(buf);
-            self.world.all_reduce_into(&send[..], buf, SystemOperation::sum());
-            self.$scratch.set(send);
+            // In place: the bindings only offer a separate send buffer, which would cost a copy of `buf`.
+            for part in buf.chunks_mut(c_int::MAX as usize) {
+                // SAFETY: MPI_IN_PLACE as the send buffer makes `part` both the input and the output of the
+                // reduction; `part` holds `part.len()` (at most `c_int::MAX`) elements of the MPI datatype `$t`
+                // is equivalent to; the communicator and the operation are live handles. MPI errors abort
+                // the job (MPI_ERRORS_ARE_FATAL).
+                unsafe {
+                    ffi::MPI_Allreduce(
+                        wengert_mpi_in_place,
+                        part.as_mut_ptr().cast::<c_void>(),
+                        part.len() as c_int,
+                        <$t>::equivalent_datatype().as_raw(),
+                        SystemOperation::sum().as_raw(),
+                        self.world.as_raw(),
+                    );
+                }
+            }
             Ok(())
         }
         fn $bcast(&self, buf: &mut [$t], root: usize) -> Result<()> {
@@ -105,8 +112,8 @@ impl Communicator for MpiComm {
     fn size(&self) -> usize {
         self.size
     }
-    reduce_and_broadcast!(all_reduce_sum_f64, broadcast_f64, f64, scratch_f64);
-    reduce_and_broadcast!(all_reduce_sum_f32, broadcast_f32, f32, scratch_f32);
+    reduce_and_broadcast!(all_reduce_sum_f64, broadcast_f64, f64);
+    reduce_and_broadcast!(all_reduce_sum_f32, broadcast_f32, f32);
     fn broadcast_bytes(&self, buf: &mut Vec<u8>, root: usize) -> Result<()> {
         check_root(root, self.size)?;
         let root_proc = self.world.process_at_rank(root as i32);
