@@ -246,3 +246,31 @@ fn step_slice_and_step_tensor_match_the_formula_and_check_shapes() {
     assert!(matches!(e, OptimError::ShapeMismatch { .. }), "{e}");
     assert!(adam.step_tensor(&mut t, &Tensor::from_vec(vec![f64::NAN; 4], &[2, 2])).is_err());
 }
+
+#[test]
+fn a_step_replaces_the_parameter_tensor_and_leaves_clones_of_the_old_value_alone() {
+    // The step writes into spare storage and swaps it in: a clone of the old value (a tape still alive, a
+    // user's copy) keeps the old numbers, and the next steps, which reuse the old storage, are still exact.
+    // SGD, lr 0.5, gradient 1 on 2^17 elements (the parallel path): w_t = -0.5 t.
+    let n = 1 << 17;
+    let mut ps = vec![Param::new(Tensor::<f64>::zeros(&[n]))];
+    let mut opt = Sgd::new(SgdConfig::new(0.5));
+    let mut kept = Vec::new();
+    for t in 1..=4 {
+        kept.push(ps[0].value().clone());
+        let mut g = Grads::new();
+        g.insert(&ps[0], Tensor::from_vec(vec![1.0; n], &[n]));
+        opt.step(&mut ps, &g).unwrap();
+        assert!(ps[0].value().as_slice().iter().all(|&w| w == -0.5 * t as f64), "step {t}");
+    }
+    for (t, old) in kept.iter().enumerate() {
+        assert!(old.as_slice().iter().all(|&w| w == -0.5 * t as f64), "the value before step {}", t + 1);
+    }
+    // A failure in the first half of a large parameter (the assistant's half is the second) writes nothing.
+    let mut g = vec![1.0; n];
+    g[3] = f64::NAN;
+    let mut gr = Grads::new();
+    gr.insert(&ps[0], Tensor::from_vec(g, &[n]));
+    assert_eq!(opt.step(&mut ps, &gr).unwrap_err(), OptimError::NonFinite { param: "0".into() });
+    assert!(ps[0].value().as_slice().iter().all(|&w| w == -2.0));
+}

@@ -139,6 +139,12 @@ fn serve(me: &'static Assistant) {
     }
 }
 
+/// Whether [`join`] may hand work to the assistant: it exists (the machine has two cores or more) and is
+/// switched on.
+pub(super) fn usable() -> bool {
+    assistant().is_some() && ENABLED.load(Ordering::Relaxed)
+}
+
 /// Runs `a` and `b`, `b` on the assistant thread when it is free (see the [module docs](self)).
 ///
 /// # Panics

@@ -1,7 +1,7 @@
 //! Numeric kernels on plain tensors: no tape, no derivatives.
 //!
 //! The differentiable ops in [`crate::ops`] call these for their forward
-//! values. Elementwise kernels split large tensors across rayon's pool;
+//! values. Elementwise kernels split large tensors across threads ([`parallel::for_each_chunk_mut`]);
 //! matmul reads its operands with strides, so transposed operands are never
 //! copied: products with at most 16 columns run on the packing-free SIMD
 //! kernels of `thin.rs`, the others on the packed kernel of `packed.rs` (both
@@ -10,7 +10,6 @@
 
 use std::mem::MaybeUninit;
 
-use rayon::prelude::*;
 use smallvec::SmallVec;
 
 use super::{broadcast_shapes, numel, packed, parallel, pool, strides_of, thin, vmath, Shape, Tensor};
@@ -22,13 +21,13 @@ pub const PAR_THRESHOLD: usize = 1 << 15;
 const CHUNK: usize = 1 << 13;
 
 /// A vector of `n` elements written by `fill(start, chunk)`, which must write every element
-/// of `chunk` (the elements `start..start + chunk.len()`). Chunks go to rayon's pool when
+/// of `chunk` (the elements `start..start + chunk.len()`). Chunks are split across threads when
 /// `n >= PAR_THRESHOLD` (and intra-op parallelism is on: [`parallel::split`]). The buffer is never zeroed first: every element is written once.
 fn filled<T: Float>(n: usize, fill: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync + Send) -> Vec<T> {
     let mut out = pool::take(n);
     let spare = &mut out.spare_capacity_mut()[..n];
     if parallel::split(n, PAR_THRESHOLD) {
-        spare.par_chunks_mut(CHUNK).enumerate().for_each(|(i, c)| fill(i * CHUNK, c));
+        parallel::for_each_chunk_mut(spare, CHUNK, fill);
     } else {
         fill(0, spare);
     }
@@ -131,8 +130,8 @@ pub fn add_assign<T: Float>(acc: &mut Tensor<T>, x: &Tensor<T>) {
     let src = x.as_slice();
     let dst = acc.data_mut();
     if parallel::split(dst.len(), PAR_THRESHOLD) {
-        dst.par_chunks_mut(CHUNK).zip(src.par_chunks(CHUNK)).for_each(|(d, s)| {
-            d.iter_mut().zip(s).for_each(|(d, &s)| *d += s);
+        parallel::for_each_chunk_mut(dst, CHUNK, |start, d| {
+            d.iter_mut().zip(&src[start..]).for_each(|(d, &s)| *d += s);
         });
     } else {
         dst.iter_mut().zip(src).for_each(|(d, &s)| *d += s);
@@ -196,13 +195,13 @@ fn for_each_row<'o, T: 'o>(
 }
 
 /// A vector of `n` elements, rows of `last`, written by `fill(first_row, rows)`, which must write every
-/// element of the whole rows it is given; large outputs are split across rayon's pool at row boundaries.
+/// element of the whole rows it is given; large outputs are split across threads at row boundaries.
 fn filled_rows<T: Float>(n: usize, last: usize, fill: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync + Send) -> Vec<T> {
     let mut out = pool::take(n);
     let spare = &mut out.spare_capacity_mut()[..n];
     if parallel::split(n, PAR_THRESHOLD) {
         let rows_per_chunk = CHUNK.div_ceil(last);
-        spare.par_chunks_mut(rows_per_chunk * last).enumerate().for_each(|(i, c)| fill(i * rows_per_chunk, c));
+        parallel::for_each_chunk_mut(spare, rows_per_chunk * last, |start, c| fill(start / last, c));
     } else {
         fill(0, spare);
     }
@@ -336,7 +335,9 @@ pub fn reduce<T: Float>(x: &Tensor<T>, axes: &[usize], init: T, f: impl Fn(T, T)
         // overlaps them (grouping 8 rows by hand measured slower).
         let body = |(o, row): (&mut T, &[T])| *o = row.iter().fold(init, |acc, &v| f(acc, v));
         if parallel::split(s.len(), PAR_THRESHOLD) {
-            out.par_iter_mut().zip(s.par_chunks(r)).for_each(body);
+            parallel::for_each_chunk_mut(&mut out, CHUNK.div_ceil(r), |start, o| {
+                o.iter_mut().zip(s[start * r..].chunks(r)).for_each(body)
+            });
         } else {
             out.iter_mut().zip(s.chunks(r)).for_each(body);
         }
@@ -363,7 +364,9 @@ pub fn reduce<T: Float>(x: &Tensor<T>, axes: &[usize], init: T, f: impl Fn(T, T)
             }
         };
         if parallel::split(s.len(), PAR_THRESHOLD) && outer > 1 {
-            out.par_chunks_mut(inner).zip(s.par_chunks(r * inner)).for_each(body);
+            parallel::for_each_chunk_mut(&mut out, CHUNK.div_ceil(r * inner) * inner, |start, o| {
+                o.chunks_mut(inner).zip(s[start * r..].chunks(r * inner)).for_each(body)
+            });
         } else {
             out.chunks_mut(inner).zip(s.chunks(r * inner)).for_each(body);
         }
@@ -467,9 +470,9 @@ pub fn matmul<T: Float>(a: &Tensor<T>, b: &Tensor<T>, ta: bool, tb: bool) -> Res
     let spare = &mut out.spare_capacity_mut()[..batch * m * n];
     if m * n == 0 {
     } else if batch > 1 && m * n * k < 1 << 18 && parallel::split(batch, 2) {
-        // Small products: one whole gemm per rayon task (each stays on its thread: below
-        // `packed::PAR_FLOPS` and matrixmultiply's own threshold, so no two pools share the cores).
-        spare.par_chunks_mut(m * n).enumerate().for_each(|(i, c)| run(i, c));
+        // Small products: one whole gemm per task (each stays on its thread: below `packed::PAR_FLOPS`
+        // and matrixmultiply's own threshold, so no two pools share the cores).
+        parallel::for_each_chunk_mut(spare, m * n, |start, c| run(start / (m * n), c));
     } else {
         // Large products: the kernels split each one themselves (the assistant thread, or
         // matrixmultiply's `threading` feature where it is the kernel).

@@ -17,6 +17,8 @@
 
 use std::cell::Cell;
 
+use super::assist;
+
 thread_local! {
     static ENABLED: Cell<bool> = const { Cell::new(true) };
 }
@@ -47,4 +49,64 @@ pub fn intra_op_parallel() -> bool {
 /// test every parallel kernel of the workspace makes (the optimisers' updates use it too).
 pub fn split(size: usize, threshold: usize) -> bool {
     size >= threshold && intra_op_parallel() && rayon::current_num_threads() > 1
+}
+
+/// Runs `a` and `b` and returns their results, on two threads when the calling thread may use another one:
+/// with a pool of two threads (a two-core machine) the second goes to the assistant thread that the large
+/// products use, which is already awake after a product, instead of waking rayon's workers while the
+/// assistant still spins and takes one of the two cores; with a larger pool, to `rayon::join`. Without
+/// intra-op parallelism (see [`set_intra_op_parallel`]) both run on the calling thread, `a` first.
+///
+/// For kernels that halve their work recursively; the halves must not depend on which thread runs them.
+///
+/// ```
+/// use wengert_autodiff::tensor::parallel::join;
+/// let v: Vec<u64> = (1..=1000).collect();
+/// let (lo, hi) = v.split_at(500);
+/// let (a, b) = join(|| lo.iter().sum::<u64>(), || hi.iter().sum::<u64>());
+/// assert_eq!(a + b, 500_500);
+/// ```
+pub fn join<RA: Send, RB: Send>(a: impl FnOnce() -> RA + Send, b: impl FnOnce() -> RB + Send) -> (RA, RB) {
+    let threads = rayon::current_num_threads();
+    if !intra_op_parallel() || threads < 2 {
+        return (a(), b());
+    }
+    if threads > 2 || !assist::usable() {
+        return rayon::join(a, b);
+    }
+    let (mut ra, mut rb) = (None, None);
+    assist::join(|| ra = Some(a()), || rb = Some(b()));
+    (ra.expect("the first half ran"), rb.expect("the second half ran"))
+}
+
+/// Calls `f(start, part)` on every `chunk`-long part of `out` (the last may be shorter), `start` being the
+/// index of `part`'s first element, halving `out` recursively through [`join`] (so on a two-core machine the
+/// main thread and the assistant thread take half each). The caller decides with [`split`] whether the work
+/// is worth splitting; `f` must not depend on which thread runs it.
+///
+/// ```
+/// use wengert_autodiff::tensor::parallel::for_each_chunk_mut;
+/// let mut v = vec![0usize; 1000];
+/// for_each_chunk_mut(&mut v, 64, |start, part| {
+///     part.iter_mut().enumerate().for_each(|(i, x)| *x = start + i)
+/// });
+/// assert!(v.iter().enumerate().all(|(i, &x)| x == i));
+/// ```
+///
+/// # Panics
+/// If `chunk` is 0 and `out` is not empty.
+pub fn for_each_chunk_mut<T: Send>(out: &mut [T], chunk: usize, f: impl Fn(usize, &mut [T]) + Sync) {
+    fn halve<T: Send>(out: &mut [T], start: usize, chunk: usize, f: &(impl Fn(usize, &mut [T]) + Sync)) {
+        if out.len() <= chunk {
+            return f(start, out);
+        }
+        let mid = out.len().div_ceil(2 * chunk) * chunk;
+        let (a, b) = out.split_at_mut(mid);
+        join(|| halve(a, start, chunk, f), || halve(b, start + mid, chunk, f));
+    }
+    if out.is_empty() {
+        return;
+    }
+    assert!(chunk > 0, "for_each_chunk_mut: chunk length 0");
+    halve(out, 0, chunk, &f)
 }

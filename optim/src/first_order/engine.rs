@@ -5,8 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 
-use rayon::prelude::*;
-use wengert_autodiff::tensor::parallel::split;
+use wengert_autodiff::tensor::parallel::{self, split};
 use wengert_autodiff::{Float, Tensor};
 use wengert_nn::{f64_from_meta, f64_to_meta, Grads, Param, Parameters, StateDict};
 
@@ -212,13 +211,18 @@ const CHUNK: usize = 1 << 14;
 /// Per-parameter state is created on a parameter's first update and keyed by its name, so it survives
 /// rebuilding the model (new [`wengert_nn::ParamId`]s) and reloading from a checkpoint.
 ///
-/// The update is fused (one pass over parameter, gradient and state per step, no allocation of tensors) and
-/// runs in parallel chunks for tensors of 65,536 elements or more. Drop the tape before stepping: a tape still
-/// alive shares the parameter storage and `data_mut` must then copy it.
+/// The update is fused: one pass over parameter, gradient and state per step, in parallel chunks for tensors
+/// of 65,536 elements or more. It writes the new values and state into spare storage, checking them as it
+/// goes, and a step whose every parameter passed commits by swapping the spares in (the parameter's tensor
+/// is replaced, not written). So a step that fails leaves everything unchanged without a second pass over
+/// the data; the price is memory: the spares hold one more copy of each parameter and state buffer (the
+/// storage they had before the step, reused by the next one).
 #[derive(Clone, Debug)]
 pub struct FirstOrder<T: Float, A: Algorithm<T>> {
     groups: Vec<Group<A>>,
     state: BTreeMap<String, ParamState<T>>,
+    /// Where the next step writes, per parameter name (not part of the state dict).
+    spares: BTreeMap<String, Spare<T>>,
 }
 
 impl<T: Float, A: Algorithm<T>> FirstOrder<T, A> {
@@ -234,7 +238,11 @@ impl<T: Float, A: Algorithm<T>> FirstOrder<T, A> {
     /// An optimiser with one group using `config`; `Err(InvalidConfig)` for out-of-range hyperparameters.
     pub fn try_new(config: A) -> Result<Self, OptimError> {
         config.validate()?;
-        Ok(FirstOrder { groups: vec![Group { prefix: String::new(), config }], state: BTreeMap::new() })
+        Ok(FirstOrder {
+            groups: vec![Group { prefix: String::new(), config }],
+            state: BTreeMap::new(),
+            spares: BTreeMap::new(),
+        })
     }
 
     /// Adds a group for the parameters whose name starts with `prefix`, with its own config.
@@ -258,7 +266,7 @@ impl<T: Float, A: Algorithm<T>> FirstOrder<T, A> {
 
     /// The index of the group a parameter named `name` belongs to.
     pub fn group_of(&self, name: &str) -> usize {
-        self.groups.iter().skip(1).position(|g| name.starts_with(&g.prefix)).map_or(0, |i| i + 1)
+        group_index(&self.groups, name)
     }
 
     /// How many updates the parameter named `name` has received (0 if none).
@@ -272,17 +280,19 @@ impl<T: Float, A: Algorithm<T>> FirstOrder<T, A> {
         self.state.get(name).map(|s| s.bufs[i].as_slice())
     }
 
-    /// Plans the update of every trainable parameter with a gradient (see [`plan`]); writes nothing.
-    fn plan_all(&self, params: &dyn Parameters<T>, grads: &Grads<T>) -> Result<Plans<T, A>, OptimError> {
+    /// Plans the update of every trainable parameter with a gradient (see [`plan`]): computes it into the
+    /// spares, changes no parameter and no state.
+    fn plan_all(&mut self, params: &dyn Parameters<T>, grads: &Grads<T>) -> Result<Plans<T>, OptimError> {
         let mut plans = BTreeMap::new();
         let mut err = None;
+        let (groups, state, spares) = (&self.groups, &self.state, &mut self.spares);
         params.visit("", &mut |name, p| {
             if err.is_some() || p.is_frozen() {
                 return;
             }
             let Some(g) = grads.get(p) else { return };
-            let config = &self.groups[self.group_of(name)].config;
-            match plan(config, self.state.get(name), name, p.value(), g) {
+            let config = &groups[group_index(groups, name)].config;
+            match plan(config, state.get(name), spares.remove(name), name, p.value(), g) {
                 Ok(pl) => {
                     plans.insert(name.to_string(), pl);
                 }
@@ -346,9 +356,12 @@ impl<T: Float, A: Algorithm<T>> FirstOrder<T, A> {
         g: &[T],
         gshape: &[usize],
     ) -> Result<(), OptimError> {
-        let gi = self.group_of(name);
-        let pl = plan_slices(&self.groups[gi].config, self.state.get(name), name, x, shape, g, gshape)?;
-        apply(&self.groups[gi].config, &mut self.state, name, pl, x, g);
+        let config = &self.groups[self.group_of(name)].config;
+        let spare = self.spares.remove(name);
+        let pl = plan_slices(config, self.state.get(name), spare, name, x, shape, g, gshape)?;
+        let next = commit(&mut self.state, name, pl);
+        x.copy_from_slice(next.w.as_slice());
+        self.spares.insert(name.to_string(), next);
         Ok(())
     }
 }
@@ -356,47 +369,74 @@ impl<T: Float, A: Algorithm<T>> FirstOrder<T, A> {
 /// The name under which [`FirstOrder::step_slice`] and [`FirstOrder::step_tensor`] keep their state.
 const SLICE_NAME: &str = "x";
 
-/// What a step will do to one parameter, worked out and checked before anything is written.
-struct Plan<T: Float, A: Algorithm<T>> {
-    coeffs: A::Coeffs,
+/// The index of the group a parameter named `name` belongs to: the first later group whose prefix it starts
+/// with, else group 0.
+fn group_index<A>(groups: &[Group<A>], name: &str) -> usize {
+    groups.iter().skip(1).position(|g| name.starts_with(&g.prefix)).map_or(0, |i| i + 1)
+}
+
+/// Where a step writes one parameter's new values and state buffers before they are committed: the storage
+/// they had before the previous step.
+#[derive(Clone, Debug)]
+struct Spare<T: Float> {
+    /// The new values, in a tensor of the parameter's shape (swapped with the parameter's on commit).
+    w: Tensor<T>,
+    bufs: Vec<Vec<T>>,
+}
+
+impl<T: Float> Spare<T> {
+    /// `spare` if it fits a parameter of shape `shape` with `bufs` state buffers, else new storage.
+    fn fitting(spare: Option<Spare<T>>, shape: &[usize], bufs: usize) -> Spare<T> {
+        let n: usize = shape.iter().product();
+        spare
+            .filter(|s| s.w.shape() == shape && s.bufs.len() == bufs && s.bufs.iter().all(|b| b.len() == n))
+            .unwrap_or_else(|| Spare { w: Tensor::zeros(shape), bufs: vec![vec![T::ZERO; n]; bufs] })
+    }
+}
+
+/// What a step will do to one parameter, computed and checked before anything is written.
+struct Plan<T: Float> {
     scalars: Vec<f64>,
     /// The state this step creates (the parameter's first update).
     fresh: Option<ParamState<T>>,
+    /// The new values and state buffers.
+    next: Spare<T>,
 }
 
-type Plans<T, A> = BTreeMap<String, Plan<T, A>>;
+type Plans<T> = BTreeMap<String, Plan<T>>;
 
 fn plan<T: Float, A: Algorithm<T>>(
     config: &A,
     st: Option<&ParamState<T>>,
+    spare: Option<Spare<T>>,
     name: &str,
     w: &Tensor<T>,
     g: &Tensor<T>,
-) -> Result<Plan<T, A>, OptimError> {
-    plan_slices(config, st, name, w.as_slice(), w.shape(), g.as_slice(), g.shape())
+) -> Result<Plan<T>, OptimError> {
+    plan_slices(config, st, spare, name, w.as_slice(), w.shape(), g.as_slice(), g.shape())
 }
 
 /// The one guard every step passes: the gradient has the parameter's shape and is finite, the state buffers
-/// fit, and the update run on scratch copies leaves the parameter and its state finite. Only then is anything
-/// written, so a step that fails on any parameter leaves every parameter and all state unchanged.
+/// fit, and the update, written into `spare`, leaves the parameter and its state finite. Only then does
+/// [`commit`] make it the parameter's, so a step that fails on any parameter leaves every parameter and all
+/// state unchanged.
+#[allow(clippy::too_many_arguments)]
 fn plan_slices<T: Float, A: Algorithm<T>>(
     config: &A,
     st: Option<&ParamState<T>>,
+    spare: Option<Spare<T>>,
     name: &str,
     w: &[T],
     shape: &[usize],
     g: &[T],
     gshape: &[usize],
-) -> Result<Plan<T, A>, OptimError> {
+) -> Result<Plan<T>, OptimError> {
     if gshape != shape {
         return Err(OptimError::ShapeMismatch {
             param: name.to_string(),
             expected: shape.to_vec(),
             got: gshape.to_vec(),
         });
-    }
-    if !all_finite(g) {
-        return Err(OptimError::NonFinite { param: name.to_string() });
     }
     let fresh = match st {
         Some(st) if st.bufs.iter().any(|b| b.len() != w.len()) => {
@@ -417,47 +457,30 @@ fn plan_slices<T: Float, A: Algorithm<T>>(
     let state = st.or(fresh.as_ref()).expect("one of the two is set");
     let mut scalars = state.scalars.clone();
     let coeffs = config.coeffs(state.step.saturating_add(1), &mut scalars);
-    if !scalars.iter().all(|s| s.is_finite()) || !update_is_finite(config, &coeffs, w, g, &state.bufs) {
+    let mut next = Spare::fitting(spare, shape, state.bufs.len());
+    let verdict = update_into_spare(config, &coeffs, w, g, &state.bufs, &mut next);
+    if !verdict.grad_finite {
+        return Err(OptimError::NonFinite { param: name.to_string() });
+    }
+    if !scalars.iter().all(|s| s.is_finite()) || !verdict.update_finite {
         return Err(OptimError::NonFiniteUpdate { param: name.to_string() });
     }
-    Ok(Plan { coeffs, scalars, fresh })
+    Ok(Plan { scalars, fresh, next })
 }
 
-/// Writes a planned update: the new step count, scalars, buffers and parameter values.
-fn apply<T: Float, A: Algorithm<T>>(
-    config: &A,
-    state: &mut BTreeMap<String, ParamState<T>>,
-    name: &str,
-    plan: Plan<T, A>,
-    w: &mut [T],
-    g: &[T],
-) {
+/// Makes a planned update the parameter's state: the new step count, scalars and buffers (the old buffers
+/// go to the returned spare). The new values are in the returned spare's `w`, for the caller to swap with
+/// the parameter's (or copy), after which the spare goes back to [`FirstOrder::spares`].
+fn commit<T: Float>(state: &mut BTreeMap<String, ParamState<T>>, name: &str, plan: Plan<T>) -> Spare<T> {
     if let Some(fresh) = plan.fresh {
         state.insert(name.to_string(), fresh);
     }
     let st = state.get_mut(name).expect("state exists or was planned");
     st.step = st.step.saturating_add(1);
     st.scalars = plan.scalars;
-    run_update(config, &plan.coeffs, w, g, &mut st.bufs);
-}
-
-/// Runs the update on scratch copies of each chunk (one chunk in cache at a time) and reports whether the new
-/// parameter values and state buffers are all finite. The update is elementwise and deterministic, so the real
-/// update afterwards produces exactly these values.
-fn update_is_finite<T: Float, A: Algorithm<T>>(alg: &A, c: &A::Coeffs, w: &[T], g: &[T], bufs: &[Vec<T>]) -> bool {
-    let chunk_ok = |start: usize| {
-        let end = (start + CHUNK).min(w.len());
-        let mut ws = w[start..end].to_vec();
-        let mut bs: Vec<Vec<T>> = bufs.iter().map(|b| b[start..end].to_vec()).collect();
-        let mut refs: Vec<&mut [T]> = bs.iter_mut().map(|b| b.as_mut_slice()).collect();
-        alg.update(c, &mut ws, &g[start..end], &mut refs);
-        !any_non_finite(&ws) && !bs.iter().any(|b| any_non_finite(b))
-    };
-    if split(w.len(), PAR_MIN) {
-        (0..w.len()).into_par_iter().step_by(CHUNK).all(chunk_ok)
-    } else {
-        (0..w.len()).step_by(CHUNK).all(chunk_ok)
-    }
+    let mut next = plan.next;
+    std::mem::swap(&mut st.bufs, &mut next.bufs);
+    next
 }
 
 impl<T: Float, A: LookAhead<T>> FirstOrder<T, A> {
@@ -475,8 +498,6 @@ impl<T: Float, A: LookAhead<T>> FirstOrder<T, A> {
     ) -> Result<Grads<T>, OptimError> {
         let mut saved: Vec<Tensor<T>> = Vec::new();
         let (groups, state) = (&self.groups, &self.state);
-        let group_of =
-            |name: &str| groups.iter().skip(1).position(|g| name.starts_with(&g.prefix)).map_or(0, |i| i + 1);
         params.visit_mut("", &mut |name, p| {
             saved.push(p.value().clone());
             if p.is_frozen() {
@@ -486,7 +507,7 @@ impl<T: Float, A: LookAhead<T>> FirstOrder<T, A> {
                 if st.bufs.iter().all(|b| b.len() == p.numel()) {
                     let bufs: Vec<&[T]> = st.bufs.iter().map(|b| b.as_slice()).collect();
                     let mut t = p.value().clone();
-                    groups[group_of(name)].config.look_ahead(t.data_mut(), &bufs);
+                    groups[group_index(groups, name)].config.look_ahead(t.data_mut(), &bufs);
                     p.set(t);
                 }
             }
@@ -516,32 +537,104 @@ fn any_non_finite<T: Float>(x: &[T]) -> bool {
     x.iter().fold(false, |acc, v| acc | !v.is_finite())
 }
 
-/// `true` if no element is NaN or infinite (parallel for large tensors).
-fn all_finite<T: Float>(x: &[T]) -> bool {
-    if split(x.len(), PAR_MIN) {
-        !x.par_chunks(CHUNK).any(any_non_finite)
-    } else {
-        !any_non_finite(x)
+/// What an update found: whether the gradient and the new values and state are all finite.
+#[derive(Clone, Copy)]
+struct Verdict {
+    grad_finite: bool,
+    update_finite: bool,
+}
+
+impl Verdict {
+    const FINITE: Verdict = Verdict { grad_finite: true, update_finite: true };
+
+    fn and(self, other: Verdict) -> Verdict {
+        Verdict {
+            grad_finite: self.grad_finite && other.grad_finite,
+            update_finite: self.update_finite && other.update_finite,
+        }
     }
 }
 
-/// One chunk of a parallel update: parameter, gradient and state-buffer slices.
-type Task<'a, T> = (&'a mut [T], &'a [T], Vec<&'a mut [T]>);
+/// Sub-chunk length of [`update_into`]: the copies, the update and the checks of one sub-chunk stay in L1.
+const SUB: usize = 1 << 11;
 
-/// Runs `alg.update` over `w`, in parallel chunks when `w` is large.
-fn run_update<T: Float, A: Algorithm<T>>(alg: &A, c: &A::Coeffs, w: &mut [T], g: &[T], bufs: &mut [Vec<T>]) {
-    if !split(w.len(), PAR_MIN) {
-        let mut b: Vec<&mut [T]> = bufs.iter_mut().map(|b| b.as_mut_slice()).collect();
-        alg.update(c, w, g, &mut b);
-        return;
+/// One chunk of an update: the parameter's values `w`, its gradient `g` and state buffers `old`, and where
+/// the new values and buffers go.
+struct Task<'a, T> {
+    w: &'a [T],
+    g: &'a [T],
+    old: Vec<&'a [T]>,
+    new_w: &'a mut [T],
+    new: Vec<&'a mut [T]>,
+}
+
+impl<'a, T> Task<'a, T> {
+    /// The task's first `mid` elements and the rest.
+    fn split_at(self, mid: usize) -> (Task<'a, T>, Task<'a, T>) {
+        let (w, w2) = self.w.split_at(mid);
+        let (g, g2) = self.g.split_at(mid);
+        let (old, old2) = self.old.into_iter().map(|b| b.split_at(mid)).unzip();
+        let (new_w, new_w2) = self.new_w.split_at_mut(mid);
+        let (new, new2) = self.new.into_iter().map(|b| b.split_at_mut(mid)).unzip();
+        (Task { w, g, old, new_w, new }, Task { w: w2, g: g2, old: old2, new_w: new_w2, new: new2 })
     }
-    let mut buf_chunks: Vec<_> = bufs.iter_mut().map(|b| b.chunks_mut(CHUNK)).collect();
-    let tasks: Vec<Task<'_, T>> = w
-        .chunks_mut(CHUNK)
-        .zip(g.chunks(CHUNK))
-        .map(|(wc, gc)| (wc, gc, buf_chunks.iter_mut().map(|it| it.next().expect("buffer length checked")).collect()))
-        .collect();
-    tasks.into_par_iter().for_each(|(wc, gc, mut bc)| alg.update(c, wc, gc, &mut bc));
+}
+
+/// Runs `alg.update` on a copy of `w` and `old` in `new_w` and `new`, a sub-chunk at a time, checking the
+/// gradient and the results while they are in cache.
+fn update_into<T: Float, A: Algorithm<T>>(alg: &A, c: &A::Coeffs, task: Task<'_, T>) -> Verdict {
+    let Task { w, g, old, mut new_w, mut new } = task;
+    let mut verdict = Verdict::FINITE;
+    let mut heads: Vec<&mut [T]> = Vec::with_capacity(new.len());
+    for start in (0..w.len()).step_by(SUB) {
+        let range = start..(start + SUB).min(w.len());
+        let (nw, rest) = std::mem::take(&mut new_w).split_at_mut(range.len());
+        new_w = rest;
+        nw.copy_from_slice(&w[range.clone()]);
+        heads.clear();
+        for (slot, o) in new.iter_mut().zip(&old) {
+            let (head, rest) = std::mem::take(slot).split_at_mut(range.len());
+            *slot = rest;
+            head.copy_from_slice(&o[range.clone()]);
+            heads.push(head);
+        }
+        let g = &g[range];
+        alg.update(c, nw, g, &mut heads);
+        verdict.grad_finite &= !any_non_finite(g);
+        verdict.update_finite &= !any_non_finite(nw) && !heads.iter().any(|h| any_non_finite(h));
+    }
+    verdict
+}
+
+/// Writes the update of `w` (gradient `g`, state buffers `old`) into `next`, in parallel chunks when `w` is
+/// large, and reports what it found.
+fn update_into_spare<T: Float, A: Algorithm<T>>(
+    alg: &A,
+    c: &A::Coeffs,
+    w: &[T],
+    g: &[T],
+    old: &[Vec<T>],
+    next: &mut Spare<T>,
+) -> Verdict {
+    let new_w = next.w.data_mut();
+    let new: Vec<&mut [T]> = next.bufs.iter_mut().map(|b| b.as_mut_slice()).collect();
+    let old: Vec<&[T]> = old.iter().map(|b| b.as_slice()).collect();
+    if !split(w.len(), PAR_MIN) {
+        return update_into(alg, c, Task { w, g, old, new_w, new });
+    }
+    update_halving(alg, c, Task { w, g, old, new_w, new })
+}
+
+/// Halves `task` (at a multiple of [`CHUNK`]) until its parts are shorter than [`PAR_MIN`], running the halves
+/// through [`parallel::join`].
+fn update_halving<T: Float, A: Algorithm<T>>(alg: &A, c: &A::Coeffs, task: Task<'_, T>) -> Verdict {
+    if task.w.len() < PAR_MIN {
+        return update_into(alg, c, task);
+    }
+    let mid = task.w.len().div_ceil(2 * CHUNK) * CHUNK;
+    let (a, b) = task.split_at(mid);
+    let (va, vb) = parallel::join(|| update_halving(alg, c, a), || update_halving(alg, c, b));
+    va.and(vb)
 }
 
 /// `config` with learning rate `lr`, validated (`lr` finite and `>= 0`, and whatever else the config needs).
@@ -569,12 +662,12 @@ fn meta_f64(sd_meta: &BTreeMap<String, String>, key: &str) -> Result<f64, OptimE
 impl<T: Float, A: Algorithm<T>> Optimizer<T> for FirstOrder<T, A> {
     fn step(&mut self, params: &mut dyn Parameters<T>, grads: &Grads<T>) -> Result<(), OptimError> {
         let mut plans = self.plan_all(params, grads)?;
-        let (groups, state) = (&self.groups, &mut self.state);
+        let (state, spares) = (&mut self.state, &mut self.spares);
         params.visit_mut("", &mut |name, p| {
-            let Some(plan) = plans.remove(name) else { return };
-            let Some(g) = grads.get(p) else { return };
-            let gi = groups.iter().skip(1).position(|gr| name.starts_with(&gr.prefix)).map_or(0, |i| i + 1);
-            apply(&groups[gi].config, state, name, plan, p.value_mut().data_mut(), g.as_slice());
+            let Some((name, plan)) = plans.remove_entry(name) else { return };
+            let mut next = commit(state, &name, plan);
+            std::mem::swap(p.value_mut(), &mut next.w);
+            spares.insert(name, next);
         });
         Ok(())
     }
@@ -688,6 +781,7 @@ impl<T: Float, A: Algorithm<T>> Optimizer<T> for FirstOrder<T, A> {
             g.config = c;
         }
         self.state = state;
+        self.spares.clear();
         Ok(())
     }
 }
