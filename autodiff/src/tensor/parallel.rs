@@ -1,10 +1,11 @@
 //! Intra-op parallelism: whether one kernel may split its work across threads.
 //!
-//! Large elementwise kernels, reductions, convolutions and pooling hand chunks to rayon's pool, and large products hand
-//! half their rows to the assistant thread (`wengert-assist`, see [`crate::set_assist_thread`]). That is what a single
-//! training process on an otherwise idle machine wants. It is not what a thread wants that is already one of several
-//! workers sharing the cores: a rank of `wengert_dist::ThreadComm`, one of several MPI ranks on a machine, a user's own
-//! pool of workers. There the other workers keep every core busy, and each op handed to a shared pool waits behind the
+//! Large elementwise kernels and reductions are halved through [`join`] (on a two-thread pool the second half goes to
+//! the assistant thread, `wengert-assist`, see [`crate::set_assist_thread`]; on more cores to rayon's pool),
+//! convolutions and pooling hand chunks to rayon's pool, and large products hand half their rows to the assistant.
+//! That is what a single training process on an otherwise idle machine wants. It is not what a thread wants that
+//! is already one of several workers sharing the cores: a rank of `wengert_dist::ThreadComm`, one of several MPI
+//! ranks on a machine, a user's own pool of workers. There the other workers keep every core busy, and each op handed to a shared pool waits behind the
 //! other workers' ops (rayon's pool and the assistant serve every thread of the process) instead of running on the core
 //! its caller already has. PyTorch's launcher sets `OMP_NUM_THREADS=1` in every process of a multi-process job for the
 //! same reason.
@@ -44,8 +45,8 @@ pub fn intra_op_parallel() -> bool {
     ENABLED.get()
 }
 
-/// Whether a job of `size` (elements, multiply-adds: the caller's unit) at or above `threshold` goes to
-/// rayon's pool: intra-op parallelism is on for this thread and the pool has more than one thread. The one
+/// Whether a job of `size` (elements, multiply-adds: the caller's unit) at or above `threshold` is split across
+/// threads: intra-op parallelism is on for this thread and the pool has more than one thread. The one
 /// test every parallel kernel of the workspace makes (the optimisers' updates use it too).
 pub fn split(size: usize, threshold: usize) -> bool {
     size >= threshold && intra_op_parallel() && rayon::current_num_threads() > 1
