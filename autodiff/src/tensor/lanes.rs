@@ -21,6 +21,9 @@ pub(super) trait Lanes: Copy {
     /// `self * b + c`, one rounding.
     unsafe fn fma(self, b: Self, c: Self) -> Self;
     unsafe fn store(self, p: *mut Self::E);
+    /// Writes the 4 x 4 block whose row `j` is the 4 values from `src[j]` transposed:
+    /// `dst[i * stride + j] = src[j][i]` (how the packed kernel copies rows of `A` into a panel).
+    unsafe fn transpose4(src: [*const Self::E; 4], dst: *mut Self::E, stride: usize);
 }
 
 /// Asks the CPU to bring the cache line holding `p` into L1 (a hint: no effect on results, none at all off
@@ -86,7 +89,7 @@ pub(super) mod x86 {
     use super::Lanes;
 
     macro_rules! lanes {
-        ($name:ident, $v:ty, $e:ty, $w:literal, $regs:literal, $feat:literal,
+        ($name:ident, $v:ty, $e:ident, $w:literal, $regs:literal, $feat:literal,
          $set1:ident, $load:ident, $fma:ident, $store:ident) => {
             #[derive(Clone, Copy)]
             pub(in crate::tensor) struct $name($v);
@@ -116,9 +119,53 @@ pub(super) mod x86 {
                     // SAFETY: the caller's pointer is valid for `W` lanes.
                     unsafe { $store(p, self.0) }
                 }
+                #[inline]
+                #[target_feature(enable = $feat)]
+                unsafe fn transpose4(src: [*const $e; 4], dst: *mut $e, stride: usize) {
+                    // SAFETY: the caller's rows hold 4 values each and `dst` 4 rows of `stride`.
+                    unsafe { transpose::$e(src, dst, stride) }
+                }
             }
         };
     }
+
+    /// [`Lanes::transpose4`] for each element type.
+    mod transpose {
+        use std::arch::x86_64::*;
+
+        /// `Lanes::transpose4` for `f64`: two unpacks and two lane permutes per pair of rows (AVX).
+        #[inline]
+        #[target_feature(enable = "avx")]
+        pub(super) unsafe fn f64(src: [*const f64; 4], dst: *mut f64, stride: usize) {
+            // SAFETY: as `Lanes::transpose4`.
+            unsafe {
+                let [a, b, c, d] = src.map(|p| _mm256_loadu_pd(p));
+                let (ab0, ab1) = (_mm256_unpacklo_pd(a, b), _mm256_unpackhi_pd(a, b)); // a0 b0 a2 b2, a1 b1 a3 b3
+                let (cd0, cd1) = (_mm256_unpacklo_pd(c, d), _mm256_unpackhi_pd(c, d));
+                _mm256_storeu_pd(dst, _mm256_permute2f128_pd::<0x20>(ab0, cd0));
+                _mm256_storeu_pd(dst.add(stride), _mm256_permute2f128_pd::<0x20>(ab1, cd1));
+                _mm256_storeu_pd(dst.add(2 * stride), _mm256_permute2f128_pd::<0x31>(ab0, cd0));
+                _mm256_storeu_pd(dst.add(3 * stride), _mm256_permute2f128_pd::<0x31>(ab1, cd1));
+            }
+        }
+
+        /// `Lanes::transpose4` for `f32`: SSE's `_MM_TRANSPOSE4_PS`.
+        #[inline]
+        #[target_feature(enable = "sse")]
+        pub(super) unsafe fn f32(src: [*const f32; 4], dst: *mut f32, stride: usize) {
+            // SAFETY: as `Lanes::transpose4`.
+            unsafe {
+                let [a, b, c, d] = src.map(|p| _mm_loadu_ps(p));
+                let (ab0, ab1) = (_mm_unpacklo_ps(a, b), _mm_unpackhi_ps(a, b)); // a0 b0 a1 b1, a2 b2 a3 b3
+                let (cd0, cd1) = (_mm_unpacklo_ps(c, d), _mm_unpackhi_ps(c, d));
+                _mm_storeu_ps(dst, _mm_movelh_ps(ab0, cd0));
+                _mm_storeu_ps(dst.add(stride), _mm_movehl_ps(cd0, ab0));
+                _mm_storeu_ps(dst.add(2 * stride), _mm_movelh_ps(ab1, cd1));
+                _mm_storeu_ps(dst.add(3 * stride), _mm_movehl_ps(cd1, ab1));
+            }
+        }
+    }
+
     lanes!(F64x8, __m512d, f64, 8, 32, "avx512f", _mm512_set1_pd, _mm512_loadu_pd, _mm512_fmadd_pd, _mm512_storeu_pd);
     lanes!(F32x16, __m512, f32, 16, 32, "avx512f", _mm512_set1_ps, _mm512_loadu_ps, _mm512_fmadd_ps, _mm512_storeu_ps);
     lanes!(F64x4, __m256d, f64, 4, 16, "avx2,fma", _mm256_set1_pd, _mm256_loadu_pd, _mm256_fmadd_pd, _mm256_storeu_pd);

@@ -251,6 +251,36 @@ unsafe fn pack<V: Lanes>(depth: usize, len: usize, width: usize, (x, si, sl): Ma
                         *row.add(r) = V::E::ZERO;
                     }
                 }
+            } else if sl == 1 {
+                // Rows strided, depths contiguous (a row-major `A`, the transpose of a row-major `B`): 4 x 4
+                // blocks transposed in registers. The plain loop below becomes one scatter per 8 values, which
+                // had ~18% of a product's time on AMD Zen 5 (X W^T packs both operands this way).
+                let mut r = 0;
+                while r + 4 <= w {
+                    let rows: [*const V::E; 4] = std::array::from_fn(|j| x.offset((i0 + r + j) as isize * si));
+                    let mut l = 0;
+                    while l + 4 <= depth {
+                        V::transpose4(rows.map(|p| p.add(l)), panel.add(l * width + r), width);
+                        l += 4;
+                    }
+                    for l in l..depth {
+                        for (j, row) in rows.iter().enumerate() {
+                            *panel.add(l * width + r + j) = *row.add(l);
+                        }
+                    }
+                    r += 4;
+                }
+                for r in r..w {
+                    let src = x.offset((i0 + r) as isize * si);
+                    for l in 0..depth {
+                        *panel.add(l * width + r) = *src.add(l);
+                    }
+                }
+                for r in w..width {
+                    for l in 0..depth {
+                        *panel.add(l * width + r) = V::E::ZERO;
+                    }
+                }
             } else {
                 for r in 0..w {
                     let src = x.offset((i0 + r) as isize * si);
@@ -351,6 +381,42 @@ mod tests {
             }
         }
         assert_eq!(checked, 72);
+    }
+
+    /// `pack` against its definition for every lane type this CPU runs (so the AVX2 types are checked on an
+    /// AVX-512 machine too), every source layout, and blocks whose rows and depths are not multiples of 4
+    /// (the remainders of the transposing path) with a short last panel (zero-filled).
+    #[test]
+    fn packing_matches_its_definition() {
+        fn check<V: Lanes>() {
+            let (depth, len) = (11, 23);
+            let x = values::<V::E>(3 * depth * len, 5);
+            for width in [6, 12, 2 * V::W] {
+                for (si, sl) in [(1, len), (depth, 1), (2 * depth + 1, 2)] {
+                    let mut dst = vec![V::E::ONE; len.div_ceil(width) * width * depth];
+                    // SAFETY: `x` holds the block for each layout; `dst` holds its panels.
+                    unsafe { pack::<V>(depth, len, width, (x.as_ptr(), si as isize, sl as isize), dst.as_mut_ptr()) };
+                    for (at, &got) in dst.iter().enumerate() {
+                        let (q, l, r) = (at / (width * depth), at / width % depth, at % width);
+                        let i = q * width + r;
+                        let want = if i < len { x[i * si + l * sl] } else { V::E::ZERO };
+                        assert_eq!(got, want, "width {width}, strides ({si}, {sl}), panel {q}, depth {l}, row {r}");
+                    }
+                }
+            }
+        }
+        #[cfg(target_arch = "x86_64")]
+        {
+            use super::super::lanes::x86::{F32x16, F32x8, F64x4, F64x8};
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                check::<F32x8>();
+                check::<F64x4>();
+            }
+            if is_x86_feature_detected!("avx512f") {
+                check::<F32x16>();
+                check::<F64x8>();
+            }
+        }
     }
 
     #[test]
