@@ -6,8 +6,10 @@
 //! `Param` + `Bound` and the tape's `conv2d` / `max_pool2d` ops directly; PyTorch's default initialisation
 //! (uniform `±1/sqrt(fan_in)` for weights and biases).
 
+mod support;
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use rand::Rng;
+use rand::{rngs::StdRng, Rng, SeedableRng};
 use std::hint::black_box;
 use std::time::Duration;
 use wengert::autodiff::ops::{Conv2dArgs, Pool2dArgs};
@@ -71,7 +73,7 @@ fn adam_step(model: &mut Vec<Param<f32>>, opt: &mut Adam<f32>, x: &Tensor<f32>, 
 }
 
 fn bench(c: &mut Criterion) {
-    let mut rng = rand::rng();
+    let mut rng = StdRng::seed_from_u64(0);
     let mut model = lenet(&mut rng);
     let x = Tensor::randn(&[BATCH, 1, 28, 28], 0.0, 1.0, &mut rng);
     let labels: Vec<usize> = (0..BATCH).map(|_| rng.random_range(0..10)).collect();
@@ -85,7 +87,11 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("conv_step");
     g.sample_size(30).measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
     g.throughput(Throughput::Elements(BATCH as u64));
-    g.bench_function("lenet_b64_f32_adam", |b| b.iter(|| black_box(adam_step(&mut model, &mut opt, &x, &labels))));
+    // Timed from this state, 21 steps into training, in runs of `support::RUN` steps (as the peer).
+    let start = (model, opt);
+    g.bench_function("lenet_b64_f32_adam", |b| {
+        b.iter_custom(|n| support::time_steps(&start, n, |(m, o)| _ = black_box(adam_step(m, o, &x, &labels))))
+    });
     g.finish();
 }
 

@@ -6,8 +6,10 @@
 //! `wengert_optim::first_order::Adam` (PyTorch defaults) and with plain SGD.
 //! The model is written with `Param` + `Bound` + tape ops directly: `y = x W^T + b`.
 
+mod support;
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use rand::Rng;
+use rand::{rngs::StdRng, Rng, SeedableRng};
 use std::hint::black_box;
 use std::time::Duration;
 use wengert::nn::{Bound, Grads, Param};
@@ -67,7 +69,7 @@ fn adam_step(model: &mut Vec<Param<f32>>, opt: &mut Adam<f32>, x: &Tensor<f32>, 
 }
 
 fn bench(c: &mut Criterion) {
-    let mut rng = rand::rng();
+    let mut rng = StdRng::seed_from_u64(0);
     let mut model = mlp(&mut rng);
     let x = Tensor::randn(&[BATCH, SIZES[0]], 0.0, 1.0, &mut rng);
     let labels: Vec<usize> = (0..BATCH).map(|_| rng.random_range(0..SIZES[3])).collect();
@@ -83,11 +85,16 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("mlp_step");
     g.sample_size(30).measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
     g.throughput(Throughput::Elements(BATCH as u64));
+    // Timed from this state, 20 steps into training, in runs of `support::RUN` steps (as the peers).
+    for _ in 0..8 {
+        adam_step(&mut model, &mut opt, &x, &labels);
+    }
+    let start = (model, opt);
     g.bench_function("relu_784_256_256_10_b128_f32_adam", |b| {
-        b.iter(|| black_box(adam_step(&mut model, &mut opt, &x, &labels)))
+        b.iter_custom(|n| support::time_steps(&start, n, |(m, o)| _ = black_box(adam_step(m, o, &x, &labels))))
     });
     g.bench_function("relu_784_256_256_10_b128_f32_sgd", |b| {
-        b.iter(|| black_box(sgd_step(&mut model, &x, &labels, 1e-4)))
+        b.iter_custom(|n| support::time_steps(&start.0, n, |m| _ = black_box(sgd_step(m, &x, &labels, 1e-4))))
     });
     g.finish();
 }

@@ -244,7 +244,13 @@ unsafe fn pack<V: Lanes>(depth: usize, len: usize, width: usize, (x, si, sl): Ma
                 for l in 0..depth {
                     let src = x.offset(i0 as isize + l as isize * sl);
                     let row = panel.add(l * width);
-                    for r in 0..w {
+                    // Four values at a time (the panels of a transposed `A`: 12 or 6 wide, not whole vectors).
+                    let mut r = 0;
+                    while r + 4 <= w {
+                        row.add(r).cast::<[V::E; 4]>().write_unaligned(src.add(r).cast::<[V::E; 4]>().read_unaligned());
+                        r += 4;
+                    }
+                    for r in r..w {
                         *row.add(r) = *src.add(r);
                     }
                     for r in w..width {
