@@ -1,9 +1,9 @@
 //! One training step of a 784-256-256-10 ReLU MLP with softmax cross-entropy
-//! (`log_softmax` + `pick`, mean over the batch), batch 128, `f32`, plain SGD.
+//! (`log_softmax` + `pick`, mean over the batch), batch 128, `f32`.
 //!
-//! The workload of `../shared/anchors/torch_mlp_step.py` (PyTorch 4.0 ms) and
-//! `jax_mlp_step.py` (JAX 3.25 ms), which use Adam (lr 1e-3): measured here with
-//! `wengert_optim::first_order::Adam` (PyTorch defaults) and with plain SGD.
+//! The workload of `../shared/anchors/torch_mlp_step.py` and `jax_mlp_step.py`, which use Adam (lr 1e-3):
+//! measured here with `wengert_optim::first_order::Adam` (PyTorch defaults) and with plain SGD, in runs of
+//! 200 steps as the peers (`support::time_steps`). Figures: `benches/README.md`.
 //! The model is written with `Param` + `Bound` + tape ops directly: `y = x W^T + b`.
 
 mod support;
